@@ -1,0 +1,162 @@
+"""Run the emulator in this process (tests) and talk to its control API."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import urllib.request
+from typing import Any, Optional
+
+from .certs import Certificates
+from .server import EmulatorServer, make_server
+from .store import PACES, Config, State
+from .world import World, load_world
+
+
+def client_env(proxy_url: str, ca_path: str, world: World, identity_endpoint: str, identity_header: str) -> dict[str, str]:
+    """The environment a client needs: proxy mode, this run's CA, the default principal."""
+    p = world.default_principal()
+    env = {
+        "HTTPS_PROXY": proxy_url,
+        "https_proxy": proxy_url,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "REQUESTS_CA_BUNDLE": ca_path,
+        "SSL_CERT_FILE": ca_path,  # httpx (openai) and az's urllib read this one
+        "AZURE_TENANT_ID": world.tenant_id,
+        "AZURE_SUBSCRIPTION_ID": next(iter(world.subscriptions)),
+        "AZURE_CLIENT_ID": p.client_id,
+        "AZURE_EMULATOR_IDENTITY_ENDPOINT": identity_endpoint,
+        "AZURE_EMULATOR_IDENTITY_HEADER": identity_header,
+    }
+    if p.secret:
+        env["AZURE_CLIENT_SECRET"] = p.secret
+    return env
+
+
+class ControlClient:
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def call(self, method: str, path: str, body: Any = None, raw: Optional[bytes] = None) -> Any:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json" if raw is None else "application/yaml")
+        try:
+            with self._opener.open(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            detail = err.read().decode("utf-8", "replace")
+            raise RuntimeError(f"control API {method} {path}: {err.code} {detail}") from None
+
+    def reset(self) -> None:
+        self.call("POST", "/reset")
+
+    def state(self) -> dict[str, Any]:
+        return self.call("GET", "/state")
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        return self.call("GET", f"/requests?since={since}")["requests"]
+
+    def clear_requests(self) -> None:
+        self.call("DELETE", "/requests")
+
+    def egress(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/egress")["egress"]
+
+    def load_world(self, yaml_text: str) -> None:
+        self.call("PUT", "/world", raw=yaml_text.encode())
+
+    def faults(self, **faults: Any) -> dict[str, Any]:
+        return self.call("PUT", "/faults", faults)
+
+    def clear_faults(self) -> None:
+        self.call("DELETE", "/faults")
+
+    def configure(self, **config: Any) -> None:
+        self.call("PUT", "/config", config)
+
+    def seed(self, **resource: Any) -> dict[str, Any]:
+        return self.call("POST", "/resources", resource)
+
+    def patch(self, resource_id: str, **fields: Any) -> dict[str, Any]:
+        return self.call("PATCH", "/resources", {"id": resource_id, "set": fields})
+
+    def remove(self, resource_id: str) -> None:
+        import urllib.parse
+
+        self.call("DELETE", "/resources?id=" + urllib.parse.quote(resource_id, safe=""))
+
+    def resources(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/resources")["resources"]
+
+
+class Emulator:
+    """`with Emulator() as emu:` runs the emulator on a free loopback port in a thread.
+
+    `emu.env` is the client environment; `emu.control` the control API.
+    """
+
+    def __init__(self, world_file: Optional[str] = None, world_text: Optional[str] = None, pace: str = "instant",
+                 state_file: Optional[str] = None, directory: Optional[str] = None, port: int = 0) -> None:
+        self.world_file = world_file
+        self.world_text = world_text
+        self.pace = pace
+        self.state_file = state_file
+        self.directory = directory or tempfile.mkdtemp(prefix="azure-emulator-")
+        self.port = port
+        self.server: Optional[EmulatorServer] = None
+        self._thread: Optional[threading.Thread] = None
+
+    def _load(self) -> World:
+        return load_world(path=self.world_file, text=self.world_text)
+
+    def start(self) -> "Emulator":
+        world = self._load()
+        self.state = State(world, state_file=self.state_file)
+        self.state.config = Config(**PACES[self.pace])
+        self.certs = Certificates(self.directory)
+        self.server = make_server(self.state, self.certs, port=self.port, reload_world=self._load)
+        self._thread = threading.Thread(target=self.server.serve_forever, name="azure-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def control(self) -> ControlClient:
+        return ControlClient(self.url + "/_emulator")
+
+    @property
+    def env(self) -> dict[str, str]:
+        assert self.server is not None
+        return client_env(self.url, self.certs.ca_path, self.state.world, self.url + "/msi/token", self.server.identity_header)
+
+    def ready_info(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "proxy_url": self.url,
+            "https_url": f"https://127.0.0.1:{self.server.server_address[1]}" if self.server else None,
+            "control_url": self.url + "/_emulator",
+            "ca_bundle": self.certs.ca_path,
+            "metadata_url": f"https://127.0.0.1:{self.server.server_address[1]}/metadata/endpoints?api-version=2019-05-01" if self.server else None,
+            "env": self.env,
+        }

@@ -1,0 +1,195 @@
+"""Microsoft.Authorization: permissions, roleAssignments, roleDefinitions."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import rbac
+from .arm import now_iso, paged
+from .routes import router
+from .store import State
+from .wire import ArmError, Request, Response
+from .world import RoleAssignment, RoleDefinition
+
+_SCOPE = r"(?P<scope>(/subscriptions/[^/]+(/resourcegroups/[^/]+(/providers/[^/]+/[^/]+/[^/]+(/[^/]+/[^/]+)*)?)?)?)"
+_AUTH = r"/providers/microsoft\.authorization"
+
+
+def _scope_of(state: State, scope: str) -> str:
+    scope = scope or "/"
+    m = re.match(r"^/subscriptions/([^/]+)", scope, re.IGNORECASE)
+    if m and m.group(1).lower() not in state.world.subscriptions:
+        raise ArmError(404, "SubscriptionNotFound", f"The subscription '{m.group(1)}' could not be found.")
+    m = re.match(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)", scope, re.IGNORECASE)
+    if m and (m.group(1).lower(), m.group(2).lower()) not in state.world.resource_groups:
+        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{m.group(2)}' could not be found.")
+    return scope
+
+
+def _definition_id(sub: str | None, rid: str) -> str:
+    prefix = f"/subscriptions/{sub}" if sub else ""
+    return f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{rid}"
+
+
+def _sub_in(scope: str) -> str | None:
+    m = re.match(r"^/subscriptions/([^/]+)", scope, re.IGNORECASE)
+    return m.group(1) if m else None
+
+
+def render_assignment(a: RoleAssignment) -> dict[str, Any]:
+    sub = _sub_in(a.scope)
+    return {
+        "id": f"{a.scope.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments/{a.id}",
+        "name": a.id,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": _definition_id(sub, a.role_definition_id),
+            "principalId": a.principal_id,
+            "principalType": a.principal_type,
+            "scope": a.scope,
+            "condition": None,
+            "conditionVersion": None,
+            "createdOn": "2024-03-01T09:00:00.0000000Z",
+            "updatedOn": "2024-03-01T09:00:00.0000000Z",
+            "createdBy": None,
+            "updatedBy": None,
+            "delegatedManagedIdentityResourceId": None,
+            "description": None,
+        },
+    }
+
+
+def render_definition(d: RoleDefinition, scope: str) -> dict[str, Any]:
+    return {
+        "id": _definition_id(_sub_in(scope), d.id),
+        "name": d.id,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": d.name,
+            "description": d.description,
+            "type": "BuiltInRole" if d.builtin else "CustomRole",
+            "permissions": [
+                {"actions": d.actions, "notActions": d.not_actions, "dataActions": d.data_actions, "notDataActions": d.not_data_actions}
+            ],
+            "assignableScopes": ["/"],
+            "createdOn": "2015-02-02T21:55:09.8806423Z",
+            "updatedOn": "2025-04-21T15:00:00.0000000Z",
+            "createdBy": None,
+            "updatedBy": None,
+        },
+    }
+
+
+@router.add("GET", _SCOPE + _AUTH + r"/permissions", "authz", "permissions")
+def permissions(state: State, req: Request, scope: str = "") -> Response:
+    """The caller's effective permissions at the scope: one block per role that applies."""
+    with state.lock:
+        scope = _scope_of(state, scope)
+        blocks = [
+            {"actions": r.actions, "notActions": r.not_actions, "dataActions": r.data_actions, "notDataActions": r.not_data_actions}
+            for r in rbac.roles_for(state.world, req.principal.object_id, scope)
+        ]
+        return Response(200, {"value": blocks})
+
+
+_FILTER_TERM = re.compile(
+    r"^\s*(?:(?P<atscope>atScope\(\))|assignedTo\('(?P<assigned>[^']+)'\)|principalId\s+eq\s+'?(?P<pid>[0-9a-fA-F-]+)'?)\s*$",
+    re.IGNORECASE,
+)
+
+
+@router.add("GET", _SCOPE + _AUTH + r"/roleassignments", "authz", "roleAssignments")
+def list_role_assignments(state: State, req: Request, scope: str = "") -> Response:
+    with state.lock:
+        scope = _scope_of(state, scope)
+        at_scope = False
+        principal_filter: set[str] | None = None
+        expr = req.query.get("$filter", "")
+        for term in re.split(r"\s+and\s+", expr, flags=re.IGNORECASE) if expr.strip() else []:
+            m = _FILTER_TERM.match(term)
+            if not m:
+                raise ArmError(400, "InvalidFilterInQueryString", f"The filter '{expr}' is not supported. Supported: atScope(), assignedTo('{{objectId}}'), principalId eq '{{objectId}}'.")
+            if m.group("atscope"):
+                at_scope = True
+            elif m.group("assigned"):
+                principal_filter = rbac.principal_ids(state.world, m.group("assigned"))
+            else:
+                principal_filter = {m.group("pid").lower()}
+        asking_for_self = principal_filter is not None and req.principal.object_id in principal_filter
+        if not asking_for_self:
+            rbac.require(state.world, req.principal, [("Microsoft.Authorization/roleAssignments/read", scope)])
+        found = []
+        for a in state.world.role_assignments:
+            above = rbac.scope_covers(a.scope, scope)
+            below = rbac.scope_covers(scope, a.scope)
+            if not (above or (below and not at_scope)):
+                continue
+            if principal_filter is not None and a.principal_id.lower() not in principal_filter:
+                continue
+            found.append(render_assignment(a))
+        return Response(200, paged(found, req))
+
+
+@router.add("GET PUT DELETE", _SCOPE + _AUTH + r"/roleassignments/(?P<name>[^/]+)", "authz", "roleAssignments")
+def role_assignment(state: State, req: Request, name: str, scope: str = "") -> Response:
+    with state.lock:
+        scope = _scope_of(state, scope)
+        existing = next((a for a in state.world.role_assignments if a.id.lower() == name.lower()), None)
+        if req.method == "GET":
+            rbac.require(state.world, req.principal, [("Microsoft.Authorization/roleAssignments/read", scope)])
+            if existing is None:
+                raise ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
+            return Response(200, render_assignment(existing))
+        if req.method == "DELETE":
+            rbac.require(state.world, req.principal, [("Microsoft.Authorization/roleAssignments/delete", scope)])
+            if existing is None:
+                return Response(204)
+            state.world.role_assignments.remove(existing)
+            return Response(200, render_assignment(existing))
+        rbac.require(state.world, req.principal, [("Microsoft.Authorization/roleAssignments/write", scope)])
+        props = (req.json() or {}).get("properties") or {}
+        rid = str(props.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower()
+        if rid not in state.world.role_definitions:
+            raise ArmError(400, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{rid}' does not exist.")
+        pid = str(props.get("principalId", "")).lower()
+        known = pid in state.world.principals or pid in state.world.groups
+        if not known:
+            raise ArmError(400, "PrincipalNotFound", f"Principal {pid} does not exist in the directory {state.world.tenant_id}.")
+        if existing is not None:
+            raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
+        ptype = "Group" if pid in state.world.groups else ("User" if state.world.principals[pid].kind == "user" else "ServicePrincipal")
+        a = RoleAssignment(id=name.lower(), principal_id=pid, principal_type=ptype, role_definition_id=rid, scope=scope)
+        state.world.role_assignments.append(a)
+        return Response(201, render_assignment(a))
+
+
+@router.add("GET", _SCOPE + _AUTH + r"/roledefinitions", "authz", "roleDefinitions")
+def list_role_definitions(state: State, req: Request, scope: str = "") -> Response:
+    with state.lock:
+        scope = _scope_of(state, scope)
+        expr = req.query.get("$filter", "").strip()
+        defs = list(state.world.role_definitions.values())
+        if expr:
+            m = re.match(r"^roleName\s+eq\s+'(?P<name>[^']*)'$", expr, re.IGNORECASE)
+            t = re.match(r"^type\s+eq\s+'(?P<type>[^']*)'$", expr, re.IGNORECASE)
+            if m:
+                defs = [d for d in defs if d.name.lower() == m.group("name").lower()]
+            elif t:
+                want = t.group("type").lower()
+                defs = [d for d in defs if ("builtinrole" if d.builtin else "customrole") == want]
+            else:
+                raise ArmError(400, "InvalidFilterInQueryString", f"The filter '{expr}' is not supported. Supported: roleName eq '{{name}}', type eq 'BuiltInRole|CustomRole'.")
+        return Response(200, paged([render_definition(d, scope) for d in defs], req))
+
+
+@router.add("GET", _SCOPE + _AUTH + r"/roledefinitions/(?P<rid>[^/]+)", "authz", "roleDefinitions")
+def get_role_definition(state: State, req: Request, rid: str, scope: str = "") -> Response:
+    with state.lock:
+        scope = _scope_of(state, scope)
+        d = state.world.role_definitions.get(rid.lower())
+        if d is None:
+            raise ArmError(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{rid}' does not exist.")
+        return Response(200, render_definition(d, scope))
+
+
+__all__ = ["now_iso"]

@@ -1,0 +1,254 @@
+"""Microsoft.Resources and friends: subscriptions, tenants, resource groups, providers,
+generic resource listing, and the hidden Microsoft.SaaS resources Marketplace creates."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import rbac
+from .arm import paged, require_resource_group, require_subscription
+from .mls import NS, SAAS_TYPE, workspace_body, ws_id
+from .routes import RG, SUB, router
+from .store import State
+from .wire import ArmError, Request, Response, resource_not_found
+
+PROVIDER_TYPES = {
+    "microsoft.machinelearningservices": (NS, ["workspaces", "workspaces/serverlessEndpoints", "workspaces/marketplaceSubscriptions", "locations/mfeOperationsStatus", "locations/mfeOperationResults"]),
+    "microsoft.saas": ("Microsoft.SaaS", ["resources", "saasresources", "operations"]),
+    "microsoft.marketplaceordering": ("Microsoft.MarketplaceOrdering", ["agreements", "offerTypes"]),
+    "microsoft.authorization": ("Microsoft.Authorization", ["roleAssignments", "roleDefinitions", "permissions"]),
+    "microsoft.resources": ("Microsoft.Resources", ["resourceGroups", "deployments", "subscriptions"]),
+}
+ALWAYS_REGISTERED = {"microsoft.authorization", "microsoft.resources"}
+
+
+def _subscription_body(state: State, sub_id: str) -> dict[str, Any]:
+    s = state.world.subscriptions[sub_id]
+    return {
+        "id": f"/subscriptions/{s.id}",
+        "authorizationSource": "RoleBased",
+        "managedByTenants": [],
+        "subscriptionId": s.id,
+        "tenantId": state.world.tenant_id,
+        "displayName": s.name,
+        "state": "Enabled",
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+    }
+
+
+@router.add("GET", r"/subscriptions", "resources", "subscriptions")
+def list_subscriptions(state: State, req: Request) -> Response:
+    with state.lock:
+        visible = [
+            _subscription_body(state, sid)
+            for sid in state.world.subscriptions
+            if any(rbac.scope_covers(f"/subscriptions/{sid}", a.scope) or rbac.scope_covers(a.scope, f"/subscriptions/{sid}")
+                   for a in state.world.role_assignments if a.principal_id in rbac.principal_ids(state.world, req.principal.object_id))
+        ]
+        return Response(200, paged(visible, req))
+
+
+@router.add("GET", SUB, "resources", "subscriptions")
+def get_subscription(state: State, req: Request, sub: str) -> Response:
+    with state.lock:
+        require_subscription(state, sub)
+        return Response(200, _subscription_body(state, sub.lower()))
+
+
+@router.add("GET", r"/tenants", "resources", "tenants")
+def list_tenants(state: State, req: Request) -> Response:
+    w = state.world
+    return Response(
+        200,
+        {"value": [{"id": f"/tenants/{w.tenant_id}", "tenantId": w.tenant_id, "tenantCategory": "Home", "country": "US", "countryCode": "US",
+                    "displayName": w.tenant_domain.split(".")[0].title(), "domains": [w.tenant_domain], "defaultDomain": w.tenant_domain, "tenantType": "AAD"}]},
+    )
+
+
+# --- resource groups ---------------------------------------------------------------------------
+
+def _rg_body(state: State, sub: str, rg_key: str) -> dict[str, Any]:
+    rg = state.world.resource_groups[(sub.lower(), rg_key.lower())]
+    return {
+        "id": f"/subscriptions/{rg.subscription}/resourceGroups/{rg.name}",
+        "name": rg.name,
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": rg.location,
+        "properties": {"provisioningState": "Succeeded"},
+    }
+
+
+@router.add("GET", SUB + r"/resourcegroups", "resources", "resourceGroups")
+def list_resource_groups(state: State, req: Request, sub: str) -> Response:
+    with state.lock:
+        require_subscription(state, sub)
+        items = [
+            _rg_body(state, s, r)
+            for (s, r), rg in state.world.resource_groups.items()
+            if s == sub.lower() and rbac.allowed(state.world, req.principal.object_id, "Microsoft.Resources/subscriptions/resourceGroups/read", f"/subscriptions/{s}/resourceGroups/{rg.name}")
+        ]
+        return Response(200, paged(items, req))
+
+
+@router.add("GET HEAD", RG, "resources", "resourceGroups")
+def get_resource_group(state: State, req: Request, sub: str, rg: str) -> Response:
+    with state.lock:
+        require_resource_group(state, sub, rg)
+        rbac.require(state.world, req.principal, [("Microsoft.Resources/subscriptions/resourceGroups/read", f"/subscriptions/{sub.lower()}/resourceGroups/{rg}")])
+        if req.method == "HEAD":
+            return Response(204)
+        return Response(200, _rg_body(state, sub, rg))
+
+
+# --- providers ---------------------------------------------------------------------------------
+
+def _provider_body(state: State, sub: str, ns_key: str) -> dict[str, Any]:
+    namespace, types = PROVIDER_TYPES[ns_key]
+    reg = "Registered" if ns_key in ALWAYS_REGISTERED else state.providers.get((sub.lower(), ns_key), "NotRegistered")
+    regions = sorted({h.location for h in state.world.hubs.values()} | {"eastus", "eastus2", "francecentral", "swedencentral", "westus3"})
+    return {
+        "id": f"/subscriptions/{sub}/providers/{namespace}",
+        "namespace": namespace,
+        "registrationState": reg,
+        "registrationPolicy": "RegistrationRequired",
+        "resourceTypes": [{"resourceType": t, "locations": regions, "apiVersions": ["2025-12-01", "2025-04-01", "2024-10-01", "2024-04-01", "2024-01-01-preview"]} for t in types],
+    }
+
+
+@router.add("GET", SUB + r"/providers", "resources", "providers")
+def list_providers(state: State, req: Request, sub: str) -> Response:
+    with state.lock:
+        require_subscription(state, sub)
+        return Response(200, paged([_provider_body(state, sub, k) for k in PROVIDER_TYPES], req))
+
+
+def _ns_key(namespace: str) -> str:
+    key = namespace.lower()
+    if key not in PROVIDER_TYPES:
+        raise ArmError(404, "InvalidResourceNamespace", f"The resource namespace '{namespace}' is invalid.")
+    return key
+
+
+@router.add("GET", SUB + r"/providers/(?P<ns>[^/]+)", "resources", "providers")
+def get_provider(state: State, req: Request, sub: str, ns: str) -> Response:
+    with state.lock:
+        require_subscription(state, sub)
+        return Response(200, _provider_body(state, sub, _ns_key(ns)))
+
+
+@router.add("POST", SUB + r"/providers/(?P<ns>[^/]+)/(?P<verb>register|unregister)", "resources", "providers")
+def register_provider(state: State, req: Request, sub: str, ns: str, verb: str) -> Response:
+    with state.lock:
+        require_subscription(state, sub)
+        key = _ns_key(ns)
+        namespace = PROVIDER_TYPES[key][0]
+        rbac.require(state.world, req.principal, [(f"{namespace}/{verb.lower()}/action", f"/subscriptions/{sub.lower()}")])
+        if key not in ALWAYS_REGISTERED:
+            state.providers[(sub.lower(), key)] = "Registered" if verb.lower() == "register" else "NotRegistered"
+            state.save()
+        return Response(200, _provider_body(state, sub, key))
+
+
+# --- generic resource listing and SaaS resources -------------------------------------------
+
+def _saas_body(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": record["id"],
+        "name": record["name"],
+        "type": SAAS_TYPE,
+        "location": "global",
+        "tags": dict(record.get("tags") or {}),
+        "properties": {
+            "publisherId": record["publisherId"],
+            "offerId": record["offerId"],
+            "skuId": record["planId"],
+            "saasSubscriptionStatus": record["status"],
+            "paymentChannelType": "SubscriptionDelegated",
+            "created": record["createdAt"],
+        },
+    }
+
+
+def _generic(body: dict[str, Any]) -> dict[str, Any]:
+    keep = {k: body[k] for k in ("id", "name", "type", "location", "tags", "kind", "sku", "identity") if k in body}
+    keep.setdefault("tags", {})
+    return keep
+
+
+_FILTER = re.compile(r"^\s*(resourceType|name|tagName|tagValue)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+
+
+def _list_resources(state: State, req: Request, sub: str, rg: str | None) -> Response:
+    conditions: dict[str, str] = {}
+    expr = req.query.get("$filter", "")
+    for term in re.split(r"\s+and\s+", expr, flags=re.IGNORECASE) if expr.strip() else []:
+        m = _FILTER.match(term)
+        if not m:
+            raise ArmError(400, "InvalidFilterInQueryString", f"The $filter '{expr}' is not supported. Supported: resourceType eq, name eq, tagName eq [and tagValue eq].")
+        conditions[m.group(1).lower()] = m.group(2)
+    items: list[dict[str, Any]] = []
+    for table in (state.world.hubs, state.world.projects):
+        for (s, r, _), w in table.items():
+            if s == sub.lower() and (rg is None or r == rg.lower()):
+                if rbac.allowed(state.world, req.principal.object_id, f"{NS}/workspaces/read", ws_id(s, w.resource_group, w.name)):
+                    items.append(_generic(workspace_body(state, w, w.resource_group)))
+    for record in state.resources.values():
+        if record["kind"] == "saas" and record["subscription"] == sub.lower() and (rg is None or record["resourceGroup"].lower() == rg.lower()):
+            if rbac.allowed(state.world, req.principal.object_id, "Microsoft.SaaS/resources/read", record["id"]):
+                items.append(_generic(_saas_body(record)))
+    def keep(item: dict[str, Any]) -> bool:
+        if "resourcetype" in conditions and item["type"].lower() != conditions["resourcetype"].lower():
+            return False
+        if "name" in conditions and item["name"].lower() != conditions["name"].lower():
+            return False
+        if "tagname" in conditions:
+            tags = {k.lower(): v for k, v in item.get("tags", {}).items()}
+            if conditions["tagname"].lower() not in tags:
+                return False
+            if "tagvalue" in conditions and tags[conditions["tagname"].lower()] != conditions["tagvalue"]:
+                return False
+        return True
+    return Response(200, paged(sorted(filter(keep, items), key=lambda i: i["id"].lower()), req))
+
+
+@router.add("GET", SUB + r"/resources", "resources", "resources")
+def list_subscription_resources(state: State, req: Request, sub: str) -> Response:
+    with state.lock:
+        require_subscription(state, sub)
+        return _list_resources(state, req, sub, None)
+
+
+@router.add("GET", RG + r"/resources", "resources", "resources")
+def list_group_resources(state: State, req: Request, sub: str, rg: str) -> Response:
+    with state.lock:
+        require_resource_group(state, sub, rg)
+        return _list_resources(state, req, sub, rg)
+
+
+_SAAS = RG + r"/providers/microsoft\.saas/resources/(?P<name>[^/]+)"
+
+
+@router.add("GET DELETE", _SAAS, "resources", "saas")
+def saas_resource(state: State, req: Request, sub: str, rg: str, name: str) -> Response:
+    with state.lock:
+        require_resource_group(state, sub, rg)
+        rid = f"/subscriptions/{sub.lower()}/resourceGroups/{rg}/providers/{SAAS_TYPE}/{name}"
+        record = next((r for k, r in state.resources.items() if r["kind"] == "saas" and k == rid.lower()), None)
+        verb = "read" if req.method == "GET" else "delete"
+        rbac.require(state.world, req.principal, [(f"Microsoft.SaaS/resources/{verb}", rid)])
+        if req.method == "DELETE":
+            # Unsubscribing through the SaaS resource ends the Marketplace subscription too.
+            if record is None:
+                return Response(204)
+            del state.resources[rid.lower()]
+            linked = state.resources.get(str(record.get("linked", "")).lower())
+            if linked is not None:
+                from .mls import _after_unsubscribe
+
+                del state.resources[linked["id"].lower()]
+                _after_unsubscribe(state, linked)
+            state.save()
+            return Response(200)
+        if record is None:
+            raise resource_not_found(SAAS_TYPE, name, rg)
+        return Response(200, _saas_body(record))

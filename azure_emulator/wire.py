@@ -1,0 +1,190 @@
+"""Request/response values and the one factory for Azure's error wire formats.
+
+Every error the emulator returns is built here, so that the real SDKs parse it exactly as
+they parse Azure's (the Azurite lesson): the ARM envelope for management calls, Entra ID's
+OAuth error body for token calls, and the inference API's envelope for the data plane.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Optional
+
+
+@dataclass
+class Request:
+    method: str
+    host: str  # lower case, no port; "127.0.0.1" for direct (custom-cloud) calls
+    path: str  # percent-decoded path, repeated slashes collapsed, no trailing slash
+    query: dict[str, str]  # keys lower-cased ("api-version", "$filter", ...)
+    headers: Mapping[str, str]  # case-insensitive (email.message.Message)
+    body: bytes = b""
+    scheme: str = "https"
+    port: int = 443
+    principal: Any = None  # world.Principal once authenticated
+
+    def header(self, name: str, default: str = "") -> str:
+        value = self.headers.get(name)
+        return default if value is None else str(value)
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        return json.loads(self.body.decode("utf-8"))
+
+    @property
+    def api_version(self) -> Optional[str]:
+        return self.query.get("api-version")
+
+    def base_url(self) -> str:
+        if self.port in (443, 80):
+            return f"{self.scheme}://{self.host}"
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # dict/list -> JSON; bytes/str -> as is; None -> empty
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: Optional[Iterator[bytes]] = None  # server-sent events; no Content-Length
+    content_type: str = "application/json; charset=utf-8"
+
+    def encoded(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        return json.dumps(self.body, separators=(",", ":")).encode("utf-8")
+
+
+class ArmError(Exception):
+    """An Azure Resource Manager error, rendered as ARM's envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        inner_code: str | None = None,
+        target: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.inner_code = inner_code
+        self.target = target
+        self.headers = headers or {}
+
+    def error_body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.target:
+            error["target"] = self.target
+        if self.inner_code:
+            # MFE (the MachineLearningServices front end) adds these; the inner code is
+            # what a careful client keys on, since the outer code is a generic UserError.
+            error["details"] = []
+            error["additionalInfo"] = [
+                {"type": "ComponentName", "info": {"value": "managementfrontend"}},
+                {
+                    "type": "InnerError",
+                    "info": {"value": {"code": _outer_for(self.status), "innerError": {"code": self.inner_code}}},
+                },
+            ]
+        return error
+
+    def response(self) -> Response:
+        headers = {"x-ms-failure-cause": "gateway" if self.status in (401, 429) else "service"}
+        headers.update(self.headers)
+        return Response(self.status, {"error": self.error_body()}, headers)
+
+
+def _outer_for(status: int) -> str:
+    return {400: "BadArgument", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}.get(status, "UserError")
+
+
+def user_error(message: str, inner_code: str, status: int = 400) -> ArmError:
+    """MFE's validation failures: outer code UserError, the specific reason as inner code."""
+    return ArmError(status, "UserError", message, inner_code=inner_code)
+
+
+def resource_not_found(type_path: str, name: str, resource_group: str) -> ArmError:
+    return ArmError(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{type_path}/{name}' under resource group '{resource_group}' was not found. "
+        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+def resource_group_not_found(name: str) -> ArmError:
+    return ArmError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+
+
+def subscription_not_found(sub: str) -> ArmError:
+    return ArmError(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
+
+
+def authorization_failed(client: str, object_id: str, action: str, scope: str) -> ArmError:
+    return ArmError(
+        403,
+        "AuthorizationFailed",
+        f"The client '{client}' with object id '{object_id}' does not have authorization to perform "
+        f"action '{action}' over scope '{scope}' or the scope is invalid. If access was recently "
+        "granted, please refresh your credentials.",
+    )
+
+
+def missing_registration(namespace: str) -> ArmError:
+    # azure-mgmt-core's auto-registration policy takes the namespace from the last quoted token.
+    return ArmError(
+        409,
+        "MissingSubscriptionRegistration",
+        f"The subscription is not registered to use namespace '{namespace}'. See "
+        "https://aka.ms/rps-not-found for how to register subscriptions.",
+    )
+
+
+def throttled(kind: str, subscription: str, principal_id: str, retry_after: int) -> ArmError:
+    return ArmError(
+        429,
+        "SubscriptionRequestsThrottled",
+        f"Number of '{kind}' requests for subscription '{subscription}' actor '{principal_id}' exceeded. "
+        f"Please try again after '{retry_after}' seconds after additional tokens are available. "
+        "Refer to https://aka.ms/arm-throttling for additional information.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def oauth_error(status: int, error: str, aadsts: int, description: str) -> Response:
+    """Entra ID's token-endpoint error body (what msal and azure-identity parse)."""
+    trace = str(uuid.uuid4())
+    correlation = str(uuid.uuid4())
+    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+    text = f"AADSTS{aadsts}: {description} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {stamp}"
+    return Response(
+        status,
+        {
+            "error": error,
+            "error_description": text,
+            "error_codes": [aadsts],
+            "timestamp": stamp,
+            "trace_id": trace,
+            "correlation_id": correlation,
+        },
+    )
+
+
+def inference_error(status: int, code: str, message: str, headers: dict[str, str] | None = None, param: str | None = None) -> Response:
+    return Response(
+        status,
+        {"error": {"message": message, "type": None, "param": param, "code": code, "status": status}},
+        headers or {},
+    )
