@@ -1,0 +1,63 @@
+"""Real Azure SDK clients, built exactly as a user would build them (defaults, public cloud)."""
+from __future__ import annotations
+
+import os
+
+from azure.identity import ClientSecretCredential, DefaultAzureCredential
+
+MISTRAL_LARGE = "azureml://registries/azureml-mistral/models/Mistral-large"
+MISTRAL_SMALL = "azureml://registries/azureml-mistral/models/Mistral-small"
+PHI = "azureml://registries/azureml/models/Phi-3.5-mini-instruct"
+SUB_GENAI = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
+SUB_JAPAN = "0d6e4c3b-7a2f-4e8d-9b1c-5a4f3e2d1c01"
+SUB_TRIAL = "0d6e4c3b-7a2f-4e8d-9b1c-5a4f3e2d1c02"
+SUB_EA = "0d6e4c3b-7a2f-4e8d-9b1c-5a4f3e2d1c03"
+SECRETS = {
+    "provision-ci": ("9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", "emulator-secret-provision-ci"),
+    "ai-developer-only": ("8b2c3d4e-5f6a-4b7c-9d8e-1f2a3b4c5d6e", "emulator-secret-ai-developer-only"),
+    "reader-only": ("7c3d4e5f-6a7b-4c8d-8e9f-2a3b4c5d6e7f", "emulator-secret-reader-only"),
+}
+
+
+def credential(principal: str | None = None):
+    if principal is None:
+        return DefaultAzureCredential()
+    client_id, secret = SECRETS[principal]
+    return ClientSecretCredential(os.environ["AZURE_TENANT_ID"], client_id, secret)
+
+
+def ml_client(project: str = "contoso-chat", sub: str = SUB_GENAI, rg: str = "rg-genai", principal: str | None = None):
+    from azure.ai.ml import MLClient
+
+    return MLClient(credential(principal), sub, rg, project)
+
+
+def arm_pipeline(principal: str | None = None):
+    """azure-mgmt-core's ARM pipeline, for the calls azure-ai-ml does not make."""
+    from azure.mgmt.core import ARMPipelineClient
+    from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+    from azure.core.pipeline import policies
+
+    cred = credential(principal)
+    config_policies = [
+        policies.RequestIdPolicy(),
+        policies.HeadersPolicy(),
+        policies.RetryPolicy(),
+        ARMChallengeAuthenticationPolicy(cred, "https://management.azure.com/.default"),
+        policies.ContentDecodePolicy(),
+        policies.NetworkTraceLoggingPolicy(),
+    ]
+    return ARMPipelineClient(base_url="https://management.azure.com", policies=config_policies)
+
+
+def arm_call(method: str, path: str, api_version: str = "2024-10-01", body=None, principal: str | None = None):
+    from azure.core.rest import HttpRequest
+
+    client = arm_pipeline(principal)
+    sep = "&" if "?" in path else "?"
+    req = HttpRequest(method, f"https://management.azure.com{path}{sep}api-version={api_version}", json=body)
+    return client.send_request(req)
+
+
+def project_path(project: str = "contoso-chat", sub: str = SUB_GENAI, rg: str = "rg-genai") -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{project}"
