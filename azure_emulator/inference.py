@@ -86,11 +86,14 @@ def handle(state: State, req: Request) -> Response:
         )
     max_tokens = int(body.get("max_tokens", 8192))
     user = next((str(m.get("content", "")) for m in reversed(body["messages"]) if m.get("role") == "user"), "")
-    tokens = _TOKEN.findall(f"This is {model_name} on the local Azure emulator. You said: {user}")
+    reply = f"This is {model_name} on the local Azure emulator. You said: {user}"
+    spans = list(_TOKEN.finditer(reply))
     finish = "stop"
-    if len(tokens) > max_tokens:
-        tokens, finish = tokens[:max_tokens], "length"
-    text = " ".join(tokens)
+    if len(spans) > max_tokens:
+        spans, finish = spans[:max_tokens], "length"
+    # each streamed piece is a token with the whitespace before it, so the pieces join to the text
+    tokens = [reply[(spans[i - 1].end() if i else 0) : m.end()] for i, m in enumerate(spans)]
+    text = "".join(tokens)
     completion_tokens = len(tokens)
     limited = _rate_limit(state, snapshot["id"], prompt_tokens + completion_tokens)
     if limited is not None:
@@ -194,6 +197,6 @@ def _stream(cid: str, created: int, model: str, tokens: list[str], finish: str, 
 
     yield event({"role": "assistant", "content": ""}, None)
     for i, tok in enumerate(tokens):
-        yield event({"content": tok if i == 0 else " " + tok}, None)
+        yield event({"content": tok}, None)
     yield event({}, finish, with_usage=True)
     yield b"data: [DONE]\n\n"

@@ -29,7 +29,10 @@ class RoleDefinition:
 
 @lru_cache(maxsize=4096)
 def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$", re.IGNORECASE)
+    # A "/*/" segment also matches a single "/": Azure AI Developer's "workspaces/*/read" lets
+    # its holders read the workspace itself (the docs' AI-Developer-only flow GETs it).
+    parts = [".*".join(re.escape(p) for p in chunk.split("*")) for chunk in pattern.split("/*/")]
+    return re.compile("^" + "/(?:.*/)?".join(parts) + "$", re.IGNORECASE)
 
 
 def _match(pattern: str, action: str) -> bool:

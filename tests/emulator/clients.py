@@ -35,13 +35,14 @@ def ml_client(project: str = "contoso-chat", sub: str = SUB_GENAI, rg: str = "rg
 def arm_pipeline(principal: str | None = None):
     """azure-mgmt-core's ARM pipeline, for the calls azure-ai-ml does not make."""
     from azure.mgmt.core import ARMPipelineClient
-    from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+    from azure.mgmt.core.policies import ARMAutoResourceProviderRegistrationPolicy, ARMChallengeAuthenticationPolicy
     from azure.core.pipeline import policies
 
     cred = credential(principal)
     config_policies = [
         policies.RequestIdPolicy(),
         policies.HeadersPolicy(),
+        ARMAutoResourceProviderRegistrationPolicy(),
         policies.RetryPolicy(),
         ARMChallengeAuthenticationPolicy(cred, "https://management.azure.com/.default"),
         policies.ContentDecodePolicy(),

@@ -1,0 +1,141 @@
+"""Providers, throttling, long-running-operation pacing, faults: what azure-core's pipeline sees."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from azure.ai.ml.entities import MarketplaceSubscription, ServerlessEndpoint
+from azure.core.exceptions import HttpResponseError
+
+from .clients import MISTRAL_LARGE, SUB_GENAI, credential, ml_client
+
+WORLD_UNREGISTERED = """
+tenant: {id: 72f988bf-86f1-41af-91ab-2d7cd011db47}
+subscriptions:
+  - id: 6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11
+    providers: {Microsoft.SaaS: NotRegistered}
+    resource_groups:
+      - name: rg-genai
+        location: eastus2
+        hubs: [{name: contoso-hub, location: eastus2, projects: [contoso-chat]}]
+principals:
+  - {name: provision-ci, object_id: 3c5e8a1d-2b4f-4c6e-9d8a-7f1e2d3c4b5a, client_id: 9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d, secret: emulator-secret-provision-ci}
+role_assignments:
+  - {principal: provision-ci, role: Contributor}
+models:
+  - {name: Mistral-large, regions: [eastus2]}
+"""
+
+
+def test_providers_get_and_register(emu):
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    emu.control.load_world(WORLD_UNREGISTERED)
+    client = ResourceManagementClient(credential(), SUB_GENAI)
+    assert client.providers.get("Microsoft.SaaS").registration_state == "NotRegistered"
+    assert client.providers.get("Microsoft.MachineLearningServices").registration_state == "Registered"
+    assert client.providers.register("Microsoft.SaaS").registration_state == "Registered"
+    assert client.providers.get("Microsoft.SaaS").registration_state == "Registered"
+
+
+def test_missing_registration_surfaces_in_azure_ai_ml(emu):
+    from azure.core.exceptions import ResourceExistsError
+
+    emu.control.load_world(WORLD_UNREGISTERED)
+    with pytest.raises(ResourceExistsError) as err:
+        ml_client().marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+    assert err.value.error.code == "MissingSubscriptionRegistration"
+    assert "'Microsoft.SaaS'" in str(err.value)
+
+
+@pytest.mark.slow
+def test_missing_registration_is_auto_registered_by_the_arm_pipeline(emu):
+    """409 MissingSubscriptionRegistration -> azure-mgmt-core's policy registers the RP (10 s sleep) and retries."""
+    from .clients import arm_call, project_path
+
+    emu.control.load_world(WORLD_UNREGISTERED)
+    response = arm_call("PUT", project_path() + "/marketplaceSubscriptions/m", body={"properties": {"modelId": MISTRAL_LARGE}})
+    assert response.status_code == 201
+    log = [(e["method"], e["path"].rsplit("/", 1)[-1], e["status"]) for e in emu.control.requests() if e["kind"] == "arm"]
+    assert log.index(("PUT", "m", 409)) < log.index(("POST", "register", 200)) < log.index(("PUT", "m", 201))
+
+
+def test_throttling_is_absorbed_by_sdk_retries(emu):
+    emu.control.configure(throttle_writes=[1, 1])  # one write token, refilled at 1/s
+    ml = ml_client()
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+    endpoint = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="throttled", model_id=MISTRAL_LARGE)).result()
+    assert endpoint.provisioning_state == "succeeded"
+    log = emu.control.requests()
+    throttled = [e for e in log if e["status"] == 429]
+    assert throttled, "expected at least one 429"
+    assert all(e["method"] != "GET" for e in throttled)
+
+
+def test_throttle_headers_and_body(emu):
+    from .clients import arm_call, project_path
+
+    emu.control.configure(throttle_reads=[2, 0.5])
+    first = arm_call("GET", project_path(), api_version="2024-10-01-preview")
+    assert first.headers["x-ms-ratelimit-remaining-subscription-reads"] == "1"
+    # azure-core retries 429s; a raw look at the wire through the control API's log:
+    arm_call("GET", project_path(), api_version="2024-10-01-preview")
+    arm_call("GET", project_path(), api_version="2024-10-01-preview")
+    statuses = [e["status"] for e in emu.control.requests() if e["kind"] == "arm"]
+    assert 429 in statuses and statuses[-1] == 200
+
+
+@pytest.mark.slow
+def test_arm_like_pacing_honours_retry_after(emu):
+    emu.control.configure(preset="arm", pace={"default": {"polls": 2, "seconds": 0}})
+    ml = ml_client()
+    started = time.monotonic()
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+    elapsed = time.monotonic() - started
+    polls = [e for e in emu.control.requests() if "mfeOperationsStatus" in e["path"]]
+    assert len(polls) == 2
+    gap = polls[1]["time"] - polls[0]["time"]
+    assert 0.95 <= gap <= 1.5, gap  # the poller waited Retry-After: 1, not its 30 s default
+    assert elapsed < 3
+
+
+def test_failed_operation_surfaces_as_sdk_error(emu):
+    emu.control.faults(lro_failures=[{"resource_type": "serverlessEndpoints", "code": "InternalError", "message": "capacity exhausted", "times": 1}])
+    ml = ml_client()
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+    with pytest.raises(HttpResponseError) as err:
+        ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="fails", model_id=MISTRAL_LARGE)).result()
+    assert "capacity exhausted" in str(err.value)
+    # A failed endpoint can be created again (adopted by the next PUT).
+    again = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="fails", model_id=MISTRAL_LARGE)).result()
+    assert again.provisioning_state == "succeeded"
+
+
+def test_transient_faults_are_retried_by_the_sdk(emu):
+    emu.control.faults(error_rate=0.3, drop_rate=0.1, seed=7)
+    ml = ml_client()
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+    ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="flaky", model_id=MISTRAL_LARGE)).result()
+    emu.control.clear_faults()
+    assert ml.serverless_endpoints.get("flaky").provisioning_state == "succeeded"
+    statuses = {e["status"] for e in emu.control.requests()}
+    assert statuses & {500, 503, 429, 0}, statuses
+
+
+def test_route_fault_and_latency(emu):
+    from .clients import arm_call, project_path
+
+    emu.control.faults(routes=[{"method": "GET", "path": "/workspaces/contoso-chat$", "status": 404, "code": "ResourceNotFound", "times": 1}], latency_ms=30)
+    started = time.monotonic()
+    assert arm_call("GET", project_path(), api_version="2024-10-01-preview").status_code == 404
+    assert arm_call("GET", project_path(), api_version="2024-10-01-preview").status_code == 200
+    assert time.monotonic() - started >= 0.06
+
+
+def test_paging_follows_next_link(emu):
+    from .clients import arm_call, project_path
+
+    for i in range(3):
+        emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name=f"seeded-{i}", model_id=MISTRAL_LARGE)
+    ml = ml_client()
+    assert sorted(e.name for e in ml.serverless_endpoints.list()) == ["seeded-0", "seeded-1", "seeded-2"]
