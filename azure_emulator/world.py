@@ -267,7 +267,7 @@ class _Builder:
         if not world.principals:
             self.problem("principals", "at least one principal is required")
         if self.problems:
-            raise WorldError(self.problems)
+            raise WorldError(sorted(self.problems, key=_line_key))
         return world
 
     def _subscriptions(self, data: dict, world: World) -> None:
@@ -389,7 +389,7 @@ class _Builder:
             self._keys(raw, path, ("principal", "role", "scope", "subscription", "resource_group", "workspace", "id"))
             who = str(raw.get("principal", ""))
             if who not in by_name:
-                hint = difflib.get_close_matches(who, list(by_name), n=1)
+                hint = difflib.get_close_matches(who, list(by_name), n=1, cutoff=0.5)
                 self.problem(f"{path}.principal", f"'{who}' is not a principal or group of this world" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
                 continue
             role_key = str(raw.get("role", "")).lower()
@@ -445,6 +445,12 @@ class _Builder:
                 microsoft=microsoft,
                 regions=[_region(r) for r in raw.get("regions") or []],
             )
+
+
+def _line_key(problem: str) -> tuple[int, str]:
+    head = problem.split(": ", 1)[0]
+    line = head.rsplit(":", 1)[-1]
+    return (int(line) if line.isdigit() else 0, problem)
 
 
 def _region(name: Any) -> str:
