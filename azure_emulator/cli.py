@@ -30,7 +30,7 @@ def main() -> None:
 @click.option("--ready-file", type=click.Path(dir_okay=False), default=None, help=f"Where to write the JSON ready file. Default: {DEFAULT_HOME}/ready.json")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), default=None, help="Persist resources here, and resume from it.")
 @click.option("--pace", type=click.Choice(sorted(PACES)), default="fast", show_default=True,
-              help="How long-running operations progress: instant (first poll ends them), fast (two 20 ms polls), arm (Retry-After: 1 s).")
+              help="How long-running operations progress: instant (the first poll ends them), fast (the second poll, 20 ms later), arm (the second poll, after Retry-After: 1 s).")
 def serve(world_file: Optional[str], port: int, ready_file: Optional[str], state_file: Optional[str], pace: str) -> None:
     """Serve until interrupted; write the ready file once listening."""
     try:

@@ -73,7 +73,7 @@ class Config:
 PACES = {
     "instant": dict(pace={"default": Pace(0, 0)}, retry_after=1, retry_after_ms=20),
     "fast": dict(pace={"default": Pace(2, 0)}, retry_after=1, retry_after_ms=20),
-    "arm": dict(pace={"default": Pace(1, 0)}, retry_after=1, retry_after_ms=None),
+    "arm": dict(pace={"default": Pace(2, 0)}, retry_after=1, retry_after_ms=None),
 }
 
 
