@@ -1,0 +1,72 @@
+"""`provision validate` and `provision schema` as a user runs them: exit codes, one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SUB = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
+
+
+def run(*args, env_extra=None, cwd=ROOT):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "provision", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
+
+
+def test_validate_the_example():
+    result = run("validate", env_extra={"AZURE_SUBSCRIPTION_ID": SUB})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "deployments.yaml: valid (1 deployment: mistral-large-chat)\n"
+    assert result.stderr == ""
+
+
+def test_invalid_spec_exits_2_with_one_line_per_problem_and_no_traceback(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(f"defaults: {{subscription: {SUB}, resource_group: rg, project: proj}}\ndeployments:\n  - {{name: a_b, model: Mistral-large, regoin: x}}\n")
+    result = run("-f", str(spec), "validate")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {spec}:3: deployments[0].regoin: unknown field (allowed: name, model, subscription, resource_group, project, allowed_regions, required_role, content_safety, tags, secrets)",
+        f"error: {spec}:3: deployments[0].name: 'a_b' is not a valid endpoint name: start with a letter; letters, digits and hyphens only; at most 52 characters",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_spec_as_json(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("deployments: []\n")
+    result = run("-f", str(spec), "--output", "json", "validate")
+    assert result.returncode == 2
+    assert json.loads(result.stdout) == {"valid": False, "problems": [
+        {"file": str(spec), "line": 1, "path": "deployments", "message": "at least one deployment is required (a list of mappings with name and model)"}]}
+
+
+def test_missing_file_and_debug_traceback(tmp_path):
+    result = run("-f", str(tmp_path / "none.yaml"), "validate")
+    assert result.returncode == 2
+    assert result.stderr == f"error: {tmp_path / 'none.yaml'}: no such file; pass the spec with -f FILE (default deployments.yaml)\n"
+    debug = run("-f", str(tmp_path / "none.yaml"), "--debug", "validate")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_usage_error_exits_2():
+    result = run("frobnicate")
+    assert result.returncode == 2
+    assert "No such command 'frobnicate'" in result.stderr
+
+
+def test_schema_is_json():
+    result = run("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["title"] == "provision deployments.yaml"
+
+
+def test_validate_does_not_import_azure_sdks():
+    code = "import sys; from provision.cli import main\ntry:\n    main(['validate'])\nexcept SystemExit:\n    pass\nprint(sorted(m for m in sys.modules if m.startswith('azure')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "AZURE_SUBSCRIPTION_ID": SUB}, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
