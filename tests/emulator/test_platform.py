@@ -95,7 +95,7 @@ def test_arm_like_pacing_honours_retry_after(emu):
     polls = [e for e in emu.control.requests() if "mfeOperationsStatus" in e["path"]]
     assert len(polls) == 2
     gap = polls[1]["time"] - polls[0]["time"]
-    assert 0.95 <= gap <= 1.5, gap  # the poller waited Retry-After: 1, not its 30 s default
+    assert 0.95 <= gap <= 2.5, gap  # the poller waited Retry-After: 1, not its 30 s default
     assert elapsed < 3
 
 
