@@ -159,7 +159,8 @@ class State:
             return
         data = self.dump()
         tmp = f"{self.state_file}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
+        # The state holds the endpoints' keys: readable by the owner only, replaced atomically.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
             json.dump({"resources": data["resources"], "providers": data["providers"]}, fh)
         os.replace(tmp, self.state_file)
 

@@ -128,6 +128,7 @@ def test_cli_serve_env_and_state_file(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
     assert not ready.exists()
+    assert state.stat().st_mode & 0o777 == 0o600  # it holds the endpoints' keys
     proc, ready = _serve(tmp_path, "--state", str(state))
     try:
         info = json.loads(ready.read_text())
