@@ -138,12 +138,18 @@ class State:
                 del self.log[: len(self.log) - 100_000]
 
     # -- persistence -----------------------------------------------------------------------
+    def _persistent(self) -> dict[str, Any]:
+        """What the state file keeps: resources and provider registrations."""
+        return {
+            "resources": list(self.resources.values()),
+            "providers": [{"subscription": s, "namespace": ns, "state": st} for (s, ns), st in self.providers.items()],
+        }
+
     def dump(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "resources": list(self.resources.values()),
+                **self._persistent(),
                 "operations": [asdict(op) for op in self.operations.values()],
-                "providers": [{"subscription": s, "namespace": ns, "state": st} for (s, ns), st in self.providers.items()],
                 "role_assignments": [asdict(a) for a in self.world.role_assignments],
                 "config": {
                     "pace": {k: asdict(v) for k, v in self.config.pace.items()},
@@ -157,11 +163,11 @@ class State:
     def save(self) -> None:
         if not self.state_file:
             return
-        data = self.dump()
         tmp = f"{self.state_file}.tmp"
         # The state holds the endpoints' keys: readable by the owner only, replaced atomically.
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-            json.dump({"resources": data["resources"], "providers": data["providers"]}, fh)
+        # Written under the lock: the records are the live ones.
+        with self.lock, os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+            json.dump(self._persistent(), fh)
         os.replace(tmp, self.state_file)
 
     def load(self, path: str) -> None:

@@ -176,7 +176,7 @@ class _Builder:
     def __init__(self, source: str, text: str) -> None:
         self.source = source
         self.text = text
-        self.problems: list[str] = []
+        self.problems: list[tuple[int, str]] = []  # (line, message), sorted by line when raised
         self.lines: dict[str, int] = {}
 
     # -- error reporting with line numbers -------------------------------------------------
@@ -197,7 +197,7 @@ class _Builder:
             probe = probe.rsplit(".", 1)[0] if "." in probe else ""
         line = self.lines.get(probe)
         where = f"{self.source}:{line}" if line else self.source
-        self.problems.append(f"{where}: {path}: {message}")
+        self.problems.append((line or 0, f"{where}: {path}: {message}"))
 
     def _keys(self, data: dict, path: str, allowed: tuple[str, ...]) -> None:
         for key in data:
@@ -267,7 +267,7 @@ class _Builder:
         if not world.principals:
             self.problem("principals", "at least one principal is required")
         if self.problems:
-            raise WorldError(sorted(self.problems, key=_line_key))
+            raise WorldError([text for _, text in sorted(self.problems, key=lambda p: p[0])])
         return world
 
     def _subscriptions(self, data: dict, world: World) -> None:
@@ -445,12 +445,6 @@ class _Builder:
                 microsoft=microsoft,
                 regions=[_region(r) for r in raw.get("regions") or []],
             )
-
-
-def _line_key(problem: str) -> tuple[int, str]:
-    head = problem.split(": ", 1)[0]
-    line = head.rsplit(":", 1)[-1]
-    return (int(line) if line.isdigit() else 0, problem)
 
 
 def _region(name: Any) -> str:
