@@ -9,8 +9,8 @@ import difflib
 import os
 import re
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
 
 import yaml
 
@@ -219,6 +219,15 @@ class _Parser:
             self.problem("secrets.format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
         return SecretsSink(path, fmt)
 
+    def _checked(self, merged: Mapping[str, Any], key: str, at: str, valid: Callable[[str], Any], missing: str, invalid: str) -> str:
+        """A required text field: recorded as missing, or as invalid ('{value}' in the message)."""
+        value = str(merged.get(key) or "")
+        if not value:
+            self.problem(at, missing)
+        elif not valid(value):
+            self.problem(at, invalid.replace("{value}", value))
+        return value
+
     def _deployment(self, item: Any, path: str, defaults: Mapping[str, Any]) -> Optional[Deployment]:
         """The deployment as far as it can be read (problems are recorded; the spec is only
         returned when there are none)."""
@@ -231,62 +240,40 @@ class _Parser:
         def where(key: str) -> str:
             return f"{path}.{key}" if key in item or key not in defaults else f"defaults.{key}"
 
-        ok = True
-        name = str(merged.get("name") or "")
-        if not name:
-            self.problem(f"{path}.name", "missing (the endpoint name; it becomes part of the endpoint's URL)")
-            ok = False
-        elif not ENDPOINT_NAME.match(name):
-            self.problem(f"{path}.name", f"'{name}' is not a valid endpoint name: start with a letter; letters, digits and hyphens only; at most 52 characters")
-            ok = False
+        name = self._checked(merged, "name", f"{path}.name", ENDPOINT_NAME.match,
+                             "missing (the endpoint name; it becomes part of the endpoint's URL)",
+                             "'{value}' is not a valid endpoint name: start with a letter; letters, digits and hyphens only; at most 52 characters")
         model_raw = str(merged.get("model") or "")
         model_id = ""
         if not model_raw:
             self.problem(f"{path}.model", "missing (a catalog name such as Mistral-large, or azureml://registries/azureml-mistral/models/Mistral-large)")
-            ok = False
         elif VERSIONED.match(model_raw):
             self.problem(where("model"), f"'{model_raw}' pins a version; serverless deployments always run the latest version: remove '/versions/…'")
-            ok = False
         else:
             model_id = normalize_model(model_raw)
             if not MODEL_ID.match(model_id) or not MODEL_NAME.match(model_id.rsplit("/", 1)[-1]):
                 self.problem(where("model"), f"'{model_raw}' is not a model name or an azureml://registries/<registry>/models/<name> id")
-                ok = False
-        subscription = str(merged.get("subscription") or "")
-        if not subscription:
-            self.problem(where("subscription"), "missing: set it here or in defaults (for example ${AZURE_SUBSCRIPTION_ID})")
-            ok = False
-        elif not _is_guid(subscription):
-            self.problem(where("subscription"), f"'{subscription}' is not a subscription id (a GUID)")
-            ok = False
-        rg = str(merged.get("resource_group") or "")
-        if not rg:
-            self.problem(where("resource_group"), "missing: set it here or in defaults")
-            ok = False
-        elif not RESOURCE_GROUP.match(rg):
-            self.problem(where("resource_group"), f"'{rg}' is not a resource group name (1-90 letters, digits, '-', '_', '.', '(', ')')")
-            ok = False
-        project = str(merged.get("project") or "")
-        if not project:
-            self.problem(where("project"), "missing: the hub-based AI Studio project; set it here or in defaults")
-            ok = False
-        elif not WORKSPACE_NAME.match(project):
-            self.problem(where("project"), f"'{project}' is not a project name (3-33 letters, digits, '-' or '_', starting with a letter or digit)")
-            ok = False
+        subscription = self._checked(merged, "subscription", where("subscription"), _is_guid,
+                                     "missing: set it here or in defaults (for example ${AZURE_SUBSCRIPTION_ID})",
+                                     "'{value}' is not a subscription id (a GUID)")
+        rg = self._checked(merged, "resource_group", where("resource_group"), RESOURCE_GROUP.match,
+                           "missing: set it here or in defaults",
+                           "'{value}' is not a resource group name (1-90 letters, digits, '-', '_', '.', '(', ')')")
+        project = self._checked(merged, "project", where("project"), WORKSPACE_NAME.match,
+                                "missing: the hub-based AI Studio project; set it here or in defaults",
+                                "'{value}' is not a project name (3-33 letters, digits, '-' or '_', starting with a letter or digit)")
         regions = merged.get("allowed_regions", list(DEFAULT_REGIONS))
         allowed: list[str] = []
         if isinstance(regions, str):
             regions = [regions]
         if not isinstance(regions, list) or not regions:
             self.problem(where("allowed_regions"), "must be a non-empty list of Azure regions, e.g. [eastus2, francecentral]")
-            ok = False
             regions = []
         for j, region in enumerate(regions):
             short = normalize_region(str(region))
             if short not in REGIONS:
                 hint = difflib.get_close_matches(short, list(REGIONS), n=1, cutoff=0.6)
                 self.problem(f"{where('allowed_regions')}[{j}]", f"unknown Azure region '{region}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
-                ok = False
             else:
                 allowed.append(short)
         role = str(merged.get("required_role") or DEFAULT_ROLE)
@@ -296,17 +283,14 @@ class _Parser:
             value = str(safety_raw).lower() if not isinstance(safety_raw, bool) else ("enabled" if safety_raw else "disabled")
             if value not in ("enabled", "disabled"):
                 self.problem(where("content_safety"), f"'{safety_raw}' is not 'enabled' or 'disabled'")
-                ok = False
             safety = value == "enabled"
         tags = merged.get("tags") or {}
         if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in tags.items()):
             self.problem(where("tags"), "must be a mapping of tag names to text values")
-            ok = False
             tags = {}
         tags = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in tags.items()}
         if any(k.lower().startswith("provision:") for k in tags):
             self.problem(where("tags"), "tag names starting with 'provision:' are reserved for the tool's ownership tags")
-            ok = False
         url_var, key_var = default_secret_names(name) if name else ("", "")
         names = item.get("secrets") or {}
         if not isinstance(names, dict):
@@ -318,7 +302,6 @@ class _Parser:
         for field_name, var in (("url", url_var), ("key", key_var)):
             if var and not ENV_NAME.match(var):
                 self.problem(f"{path}.secrets.{field_name}", f"'{var}' is not a valid variable name (letters, digits, '_'; not starting with a digit)")
-                ok = False
         if not name or not model_id:
             return None
         return Deployment(name, model_id, subscription.lower(), rg, project, tuple(allowed), role, safety, tags, url_var, key_var, self.line(path))
@@ -397,4 +380,4 @@ def json_schema() -> dict[str, Any]:
     }
 
 
-__all__ = ["Deployment", "Spec", "SecretsSink", "load_spec", "parse_spec", "json_schema", "field"]
+__all__ = ["Deployment", "Spec", "SecretsSink", "load_spec", "parse_spec", "json_schema"]
