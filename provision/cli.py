@@ -56,10 +56,13 @@ def schema() -> None:
 
 def main(argv: Optional[list[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
-    json_out = _json_output(args)
+    options: dict[str, Any] = {}
     try:
-        cli.main(args=args, prog_name="provision", standalone_mode=False)
+        with cli.make_context("provision", list(args)) as ctx:
+            options = ctx.params  # the group's own --output/--debug, as click parsed them
+            cli.invoke(ctx)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         sys.exit(1)
@@ -67,28 +70,16 @@ def main(argv: Optional[list[str]] = None) -> None:
         exc.show()
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
     except SpecError as exc:
-        if debug:
+        if options.get("debug"):
             raise
-        if json_out:
+        if options.get("output") == "json":
             click.echo(json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]}, indent=2))
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
         sys.exit(exc.exit_code)
     except ProvisionError as exc:
-        if debug:
+        if options.get("debug"):
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     sys.exit(0)
-
-
-def _json_output(args: list[str]) -> bool:
-    for i, arg in enumerate(args):
-        if arg == "--output" and i + 1 < len(args):
-            return args[i + 1] == "json"
-        if arg == "--output=json":
-            return True
-    return False
-
-
-__all__ = ["cli", "main", "Any"]
