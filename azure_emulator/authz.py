@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 from . import rbac
-from .arm import now_iso, paged
+from .arm import paged
 from .routes import router
 from .store import State
 from .wire import ArmError, Request, Response
@@ -191,5 +191,3 @@ def get_role_definition(state: State, req: Request, rid: str, scope: str = "") -
             raise ArmError(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{rid}' does not exist.")
         return Response(200, render_definition(d, scope))
 
-
-__all__ = ["now_iso"]

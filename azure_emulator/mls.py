@@ -17,7 +17,7 @@ from .regions import display
 from .routes import WS, SUB, router
 from .store import Operation, State
 from .wire import ArmError, Request, Response, resource_not_found, user_error
-from .world import Hub, Project
+from .world import Hub, Project, gen_id
 
 NS = "Microsoft.MachineLearningServices"
 SE_TYPE = f"{NS}/workspaces/serverlessEndpoints"
@@ -38,7 +38,7 @@ def _key() -> str:
 
 # --- workspaces --------------------------------------------------------------------------------
 
-def workspace_body(state: State, w: Project | Hub, rg: str) -> dict[str, Any]:
+def workspace_body(state: State, w: Project | Hub) -> dict[str, Any]:
     wid = ws_id(w.subscription, w.resource_group, w.name)
     region = w.location
     props: dict[str, Any] = {
@@ -83,8 +83,6 @@ def workspace_body(state: State, w: Project | Hub, rg: str) -> dict[str, Any]:
 
 
 def _stable_guid(text: str) -> str:
-    from .world import gen_id
-
     return gen_id(text.lower())
 
 
@@ -94,7 +92,7 @@ def get_workspace(state: State, req: Request, sub: str, rg: str, ws: str) -> Res
         w = require_workspace(state, sub, rg, ws)
         require_registered(state, sub, NS)
         rbac.require(state.world, req.principal, [(f"{NS}/workspaces/read", ws_id(w.subscription, w.resource_group, w.name))])
-        return Response(200, workspace_body(state, w, rg))
+        return Response(200, workspace_body(state, w))
 
 
 @router.add("GET", r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.machinelearningservices/workspaces", "mls", "workspaces")
@@ -105,7 +103,7 @@ def list_workspaces(state: State, req: Request, sub: str, rg: str) -> Response:
         require_resource_group(state, sub, rg)
         require_registered(state, sub, NS)
         items = [
-            workspace_body(state, w, rg)
+            workspace_body(state, w)
             for table in (state.world.hubs, state.world.projects)
             for (s, r, _), w in table.items()
             if s == sub.lower() and r == rg.lower() and rbac.allowed(state.world, req.principal.object_id, f"{NS}/workspaces/read", ws_id(s, w.resource_group, w.name))
@@ -164,7 +162,7 @@ def settle(state: State, op: Operation) -> None:
     if op.kind == "delete":
         del state.resources[op.resource_id]
         if record["kind"] == "marketplaceSubscriptions":
-            _after_unsubscribe(state, record)
+            after_unsubscribe(state, record)
     elif record["kind"] == "serverlessEndpoints":
         record["provisioningState"] = "Succeeded"
         record["endpointState"] = "Online" if _subscription_for(state, record) is not None or _model_is_microsoft(state, record) else "Suspended"
@@ -254,7 +252,7 @@ def _after_subscribe(state: State, record: dict[str, Any]) -> None:
             ep["endpointState"] = "Online"
 
 
-def _after_unsubscribe(state: State, record: dict[str, Any]) -> None:
+def after_unsubscribe(state: State, record: dict[str, Any]) -> None:
     state.resources.pop(_saas_id(record).lower(), None)
     # The docs: deleting a model subscription makes its endpoints Unhealthy and unusable.
     for ep in _children(state, "serverlessEndpoints", record["subscription"], record["resourceGroup"], record["workspace"]):

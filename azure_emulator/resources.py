@@ -7,7 +7,7 @@ from typing import Any
 
 from . import rbac
 from .arm import paged, require_resource_group, require_subscription
-from .mls import NS, SAAS_TYPE, workspace_body, ws_id
+from .mls import NS, SAAS_TYPE, after_unsubscribe, workspace_body, ws_id
 from .routes import RG, SUB, router
 from .store import State
 from .wire import ArmError, Request, Response, resource_not_found
@@ -191,7 +191,7 @@ def _list_resources(state: State, req: Request, sub: str, rg: str | None) -> Res
         for (s, r, _), w in table.items():
             if s == sub.lower() and (rg is None or r == rg.lower()):
                 if rbac.allowed(state.world, req.principal.object_id, f"{NS}/workspaces/read", ws_id(s, w.resource_group, w.name)):
-                    items.append(_generic(workspace_body(state, w, w.resource_group)))
+                    items.append(_generic(workspace_body(state, w)))
     for record in state.resources.values():
         if record["kind"] == "saas" and record["subscription"] == sub.lower() and (rg is None or record["resourceGroup"].lower() == rg.lower()):
             if rbac.allowed(state.world, req.principal.object_id, "Microsoft.SaaS/resources/read", record["id"]):
@@ -243,10 +243,8 @@ def saas_resource(state: State, req: Request, sub: str, rg: str, name: str) -> R
             del state.resources[rid.lower()]
             linked = state.resources.get(str(record.get("linked", "")).lower())
             if linked is not None:
-                from .mls import _after_unsubscribe
-
                 del state.resources[linked["id"].lower()]
-                _after_unsubscribe(state, linked)
+                after_unsubscribe(state, linked)
             state.save()
             return Response(200)
         if record is None:

@@ -12,12 +12,10 @@ HTTP server for the control API and managed identity.
 """
 from __future__ import annotations
 
-import json
 import re
 import socket
 import socketserver
 import ssl
-import threading
 import time
 import urllib.parse
 import uuid
@@ -158,7 +156,6 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in self.headers.items():
             headers[k] = v
         req = Request(self.command, host, path, query, headers, body, scheme=scheme, port=port)
-        state = self.server.state
         kind, target = self._route(req)
         if kind is None:
             self._write(Response(404, {"error": f"azure-emulator: nothing is emulated at {req.method} {scheme}://{host}{path}"}), req.method)
@@ -357,5 +354,3 @@ def make_server(state: State, certs: Certificates, port: int = 0, host: str = "1
                 reload_world: Optional[Callable[[], Any]] = None) -> EmulatorServer:
     return EmulatorServer((host, port), state, certs, identity_header or uuid.uuid4().hex, reload_world or (lambda: state.world))
 
-
-__all__ = ["make_server", "EmulatorServer", "json", "threading"]

@@ -133,7 +133,6 @@ def test_route_fault_and_latency(emu):
 
 
 def test_paging_follows_next_link(emu):
-    from .clients import arm_call, project_path
 
     for i in range(3):
         emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name=f"seeded-{i}", model_id=MISTRAL_LARGE)

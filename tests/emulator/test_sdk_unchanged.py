@@ -1,7 +1,6 @@
 """An azure-ai-ml script written for real Azure runs unchanged with only the printed environment."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
