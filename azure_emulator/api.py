@@ -14,6 +14,27 @@ from .store import PACES, Config, State
 from .world import World, load_world
 
 
+# Variables that could point a client at real Azure, authenticate it there, or make it trust
+# another CA: a client of the emulator starts from an environment without them.
+_UNSAFE_PREFIXES = ("AZURE_", "ARM_", "AZUREML_", "IDENTITY_", "MSI_")
+_UNSAFE = frozenset({
+    "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+})
+
+
+def reaches_outside(name: str) -> bool:
+    """Whether an environment variable could lead a client to real Azure (see scrubbed_environ)."""
+    return name in _UNSAFE or name.startswith(_UNSAFE_PREFIXES)
+
+
+def scrubbed_environ(environ: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """This environment without Azure credentials, cloud settings, proxies or CA bundles;
+    add the emulator's `env` to it for a client that can only reach the emulator."""
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if not reaches_outside(k)}
+
+
 def client_env(proxy_url: str, ca_path: str, world: World, identity_endpoint: str, identity_header: str) -> dict[str, str]:
     """The environment a client needs: proxy mode, this run's CA, the default principal."""
     p = world.default_principal()

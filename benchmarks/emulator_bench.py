@@ -15,22 +15,17 @@ from pathlib import Path
 import requests
 
 from azure_emulator import Emulator
+from azure_emulator.api import scrubbed_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = ROOT / "tests" / "emulator" / "scripts" / "real_azure_flow.py"
-SCRUB = ("AZURE_", "ARM_", "AZUREML_", "IDENTITY_")
-
-
-def base_env() -> dict[str, str]:
-    drop = {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"}
-    return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith(SCRUB) and "proxy" not in k.lower()}
-
 
 def main() -> None:
     lines = ["## Emulator", ""]
     with Emulator(pace="instant") as emu:
+        clean = scrubbed_environ()  # before clearing: it reads os.environ
         os.environ.clear()
-        os.environ.update(base_env())
+        os.environ.update(clean)
         os.environ.update(emu.env)
         emu.control.configure(throttle_reads=[10**6, 10**6])
         token = requests.post(
@@ -72,7 +67,7 @@ def main() -> None:
             f"| new session: CONNECT + TLS + GET, median of 50 | {statistics.median(connects):.1f} ms | – |",
             f"| 50 concurrent clients × 20 GETs (own sessions) | {len(codes)} requests in {wall:.2f} s, {errors} errors, {len(codes)/wall:.0f} req/s | 0 errors |",
         ]
-        env = base_env()
+        env = scrubbed_environ()
         env.update(emu.env)
         for pace, label in (("instant", "instant (first poll ends an operation)"), ("arm", "ARM-like (one InProgress poll, then Retry-After: 1 s)")):
             emu.control.reset()

@@ -11,14 +11,13 @@ import os
 import pytest
 
 from azure_emulator import Emulator
+from azure_emulator.api import reaches_outside, scrubbed_environ
 
-SCRUB_PREFIXES = ("AZURE_", "ARM_", "AZUREML_", "IDENTITY_", "MSI_")
-SCRUB = {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy",
-         "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "GITHUB_ACTIONS", "GITHUB_OUTPUT"}
+CI_VARIABLES = {"GITHUB_ACTIONS", "GITHUB_OUTPUT"}  # the tool behaves differently under GitHub Actions
 
 
 def clean_environ() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in SCRUB and not k.startswith(SCRUB_PREFIXES)}
+    return {k: v for k, v in scrubbed_environ().items() if k not in CI_VARIABLES}
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +31,7 @@ def emu(emulator, monkeypatch, request):
     """The emulator, reset, with this process's environment pointed at it."""
     emulator.control.reset()
     for key in list(os.environ):
-        if key in SCRUB or key.startswith(SCRUB_PREFIXES):
+        if reaches_outside(key) or key in CI_VARIABLES:
             monkeypatch.delenv(key, raising=False)
     for key, value in emulator.env.items():
         monkeypatch.setenv(key, value)
