@@ -128,11 +128,9 @@ def _op_headers(state: State, req: Request, op: Operation, with_location: bool =
     api = req.api_version
     headers = {
         "Azure-AsyncOperation": f"{base}/subscriptions/{op.subscription}/providers/{NS}/locations/{op.location}/mfeOperationsStatus/{op.id}?api-version={api}",
-        "Retry-After": str(state.config.retry_after),
         "x-ms-async-operation-timeout": "PT1H",
+        **_poll_headers(state),
     }
-    if state.config.retry_after_ms is not None:
-        headers["retry-after-ms"] = str(state.config.retry_after_ms)
     if with_location:
         headers["Location"] = f"{base}/subscriptions/{op.subscription}/providers/{NS}/locations/{op.location}/mfeOperationResults/{op.id}?api-version={api}"
     return headers
@@ -180,6 +178,34 @@ def advance(state: State, resource_id: str) -> None:
         if op.resource_id == resource_id.lower() and op.status == "InProgress":
             op.polls += 1
             settle(state, op)
+
+
+def _project_for(state: State, req: Request, sub: str, rg: str, ws: str, action: str) -> tuple[Project, str]:
+    """The project a child-resource request is for, once it exists, its provider is registered
+    and the caller may do `action` on it; with the project's ARM id."""
+    p = require_project(state, sub, rg, ws)
+    require_registered(state, sub, NS)
+    wid = ws_id(p.subscription, p.resource_group, p.name)
+    rbac.require(state.world, req.principal, [(action, wid)])
+    return p, wid
+
+
+def _settled_children(state: State, kind: str, p: Project) -> list[dict[str, Any]]:
+    """The project's resources of a kind, by name, after their running operations had their poll."""
+    for r in _children(state, kind, p.subscription, p.resource_group, p.name):
+        advance(state, r["id"])
+    return sorted(_children(state, kind, p.subscription, p.resource_group, p.name), key=lambda r: r["name"].lower())
+
+
+def _settled_record(state: State, kind: str, p: Project, name: str) -> dict[str, Any]:
+    """One resource after its running operations had their poll (a finished delete removes it), or 404."""
+    record = _find(state, kind, p.subscription, p.resource_group, p.name, name)
+    if record is not None:
+        advance(state, record["id"])
+        record = _find(state, kind, p.subscription, p.resource_group, p.name, name)
+    if record is None:
+        raise resource_not_found(f"{NS}/workspaces/{p.name}/{kind}", name, p.resource_group)
+    return record
 
 
 def _model_is_microsoft(state: State, record: dict[str, Any]) -> bool:
@@ -368,39 +394,22 @@ _MSUBS = WS + r"/marketplacesubscriptions"
 @router.add("GET", _MSUBS, "serverless", "marketplaceSubscriptions")
 def list_marketplace_subscriptions(state: State, req: Request, sub: str, rg: str, ws: str) -> Response:
     with state.lock:
-        p = require_project(state, sub, rg, ws)
-        require_registered(state, sub, NS)
-        rbac.require(state.world, req.principal, [(f"{MS_TYPE}/read", ws_id(p.subscription, p.resource_group, p.name))])
-        items = _children(state, "marketplaceSubscriptions", p.subscription, p.resource_group, p.name)
-        for r in items:
-            advance(state, r["id"])
-        items = _children(state, "marketplaceSubscriptions", p.subscription, p.resource_group, p.name)
-        return Response(200, paged([render(state, req, r) for r in sorted(items, key=lambda r: r["name"].lower())], req))
+        p, _ = _project_for(state, req, sub, rg, ws, f"{MS_TYPE}/read")
+        return Response(200, paged([render(state, req, r) for r in _settled_children(state, "marketplaceSubscriptions", p)], req))
 
 
 @router.add("GET", _MSUBS + r"/(?P<name>[^/]+)", "serverless", "marketplaceSubscriptions")
 def get_marketplace_subscription(state: State, req: Request, sub: str, rg: str, ws: str, name: str) -> Response:
     with state.lock:
-        p = require_project(state, sub, rg, ws)
-        require_registered(state, sub, NS)
-        rbac.require(state.world, req.principal, [(f"{MS_TYPE}/read", ws_id(p.subscription, p.resource_group, p.name))])
-        record = _find(state, "marketplaceSubscriptions", p.subscription, p.resource_group, p.name, name)
-        if record is not None:
-            advance(state, record["id"])
-            record = _find(state, "marketplaceSubscriptions", p.subscription, p.resource_group, p.name, name)
-        if record is None:
-            raise resource_not_found(f"{NS}/workspaces/{p.name}/marketplaceSubscriptions", name, p.resource_group)
-        return Response(200, render(state, req, record))
+        p, _ = _project_for(state, req, sub, rg, ws, f"{MS_TYPE}/read")
+        return Response(200, render(state, req, _settled_record(state, "marketplaceSubscriptions", p, name)))
 
 
 @router.add("PUT", _MSUBS + r"/(?P<name>[^/]+)", "serverless", "marketplaceSubscriptions")
 def put_marketplace_subscription(state: State, req: Request, sub: str, rg: str, ws: str, name: str) -> Response:
     body = _json_body(req)
     with state.lock:
-        p = require_project(state, sub, rg, ws)
-        require_registered(state, sub, NS)
-        wid = ws_id(p.subscription, p.resource_group, p.name)
-        rbac.require(state.world, req.principal, [(f"{MS_TYPE}/write", wid)])
+        p, wid = _project_for(state, req, sub, rg, ws, f"{MS_TYPE}/write")
         if not SUB_NAME.match(name):
             raise user_error(f"Marketplace subscription name '{name}' is invalid: it must match ^[a-zA-Z0-9][a-zA-Z0-9\\-_]{{0,254}}$.", "InvalidMarketplaceSubscriptionName")
         model_id = ((body.get("properties") or {}).get("modelId") or "").strip()
@@ -457,10 +466,7 @@ def put_marketplace_subscription(state: State, req: Request, sub: str, rg: str, 
 @router.add("DELETE", _MSUBS + r"/(?P<name>[^/]+)", "serverless", "marketplaceSubscriptions")
 def delete_marketplace_subscription(state: State, req: Request, sub: str, rg: str, ws: str, name: str) -> Response:
     with state.lock:
-        p = require_project(state, sub, rg, ws)
-        require_registered(state, sub, NS)
-        wid = ws_id(p.subscription, p.resource_group, p.name)
-        rbac.require(state.world, req.principal, [(f"{MS_TYPE}/delete", wid)])
+        p, _ = _project_for(state, req, sub, rg, ws, f"{MS_TYPE}/delete")
         record = _find(state, "marketplaceSubscriptions", p.subscription, p.resource_group, p.name, name)
         if record is None:
             return Response(204)
@@ -523,13 +529,8 @@ _SES = WS + r"/serverlessendpoints"
 @router.add("GET", _SES, "serverless", "serverlessEndpoints")
 def list_endpoints(state: State, req: Request, sub: str, rg: str, ws: str) -> Response:
     with state.lock:
-        p = require_project(state, sub, rg, ws)
-        require_registered(state, sub, NS)
-        rbac.require(state.world, req.principal, [(f"{SE_TYPE}/read", ws_id(p.subscription, p.resource_group, p.name))])
-        for r in _children(state, "serverlessEndpoints", p.subscription, p.resource_group, p.name):
-            advance(state, r["id"])
-        items = _children(state, "serverlessEndpoints", p.subscription, p.resource_group, p.name)
-        return Response(200, paged([render(state, req, r) for r in sorted(items, key=lambda r: r["name"].lower())], req))
+        p, _ = _project_for(state, req, sub, rg, ws, f"{SE_TYPE}/read")
+        return Response(200, paged([render(state, req, r) for r in _settled_children(state, "serverlessEndpoints", p)], req))
 
 
 @router.add("GET", _SES + r"/(?P<name>[^/]+)", "serverless", "serverlessEndpoints")
@@ -540,26 +541,15 @@ def get_endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name: s
 
 
 def _endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name: str, verb: str) -> dict[str, Any]:
-    p = require_project(state, sub, rg, ws)
-    require_registered(state, sub, NS)
-    rbac.require(state.world, req.principal, [(f"{SE_TYPE}/{verb}", ws_id(p.subscription, p.resource_group, p.name))])
-    record = _find(state, "serverlessEndpoints", p.subscription, p.resource_group, p.name, name)
-    if record is not None:
-        advance(state, record["id"])
-        record = _find(state, "serverlessEndpoints", p.subscription, p.resource_group, p.name, name)
-    if record is None:
-        raise resource_not_found(f"{NS}/workspaces/{p.name}/serverlessEndpoints", name, p.resource_group)
-    return record
+    p, _ = _project_for(state, req, sub, rg, ws, f"{SE_TYPE}/{verb}")
+    return _settled_record(state, "serverlessEndpoints", p, name)
 
 
 @router.add("PUT", _SES + r"/(?P<name>[^/]+)", "serverless", "serverlessEndpoints")
 def put_endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name: str) -> Response:
     body = _json_body(req)
     with state.lock:
-        p = require_project(state, sub, rg, ws)
-        require_registered(state, sub, NS)
-        wid = ws_id(p.subscription, p.resource_group, p.name)
-        rbac.require(state.world, req.principal, [(f"{SE_TYPE}/write", wid)])
+        p, wid = _project_for(state, req, sub, rg, ws, f"{SE_TYPE}/write")
         props = body.get("properties") or {}
         if not PUT_NAME.match(name):
             raise user_error(
@@ -688,9 +678,7 @@ def patch_endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name:
 @router.add("DELETE", _SES + r"/(?P<name>[^/]+)", "serverless", "serverlessEndpoints")
 def delete_endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name: str) -> Response:
     with state.lock:
-        p = require_project(state, sub, rg, ws)
-        require_registered(state, sub, NS)
-        rbac.require(state.world, req.principal, [(f"{SE_TYPE}/delete", ws_id(p.subscription, p.resource_group, p.name))])
+        p, _ = _project_for(state, req, sub, rg, ws, f"{SE_TYPE}/delete")
         record = _find(state, "serverlessEndpoints", p.subscription, p.resource_group, p.name, name)
         if record is None:
             return Response(204)
