@@ -20,7 +20,7 @@ print(f"subscribe {sub.name}: {sub.status} (offer {sub.marketplace_plan.offer_id
 ep = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="mistral-large-chat", model_id=MODEL)).result()
 print(f"deploy    {ep.name}: {ep.provisioning_state} at {ep.scoring_uri}")
 key = ml.serverless_endpoints.get_keys(ep.name).primary_key
-print(f"key       {key[:4]}{'*' * (len(key) - 4)} ({len(key)} characters)")
+print(f"key       received ({len(key)} characters; not shown)")
 answer = requests.post(
     f"{ep.scoring_uri}/v1/chat/completions",
     json={"messages": [{"role": "user", "content": "Translate to Italian: I love programming."}], "max_tokens": 64},
