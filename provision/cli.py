@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import click
 
-from .errors import EXIT_USAGE, ProvisionError, SpecError
+from .errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_USAGE, ChecksFailed, Declined, ProvisionError, SpecError
 
 
 @dataclass
@@ -46,6 +46,116 @@ def validate(opts: Options) -> None:
         click.echo(f"{opts.file}: valid ({len(spec.deployments)} deployment{'s' if len(spec.deployments) != 1 else ''}: {names})")
 
 
+def _emit(opts: Options, data: dict[str, Any], lines: list[str]) -> None:
+    """The same facts as JSON on stdout, or as text (stdout for results, stderr stays for progress)."""
+    if opts.output == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=False))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+def _preflight(opts: Options, parallel: int, allow_replace: bool = False, adopt: bool = False) -> Any:
+    from .gateway import Gateway
+    from .spec import load_spec
+    from .workflow import preflight
+
+    spec = load_spec(opts.file)
+    gateway = Gateway(parallel=parallel)
+    return spec, gateway, preflight(spec, gateway, parallel, allow_replace, adopt)
+
+
+def _report(opts: Options, pre: Any, extra: Optional[dict[str, Any]] = None) -> None:
+    from .render import findings_text, identity_dict, plan_dict, plan_text
+
+    data = {"identity": identity_dict(pre.live.identity), "checks": [f.as_dict() for f in pre.findings], "plan": plan_dict(pre.plan)}
+    data.update(extra or {})
+    changes = pre.plan.writes()
+    lines = ["Checks:"] + findings_text(pre.findings) + [f"Plan: {changes} change{'s' if changes != 1 else ''}"] + plan_text(pre.plan)
+    _emit(opts, data, lines)
+
+
+def _refused(pre: Any) -> ChecksFailed:
+    from .checks import failed
+
+    bad = failed(pre.findings)
+    return ChecksFailed(f"{len(bad)} check{'s' if len(bad) != 1 else ''} failed; nothing was changed (each FAIL above says how to fix it)")
+
+
+PARALLEL = click.option("--parallel", type=click.IntRange(1, 64), default=16, show_default=True, help="Deployments provisioned at once.")
+ALLOW_REPLACE = click.option("--allow-replace", is_flag=True, help="Allow deleting and recreating an endpoint whose model changed (new URL and keys).")
+ADOPT = click.option("--adopt", is_flag=True, help="Take over an existing endpoint of the same name that provision did not create.")
+
+
+@cli.command()
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when there are changes to apply.")
+@PARALLEL
+@ALLOW_REPLACE
+@ADOPT
+@click.pass_obj
+def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: bool, adopt: bool) -> None:
+    """Run the checks and show what apply would change (read-only)."""
+    _, _, pre = _preflight(opts, parallel, allow_replace, adopt)
+    _report(opts, pre)
+    if not pre.ok:
+        raise _refused(pre)
+    if detailed_exitcode and pre.plan.changes:
+        raise click.exceptions.Exit(EXIT_CHANGES)
+
+
+@cli.command()
+@click.option("-y", "--yes", is_flag=True, help="Apply without asking (required when not on a terminal).")
+@PARALLEL
+@ALLOW_REPLACE
+@ADOPT
+@click.pass_obj
+def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: bool) -> None:
+    """Check, then subscribe, deploy and write the URL and key of every deployment to the secrets file."""
+    from .render import ProgressLine, result_dict, result_text
+    from .workflow import apply_and_store
+
+    spec, gateway, pre = _preflight(opts, parallel, allow_replace, adopt)
+    if not pre.ok:
+        _report(opts, pre)
+        raise _refused(pre)
+    if pre.plan.changes and not yes:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            _report(opts, pre)
+            raise Declined("not on a terminal, so apply cannot ask for confirmation: pass --yes to apply these changes")
+        _report(opts, pre)
+        if not click.confirm("Apply these changes?", err=True):
+            raise Declined("not applied")
+    elif opts.output == "text":
+        _report(opts, pre)
+    with ProgressLine() as progress:
+        result = apply_and_store(pre, gateway, parallel, progress)
+    data = result_dict(result, spec.secrets.path)
+    if opts.output == "json":
+        data = {"identity": None, "checks": [f.as_dict() for f in pre.findings], "plan": None, **data}
+        from .render import identity_dict, plan_dict
+
+        data["identity"], data["plan"] = identity_dict(pre.live.identity), plan_dict(pre.plan)
+    _emit(opts, data, ["Result:"] + result_text(result, spec.secrets.path))
+    if not result.ok:
+        failures = sum(1 for r in result.deployments if not r.ok)
+        raise ProvisionError(f"{failures} deployment{'s' if failures != 1 else ''} failed; run `provision apply` again once fixed (finished work is kept and adopted)")
+
+
+@cli.command()
+@PARALLEL
+@click.pass_obj
+def whoami(opts: Options, parallel: int) -> None:
+    """Who the Azure credential is, and whether it holds the roles the spec needs."""
+    _, _, pre = _preflight(opts, parallel)
+    wanted = ("identity", "role", "permissions")
+    findings = [f for f in pre.findings if f.check in wanted]
+    from .render import findings_text, identity_dict
+
+    _emit(opts, {"identity": identity_dict(pre.live.identity), "checks": [f.as_dict() for f in findings]}, findings_text(findings))
+    if any(not f.ok for f in findings):
+        raise ChecksFailed("the caller lacks what the spec needs (see FAIL above)")
+
+
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of the spec, for editors."""
@@ -63,9 +173,9 @@ def main(argv: Optional[list[str]] = None) -> None:
             cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        sys.exit(1)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("error: interrupted; run the command again to finish (the secrets file was not half-written)", err=True)
+        sys.exit(EXIT_FAILURE)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)

@@ -40,3 +40,59 @@ class SpecError(ProvisionError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+
+
+class AzureError(ProvisionError):
+    """An Azure call failed. Recognised by `code` (and the MFE inner code), never by message text."""
+
+    def __init__(self, message: str, code: str = "", inner_code: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.inner_code = inner_code
+        self.status = status
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.inner_code, self.code) if c)
+
+
+class ChecksFailed(ProvisionError):
+    """Pre-flight checks refused the run; nothing was written."""
+
+
+class Declined(ProvisionError):
+    """The user did not confirm, or confirmation was needed and could not be asked."""
+
+
+# What to do about Azure's known errors, by error code or MFE inner code (never by message text).
+REMEDIES: dict[str, str] = {
+    "ServerlessEndpointNameNotAvailable": "endpoint names are unique per region across all of Azure: choose another `name` for this deployment",
+    "ServerlessModelNotAvailableInRegion": "this model is not offered in the hub's region: use a project whose hub is in a region that offers it",
+    "ServerlessEndpointModelAlreadyDeployed": "a project can serve a model only once: reuse the existing endpoint's name in the spec, or `provision destroy` it first",
+    "MarketplaceSubscriptionNotFound": "the project has no Marketplace subscription to this model's offer: run `provision apply` again (it subscribes first)",
+    "MarketplacePurchaseEligibilityFailed": "the Azure subscription cannot buy this Marketplace offer (billing country, payment method or EA policy): fix billing, or use another subscription",
+    "AuthorizationFailed": "the caller lacks a role for this action: run `provision whoami` to see what is missing",
+    "LinkedAuthorizationFailed": "subscribing needs Marketplace rights at the subscription (Owner, Contributor, or a custom role with Microsoft.MarketplaceOrdering/* and Microsoft.SaaS/resources/write)",
+    "MissingSubscriptionRegistration": "a resource provider is not registered: `az provider register --namespace <namespace>` or grant <namespace>/register/action",
+    "ServerlessEndpointModelImmutable": "the model of an endpoint cannot change: re-run with --allow-replace to delete and recreate it",
+    "CredentialUnavailable": "no Azure credential: set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET (or workload identity), or run `az login`",
+    "ConnectionFailed": "Azure could not be reached: check the network or proxy (HTTPS_PROXY), then run again; `provision apply` continues where it stopped",
+    "SubscriptionNotFound": "the Azure subscription id is wrong or not visible to this identity: check `subscription` in the spec",
+    "ResourceGroupNotFound": "check `resource_group` in the spec",
+}
+
+
+# A failed subscribe operation reports the purchase refusal as a plain UserError (billing country,
+# payment method, EA policy), so the step it happened in says what it means.
+STEP_REMEDIES: dict[tuple[str, str], str] = {
+    ("subscribe", "UserError"): "the Marketplace purchase was refused for this Azure subscription (billing country, payment method or EA policy, as Azure says): fix it in billing, or use another subscription",
+}
+
+
+def explain(error: AzureError, step: str = "") -> str:
+    """One line: Azure's code, its message, and what to do."""
+    codes = error.codes
+    remedy = next((REMEDIES[c] for c in codes if c in REMEDIES), "") or next((STEP_REMEDIES[(step, c)] for c in codes if (step, c) in STEP_REMEDIES), "")
+    label = "/".join(codes) or "AzureError"
+    message = " ".join(str(error).split())
+    return f"{label}: {message}" + (f" (fix: {remedy})" if remedy else "")

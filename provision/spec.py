@@ -217,6 +217,8 @@ class _Parser:
         fmt = str(raw.get("format") or ("json" if path.endswith(".json") else "dotenv"))
         if fmt not in FORMATS:
             self.problem("secrets.format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
+        if not os.path.isabs(path):  # relative to the spec's directory, wherever provision runs
+            path = os.path.normpath(os.path.join(os.path.dirname(self.file), path))
         return SecretsSink(path, fmt)
 
     def _checked(self, merged: Mapping[str, Any], key: str, at: str, valid: Callable[[str], Any], missing: str, invalid: str) -> str:

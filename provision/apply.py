@@ -1,0 +1,134 @@
+"""Execute a plan: register providers, then every deployment concurrently (bounded): its Marketplace
+subscription before its endpoint, each write followed by ARM's operation polling (which sleeps what
+Retry-After says), then its keys. Idempotent by construction: the plan holds only what differs,
+and a re-PUT of an unfinished resource joins its running operation.
+
+Returns what happened per deployment; writing the secrets is the caller's next step."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .errors import AzureError, ProvisionError, explain
+from .gateway import Gateway, project_id
+from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
+from .secrets import SecretEntry
+
+Progress = Callable[[str, str], None]  # (subject, message)
+REGISTRATION_TIMEOUT = 600.0
+
+
+@dataclass
+class DeploymentResult:
+    name: str
+    ok: bool
+    done: list[str] = field(default_factory=list)  # steps completed, in order
+    url: Optional[str] = None
+    error: Optional[str] = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "done": self.done, "url": self.url, "error": self.error, "seconds": round(self.seconds, 2)}
+
+
+@dataclass
+class ApplyResult:
+    deployments: list[DeploymentResult]
+    secrets: list[SecretEntry]
+
+    @property
+    def ok(self) -> bool:
+        return all(d.ok for d in self.deployments)
+
+
+def _register(gateway: Gateway, r: Registration, progress: Progress) -> Optional[str]:
+    progress(r.subscription, f"registering {r.namespace}")
+    try:
+        state = gateway.register_provider(r.subscription, r.namespace)
+        deadline = time.monotonic() + REGISTRATION_TIMEOUT
+        while state.lower() != "registered":
+            if time.monotonic() > deadline:
+                return f"{r.namespace} is still {state} after {REGISTRATION_TIMEOUT:.0f} s; run apply again later"
+            time.sleep(2)
+            state = gateway.provider_state(r.subscription, r.namespace)
+    except AzureError as exc:
+        return explain(exc, "register")
+    progress(r.subscription, f"{r.namespace} registered")
+    return None
+
+
+def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[DeploymentResult, Optional[SecretEntry]]:
+    d = dp.deployment
+    result = DeploymentResult(d.name, ok=False)
+    started = time.monotonic()
+    project = project_id(d.subscription, d.resource_group, d.project)
+    endpoint = dp.live_endpoint
+    step_action = "read"
+    try:
+        for step in dp.steps:
+            step_action = step.action
+            progress(d.name, f"{step} ...")
+            t0 = time.monotonic()
+            if step.action == SUBSCRIBE:
+                sub = gateway.create_marketplace_subscription(project, step.name, d.model_id)
+                if sub.provisioning_state.lower() != "succeeded":
+                    raise ProvisionError(f"Marketplace subscription {step.name} ended {sub.provisioning_state} ({sub.status}); run apply again")
+            elif step.action == RETAG:
+                gateway.patch_endpoint_tags(project, d.name, dp.endpoint_tags)
+                endpoint = gateway.get_endpoint(project, d.name)
+            elif step.action in (CREATE, UPDATE, RESUME, ADOPT, REPLACE):
+                if step.action == REPLACE:
+                    gateway.delete_endpoint(project, d.name)
+                assert dp.location is not None
+                safety = d.content_safety
+                if safety is None and endpoint is not None and step.action != REPLACE:
+                    safety = endpoint.content_safety  # keep what is live when the spec leaves it to Azure
+                endpoint = gateway.put_endpoint(project, d.name, d.model_id, dp.location, dp.endpoint_tags, safety)
+            result.done.append(str(step))
+            progress(d.name, f"{step} done ({time.monotonic() - t0:.1f} s)")
+        step_action = "keys"
+        if endpoint is None:
+            endpoint = gateway.get_endpoint(project, d.name)
+        if endpoint is None or endpoint.provisioning_state.lower() != "succeeded" or not endpoint.uri:
+            state = endpoint.provisioning_state if endpoint else "missing"
+            raise ProvisionError(f"endpoint {d.name} is {state}, not Succeeded; run apply again")
+        keys = gateway.list_keys(project, d.name)
+        if not keys.primary:
+            raise ProvisionError(f"endpoint {d.name} returned no key; run apply again")
+        result.ok, result.url = True, endpoint.uri
+        entry = SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, keys.primary)
+        return result, entry
+    except AzureError as exc:
+        result.error = explain(exc, step_action)
+    except ProvisionError as exc:
+        result.error = str(exc)
+    finally:
+        result.seconds = time.monotonic() - started
+    return result, None
+
+
+def apply_plan(plan: Plan, gateway: Gateway, parallel: int, progress: Progress) -> ApplyResult:
+    results: list[DeploymentResult] = []
+    entries: list[SecretEntry] = []
+    blocked_subs: dict[str, str] = {}
+    for r in plan.registrations:
+        error = _register(gateway, r, progress)
+        if error:
+            blocked_subs[r.subscription.lower()] = error
+    runnable = []
+    for dp in plan.deployments:
+        reason = blocked_subs.get(dp.deployment.subscription.lower()) or dp.blocked
+        if reason:
+            results.append(DeploymentResult(dp.deployment.name, ok=False, error=reason))
+        else:
+            runnable.append(dp)
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="deploy") as pool:
+        for result, entry in pool.map(lambda dp: _deploy(gateway, dp, progress), runnable):
+            results.append(result)
+            if entry is not None:
+                entries.append(entry)
+    order = {dp.deployment.name: i for i, dp in enumerate(plan.deployments)}
+    results.sort(key=lambda r: order.get(r.name, 0))
+    return ApplyResult(results, entries)

@@ -1,0 +1,209 @@
+"""Pre-flight checks: a pure function of the spec, what is live and the plan. Every check runs;
+each finding says what it saw and, when it fails, how to fix it (the role to ask for at which
+scope, the region to use, the command to run). `apply` writes nothing unless all pass."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Optional
+
+from .live import Identity, LiveState, Permission, ProjectState
+from .plan import ADOPT, CREATE, NAMESPACES, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, Plan
+from .regions import display_region
+from .spec import Deployment, Spec
+
+SE = "Microsoft.MachineLearningServices/workspaces/serverlessEndpoints"
+MS = "Microsoft.MachineLearningServices/workspaces/marketplaceSubscriptions"
+# Subscribing to a model offer (docs: "Permissions required to subscribe to model offerings");
+# the Azure AI Developer role alone does not include these.
+MARKETPLACE_ACTIONS = (
+    "Microsoft.MarketplaceOrdering/agreements/offers/plans/read",
+    "Microsoft.MarketplaceOrdering/agreements/offers/plans/sign/action",
+    "Microsoft.SaaS/resources/read",
+    "Microsoft.SaaS/resources/write",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # identity | project | region | role | permissions | providers | conflict
+    subject: str  # the deployment, subscription or "caller" it is about
+    ok: bool
+    message: str
+    remedy: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"check": self.check, "subject": self.subject, "ok": self.ok, "message": self.message, "remedy": self.remedy}
+
+
+@lru_cache(maxsize=512)
+def _pattern(action: str) -> re.Pattern[str]:
+    # `*` matches anything; `a/*/b` also matches `a/b` (Azure AI Developer's workspaces/*/write
+    # covers workspaces/write, which is why that role lists it in notActions).
+    parts = [re.escape(p) for p in action.split("*")]
+    text = ".*".join(parts).replace(r"/.*/", r"/(?:.*/)?")
+    return re.compile(f"^{text}$", re.IGNORECASE)
+
+
+def allowed(permissions: Iterable[Permission], action: str) -> bool:
+    return any(
+        any(_pattern(a).match(action) for a in p.actions) and not any(_pattern(n).match(action) for n in p.not_actions)
+        for p in permissions
+    )
+
+
+def _principal_type(identity: Identity) -> str:
+    return {"user": "User", "service principal": "ServicePrincipal", "managed identity": "ServicePrincipal"}.get(identity.kind, "ServicePrincipal")
+
+
+def _covers(scope: str, target: str) -> bool:
+    scope, target = scope.rstrip("/").lower(), target.rstrip("/").lower()
+    return target == scope or target.startswith(scope + "/") or scope == ""
+
+
+def identity_findings(live: LiveState) -> list[Finding]:
+    if live.identity is None:
+        return [Finding("identity", "caller", False, live.identity_error or "no credential", "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or workload identity, or a managed identity), or run `az login`")]
+    i = live.identity
+    return [Finding("identity", "caller", True, f"{i.kind} {i.name} (object id {i.object_id}, tenant {i.tenant_id})")]
+
+
+def role_finding(d: Deployment, p: ProjectState, live: LiveState) -> Finding:
+    assert live.identity is not None
+    rg_scope = f"/subscriptions/{d.subscription}/resourceGroups/{d.resource_group}"
+    grant = (
+        f"az role assignment create --assignee-object-id {live.identity.object_id} --assignee-principal-type "
+        f"{_principal_type(live.identity)} --role \"{d.required_role}\" --scope {rg_scope}"
+    )
+    if p.assignments is None:
+        return Finding("role", d.name, False, f"could not read the caller's role assignments ({p.read_errors.get('role assignments', 'unknown')})", f"ask an owner to check or grant: {grant}")
+    role_id = live.subscriptions[d.subscription].role_ids.get(d.required_role.lower(), "")
+    if not role_id:
+        return Finding("role", d.name, False, f"no role named '{d.required_role}' in subscription {d.subscription}", "fix `required_role` in the spec (the built-in is 'Azure AI Developer')")
+    for a in sorted(p.assignments, key=lambda a: len(a.scope)):
+        if a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() == role_id and _covers(a.scope, p.id):
+            via = "" if a.principal_id.lower() == live.identity.object_id.lower() else f" through group {a.principal_id}"
+            return Finding("role", d.name, True, f"'{d.required_role}' assigned{via} at {a.scope}")
+    return Finding("role", d.name, False, f"the caller does not hold '{d.required_role}' on resource group {d.resource_group}, project {d.project}", f"ask an owner to run: {grant}")
+
+
+def _needed_actions(actions: set[str]) -> list[tuple[str, str]]:
+    """(action, why) pairs that the planned steps need on the project."""
+    needed = [(f"{SE}/read", "read the endpoint"), (f"{SE}/listKeys/action", "read its keys")]
+    if actions & {CREATE, UPDATE, RETAG, RESUME, ADOPT, REPLACE}:
+        needed.append((f"{SE}/write", "create or update the endpoint"))
+    if REPLACE in actions:
+        needed.append((f"{SE}/delete", "replace the endpoint"))
+    if SUBSCRIBE in actions:
+        needed.append((f"{MS}/write", "subscribe the project"))
+        needed += [(a, "subscribe to the Marketplace offer") for a in MARKETPLACE_ACTIONS]
+    return needed
+
+
+def permission_finding(d: Deployment, p: ProjectState, actions: set[str]) -> Finding:
+    if p.permissions is None:
+        return Finding("permissions", d.name, False, f"could not read the caller's permissions on {d.project} ({p.read_errors.get('permissions', 'unknown')})", "grant the caller Microsoft.Authorization/*/read (every built-in role has it)")
+    missing = [(a, why) for a, why in _needed_actions(actions) if not allowed(p.permissions, a)]
+    if not missing:
+        return Finding("permissions", d.name, True, "the caller may " + ", ".join(sorted({why for _, why in _needed_actions(actions)})))
+    market = [a for a, _ in missing if a in MARKETPLACE_ACTIONS]
+    if market and len(market) == len(missing):
+        return Finding(
+            "permissions", d.name, False,
+            f"subscribing project {d.project} to the Marketplace offer of {d.model_name} needs Marketplace rights the caller lacks: {', '.join(market)}",
+            f"ask for Owner or Contributor at /subscriptions/{d.subscription}, or a custom role with those actions there (Azure AI Developer alone does not include them); "
+            "or let an admin run `provision apply` once: later runs only need the endpoint rights",
+        )
+    return Finding(
+        "permissions", d.name, False,
+        "the caller may not " + "; ".join(f"{why} ({a})" for a, why in missing),
+        f"ask for '{d.required_role}' on resource group {d.resource_group}" + (" and Marketplace rights at the subscription" if market else ""),
+    )
+
+
+def project_findings(d: Deployment, p: ProjectState) -> list[Finding]:
+    if p.workspace is None:
+        reason = p.read_errors.get("project")
+        if reason:
+            return [Finding("project", d.name, False, f"could not read project {d.project}: {reason}", "check `subscription`, `resource_group` and `project` in the spec, and the caller's access")]
+        return [Finding("project", d.name, False, f"project {d.project} does not exist in resource group {d.resource_group} of subscription {d.subscription}", "create the AI Studio project in a hub, or fix `project` in the spec")]
+    w = p.workspace
+    if w.kind.lower() != "project" or not w.hub_id:
+        return [Finding("project", d.name, False, f"workspace {d.project} is a '{w.kind}' workspace, not a hub-based project", "point `project` at an AI Studio project (a workspace of kind Project in a hub)")]
+    if p.hub is None:
+        return [Finding("project", d.name, False, f"the hub of project {d.project} ({w.hub_id}) could not be read: {p.read_errors.get('hub', 'not found')}", "give the caller read access to the hub")]
+    findings = [Finding("project", d.name, True, f"project {d.project} in hub {p.hub.name}")]
+    region = p.hub.location
+    allowed_list = ", ".join(display_region(r) for r in d.allowed_regions)
+    if region in d.allowed_regions:
+        findings.append(Finding("region", d.name, True, f"hub {p.hub.name} is in {display_region(region)} (allowed: {allowed_list})"))
+    else:
+        findings.append(Finding("region", d.name, False, f"hub {p.hub.name} is in {display_region(region)}, which is not allowed (allowed: {allowed_list})", "use a project whose hub is in an allowed region, or add the region to `allowed_regions` if policy permits"))
+    return findings
+
+
+def conflict_findings(d: Deployment, p: ProjectState, plan_actions: set[str], allow_replace: bool, adopt: bool) -> list[Finding]:
+    findings = []
+    for other in p.endpoints:
+        if other.name.lower() != d.name.lower() and other.model_id.lower() == d.model_id.lower() and other.provisioning_state.lower() != "deleting":
+            findings.append(Finding(
+                "conflict", d.name, False,
+                f"endpoint '{other.name}' already serves {d.model_name} in project {d.project} (Azure allows one deployment per model per project)",
+                f"name the deployment '{other.name}' to manage that endpoint, or remove it first (`provision destroy` if provision made it)",
+            ))
+    if REPLACE in plan_actions and not allow_replace:
+        findings.append(Finding("conflict", d.name, False, f"endpoint {d.name} serves another model; changing the model deletes and recreates it (new URL and keys)", "re-run with --allow-replace"))
+    if ADOPT in plan_actions and not adopt:
+        findings.append(Finding("conflict", d.name, False, f"endpoint {d.name} exists but was not created by provision (no provision:managed tag)", "re-run with --adopt to manage it, or choose another `name`"))
+    return findings
+
+
+def provider_findings(plan: Plan, live: LiveState) -> list[Finding]:
+    findings = []
+    registering = {(r.subscription.lower(), r.namespace.lower()) for r in plan.registrations}
+    for sub in sorted(live.subscriptions.values(), key=lambda s: s.id):
+        for ns, state in sorted(sub.providers.items()):
+            if not state:
+                findings.append(Finding("providers", sub.id, False, f"could not read provider {NAMESPACES.get(ns, ns)}: {sub.read_errors.get(f'provider {ns}', 'unknown')}", "check the subscription id and the caller's access"))
+            elif (sub.id.lower(), ns) not in registering:
+                findings.append(Finding("providers", sub.id, True, f"{NAMESPACES.get(ns, ns)} is {state}"))
+    for r in plan.registrations:
+        perms = _subscription_permissions(live, r.subscription)
+        if perms is not None and allowed(perms, f"{r.namespace}/register/action"):
+            findings.append(Finding("providers", r.subscription, True, f"{r.namespace} is not registered; the caller may register it (apply will)"))
+        else:
+            findings.append(Finding("providers", r.subscription, False, f"{r.namespace} is not registered on subscription {r.subscription}, and the caller may not register it", f"ask an owner to run: az provider register --namespace {r.namespace} --subscription {r.subscription}"))
+    return findings
+
+
+def _subscription_permissions(live: LiveState, subscription: str) -> Optional[tuple[Permission, ...]]:
+    """Effective permissions read on a project of the subscription (they include the subscription's)."""
+    for p in live.projects.values():
+        if p.subscription.lower() == subscription.lower() and p.permissions is not None:
+            return p.permissions
+    return None
+
+
+def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = False, adopt: bool = False) -> list[Finding]:
+    findings = identity_findings(live)
+    if live.identity is None:
+        return findings
+    for dp in plan.deployments:
+        d = dp.deployment
+        p = live.projects[d.project_key]
+        actions = {s.action for s in dp.steps}
+        findings += project_findings(d, p)
+        findings.append(role_finding(d, p, live))
+        findings.append(permission_finding(d, p, actions))
+        if p.workspace is not None:
+            for what in ("endpoints", "marketplace subscriptions"):
+                if what in p.read_errors:
+                    findings.append(Finding("project", d.name, False, f"could not list the {what} of {d.project}: {p.read_errors[what]}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
+            findings += conflict_findings(d, p, actions, allow_replace, adopt)
+    findings += provider_findings(plan, live)
+    return findings
+
+
+def failed(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if not f.ok]

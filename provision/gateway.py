@@ -1,0 +1,455 @@
+"""The only door to Azure. Every SDK import happens inside this module, lazily, so `--help`,
+`validate` and `schema` never pay for it.
+
+Clients:
+- azure-identity's DefaultAzureCredential (environment service principal, workload identity,
+  managed identity, `az login`);
+- azure-mgmt-core's ARM pipeline (bearer auth, Azure's retry policy honouring Retry-After, ARM
+  long-running-operation polling) for the Machine Learning workspaces, Marketplace subscriptions
+  and serverless endpoints. azure-ai-ml is not used here: importing it costs 2.6 s (the whole
+  overhead budget of an apply, BENCHMARKS.md), it cannot set content safety on create, its
+  regenerate-keys is broken (1.35), and its entities drop endpointState, contentSafety and
+  marketplaceSubscriptionId, which audit needs;
+- azure-mgmt-authorization for role assignments, role definitions and effective permissions;
+- azure-mgmt-resource for resource providers (and the SaaS resources behind subscriptions).
+
+Public Azure by default; with ARM_CLOUD_METADATA_URL every client uses that cloud's Resource
+Manager endpoint, token audience and login authority alike.
+
+Failures leave as `AzureError` with Azure's error code and the MFE inner code; nothing here
+decides what they mean for the user (that is `errors.explain`).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
+from urllib.parse import quote
+
+from .errors import AzureError
+from .live import Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, Workspace
+from .secret import Secret
+
+log = logging.getLogger("provision.gateway")
+
+MLS = "Microsoft.MachineLearningServices"
+MLS_API = "2024-10-01"  # stable; the first GA version with contentSafety on serverless endpoints
+PUBLIC_ARM = "https://management.azure.com"
+PUBLIC_AUTHORITY = "login.microsoftonline.com"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    arm: str  # Resource Manager base URL, no trailing slash
+    authority: str  # login host
+    audience: str  # token scope without /.default
+
+    @property
+    def scope(self) -> str:
+        return self.audience.rstrip("/") + "/.default"
+
+
+PUBLIC_CLOUD = Cloud("AzureCloud", PUBLIC_ARM, PUBLIC_AUTHORITY, PUBLIC_ARM + "/")
+
+
+def _cloud_from_metadata(url: str, session: Any) -> Cloud:
+    """ARM_CLOUD_METADATA_URL: the list (2019-05-01) or object (2022-09-01) form; the cloud whose
+    resourceManager is part of the URL wins, as in azure-ai-ml and az."""
+    try:
+        response = session.get(url, timeout=30)
+        response.raise_for_status()
+        data = response.json()
+    except Exception as exc:  # any failure to read it is a configuration error
+        raise AzureError(f"ARM_CLOUD_METADATA_URL {url} could not be read ({type(exc).__name__}); fix the URL or unset it for public Azure", "CloudMetadataUnavailable") from None
+    clouds = data if isinstance(data, list) else [data]
+    chosen = next((c for c in clouds if str(c.get("resourceManager", "")).rstrip("/") in url), clouds[0] if clouds else None)
+    if not chosen or not chosen.get("resourceManager"):
+        raise AzureError(f"ARM_CLOUD_METADATA_URL {url} names no cloud with a resourceManager endpoint", "CloudMetadataInvalid")
+    arm = str(chosen["resourceManager"]).rstrip("/")
+    auth = chosen.get("authentication") or {}
+    login = str(auth.get("loginEndpoint") or "https://" + PUBLIC_AUTHORITY)
+    audiences = auth.get("audiences") or [arm + "/"]
+    authority = login.split("://", 1)[-1].rstrip("/")
+    return Cloud(str(chosen.get("name") or "custom"), arm, authority, str(audiences[0]))
+
+
+def parse_azure_error(exc: BaseException) -> AzureError:
+    """Azure's error envelope -> AzureError(code, inner code, status). Message text is Azure's own,
+    which never contains a key (keys only travel in listKeys/regenerateKeys answers)."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, AzureError):
+        return exc
+    if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
+        first = str(exc.message or exc).strip().splitlines()[0] if str(exc.message or exc).strip() else "no credential"
+        return AzureError(f"could not get a token: {first}", "CredentialUnavailable")
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return AzureError(f"could not reach Azure: {type(exc).__name__}", "ConnectionFailed")
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code
+        body: Any = None
+        try:
+            body = exc.response.json() if exc.response is not None else None
+        except Exception:
+            body = None
+        error = (body or {}).get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            inner = ""
+            for info in error.get("additionalInfo") or []:
+                if isinstance(info, dict) and info.get("type") == "InnerError":
+                    value = (info.get("info") or {}).get("value") or {}
+                    inner = _innermost(value)
+            message = str(error.get("message") or "").strip()
+            return AzureError(message or str(error.get("code")), str(error.get("code") or ""), inner, status)
+        return AzureError(f"Azure answered HTTP {status}", f"Http{status}", "", status)
+    return AzureError(f"{type(exc).__name__}: {exc}", type(exc).__name__)
+
+
+def _innermost(value: dict[str, Any]) -> str:
+    code = ""
+    while isinstance(value, dict):
+        code = str(value.get("code") or code)
+        value = value.get("innerError")  # type: ignore[assignment]
+    return code
+
+
+def _token_claims(token: str) -> dict[str, Any]:
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except Exception:
+        return {}
+
+
+def _endpoint(data: dict[str, Any]) -> Endpoint:
+    props = data.get("properties") or {}
+    safety = ((props.get("contentSafety") or {}).get("contentSafetyStatus") or "")
+    return Endpoint(
+        id=data["id"],
+        name=data["name"],
+        model_id=((props.get("modelSettings") or {}).get("modelId") or ""),
+        location=str(data.get("location") or "").replace(" ", "").lower(),
+        tags=dict(data.get("tags") or {}),
+        provisioning_state=str(props.get("provisioningState") or "Unknown"),
+        endpoint_state=str(props.get("endpointState") or "Unknown"),
+        content_safety={"enabled": True, "disabled": False}.get(safety.lower()),
+        uri=(props.get("inferenceEndpoint") or {}).get("uri"),
+        marketplace_subscription_id=props.get("marketplaceSubscriptionId"),
+    )
+
+
+def _marketplace_subscription(data: dict[str, Any]) -> MarketplaceSubscription:
+    props = data.get("properties") or {}
+    return MarketplaceSubscription(
+        id=data["id"],
+        name=data["name"],
+        model_id=str(props.get("modelId") or ""),
+        status=str(props.get("marketplaceSubscriptionStatus") or "Unknown"),
+        provisioning_state=str(props.get("provisioningState") or "Unknown"),
+    )
+
+
+def _workspace(data: dict[str, Any]) -> Workspace:
+    props = data.get("properties") or {}
+    return Workspace(
+        id=data["id"],
+        name=data["name"],
+        kind=str(data.get("kind") or "Default"),
+        location=str(data.get("location") or "").replace(" ", "").lower(),
+        hub_id=props.get("hubResourceId"),
+    )
+
+
+def project_id(subscription: str, resource_group: str, project: str) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{MLS}/workspaces/{project}"
+
+
+class Gateway:
+    """Typed reads and writes of the Azure resources the tool works with.
+
+    Thread-safe: one instance serves concurrent deployments (clients are built once, under a lock).
+    Every method raises AzureError on failure; `get_*` return None for a 404.
+    """
+
+    def __init__(self, parallel: int = 16, environ: Optional[dict[str, str]] = None) -> None:
+        self._env = dict(os.environ if environ is None else environ)
+        self._lock = threading.Lock()
+        self._parallel = max(4, parallel)
+        self._session: Any = None
+        self._cloud: Optional[Cloud] = None
+        self._credential: Any = None
+        self._arm: Any = None
+        self._authz: dict[str, Any] = {}
+        self._resources: dict[str, Any] = {}
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _http(self) -> Any:
+        if self._session is None:
+            import requests
+            from requests.adapters import HTTPAdapter
+
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=self._parallel * 2)
+            session.mount("https://", adapter)
+            self._session = session
+        return self._session
+
+    def _transport(self) -> Any:
+        from azure.core.pipeline.transport import RequestsTransport
+
+        return RequestsTransport(session=self._http(), session_owner=False)
+
+    @property
+    def cloud(self) -> Cloud:
+        with self._lock:
+            if self._cloud is None:
+                url = self._env.get("ARM_CLOUD_METADATA_URL", "").strip()
+                self._cloud = _cloud_from_metadata(url, self._http()) if url else PUBLIC_CLOUD
+            return self._cloud
+
+    @property
+    def credential(self) -> Any:
+        cloud = self.cloud
+        with self._lock:
+            if self._credential is None:
+                from azure.identity import DefaultAzureCredential
+
+                self._credential = DefaultAzureCredential(authority=cloud.authority, exclude_interactive_browser_credential=True)
+            return self._credential
+
+    def _arm_client(self) -> Any:
+        cloud, credential = self.cloud, self.credential
+        with self._lock:
+            if self._arm is None:
+                from azure.core.pipeline import policies
+                from azure.mgmt.core import ARMPipelineClient
+                from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
+
+                self._arm = ARMPipelineClient(
+                    base_url=cloud.arm,
+                    policies=[
+                        policies.RequestIdPolicy(),
+                        policies.HeadersPolicy(),
+                        policies.UserAgentPolicy(sdk_moniker="provision/0.1"),
+                        policies.ProxyPolicy(),
+                        policies.ContentDecodePolicy(),
+                        policies.RetryPolicy(retry_backoff_factor=0.4),  # 429/5xx/dropped connections; honours Retry-After
+                        ARMChallengeAuthenticationPolicy(credential, cloud.scope),
+                        policies.CustomHookPolicy(),
+                        ARMHttpLoggingPolicy(),  # headers only, never bodies
+                    ],
+                    transport=self._transport(),
+                )
+            return self._arm
+
+    def _authz_client(self, subscription: str) -> Any:
+        cloud, credential = self.cloud, self.credential
+        with self._lock:
+            if subscription not in self._authz:
+                from azure.mgmt.authorization import AuthorizationManagementClient
+
+                self._authz[subscription] = AuthorizationManagementClient(
+                    credential, subscription, base_url=cloud.arm, credential_scopes=[cloud.scope], transport=self._transport()
+                )
+            return self._authz[subscription]
+
+    def _resource_client(self, subscription: str) -> Any:
+        cloud, credential = self.cloud, self.credential
+        with self._lock:
+            if subscription not in self._resources:
+                from azure.mgmt.resource.resources import ResourceManagementClient
+
+                self._resources[subscription] = ResourceManagementClient(
+                    credential, subscription, base_url=cloud.arm, credential_scopes=[cloud.scope], transport=self._transport()
+                )
+            return self._resources[subscription]
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except AzureError:
+            raise
+        except Exception as exc:
+            raise parse_azure_error(exc) from None
+
+    def _send(self, method: str, path: str, body: Any = None, api_version: str = MLS_API) -> Any:
+        """One ARM request; JSON body or None; 404 -> None; other failures -> AzureError."""
+        from azure.core.rest import HttpRequest
+
+        client = self._arm_client()
+        url = f"{self.cloud.arm}{path}?api-version={api_version}"
+        request = HttpRequest(method, url, json=body) if body is not None else HttpRequest(method, url)
+
+        def run() -> Any:
+            response = client.send_request(request)
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+            return response.json() if response.content else None
+
+        return self._call(run)
+
+    def _list(self, path: str, api_version: str = MLS_API) -> Iterator[dict[str, Any]]:
+        page: Optional[dict[str, Any]] = self._send("GET", path, api_version=api_version)
+        while page:
+            yield from page.get("value") or []
+            next_link = page.get("nextLink")
+            if not next_link:
+                break
+            from azure.core.rest import HttpRequest
+
+            client = self._arm_client()
+            page = self._call(lambda: _json_or_raise(client.send_request(HttpRequest("GET", next_link))))
+
+    def _long_running(self, method: str, path: str, body: Any = None, final: str = "original-uri") -> Any:
+        """A PUT/PATCH/DELETE/POST that Azure may run as an operation: the initial request, then the
+        ARM polling of azure-mgmt-core (Azure-AsyncOperation, then Location), sleeping exactly what
+        Retry-After / retry-after-ms say, then the final GET. Returns the final body (None for DELETE)."""
+        from azure.core.polling import LROPoller
+        from azure.core.rest import HttpRequest
+        from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+        client = self._arm_client()
+        url = f"{self.cloud.arm}{path}?api-version={MLS_API}"
+        request = HttpRequest(method, url, json=body) if body is not None else HttpRequest(method, url)
+
+        def run() -> Any:
+            initial = client._pipeline.run(request, stream=False)  # the pipeline response LROPoller needs
+            status = initial.http_response.status_code
+            if status == 404 and method == "DELETE":
+                return None
+            if status == 204 or (status == 200 and method == "DELETE"):
+                return None
+            if status not in (200, 201, 202):
+                initial.http_response.raise_for_status()
+                raise AzureError(f"Azure answered HTTP {status} to {method}", f"Http{status}", "", status)
+
+            def deserialize(pipeline_response: Any) -> Any:
+                response = pipeline_response.http_response
+                return response.json() if response.content else None
+
+            poller = LROPoller(client, initial, deserialize, ARMPolling(timeout=1, lro_options={"final-state-via": final}))
+            return poller.result()
+
+        return self._call(run)
+
+    # --- identity ---------------------------------------------------------------------------
+    def identity(self) -> Identity:
+        """Who the credential is, from the claims of a Resource Manager token (no extra request)."""
+        scope = self.cloud.scope
+        token = self._call(lambda: self.credential.get_token(scope)).token
+        claims = _token_claims(token)
+        oid = str(claims.get("oid") or "")
+        if not oid:
+            raise AzureError("the token has no object id (oid) claim; use a credential of a Microsoft Entra ID principal", "TokenWithoutObjectId")
+        if claims.get("idtyp") == "user" or claims.get("upn") or claims.get("unique_name"):
+            kind, name = "user", str(claims.get("upn") or claims.get("unique_name") or oid)
+        elif str(claims.get("xms_mirid", "")).lower().find("managedidentities") >= 0 or claims.get("xms_az_rid"):
+            kind, name = "managed identity", str(claims.get("appid") or oid)
+        else:
+            kind, name = "service principal", str(claims.get("appid") or claims.get("azp") or oid)
+        return Identity(object_id=oid, tenant_id=str(claims.get("tid") or ""), kind=kind, name=name)
+
+    # --- workspaces -------------------------------------------------------------------------
+    def get_workspace(self, workspace_id: str) -> Optional[Workspace]:
+        data = self._send("GET", workspace_id)
+        return _workspace(data) if data else None
+
+    # --- Marketplace subscriptions ----------------------------------------------------------
+    def list_marketplace_subscriptions(self, project: str) -> list[MarketplaceSubscription]:
+        return [_marketplace_subscription(d) for d in self._list(f"{project}/marketplaceSubscriptions")]
+
+    def create_marketplace_subscription(self, project: str, name: str, model_id: str) -> MarketplaceSubscription:
+        data = self._long_running("PUT", f"{project}/marketplaceSubscriptions/{quote(name)}", {"properties": {"modelId": model_id}})
+        return _marketplace_subscription(data)
+
+    def delete_marketplace_subscription(self, project: str, name: str) -> None:
+        self._long_running("DELETE", f"{project}/marketplaceSubscriptions/{quote(name)}", final="location")
+
+    # --- serverless endpoints ---------------------------------------------------------------
+    def list_endpoints(self, project: str) -> list[Endpoint]:
+        return [_endpoint(d) for d in self._list(f"{project}/serverlessEndpoints")]
+
+    def get_endpoint(self, project: str, name: str) -> Optional[Endpoint]:
+        data = self._send("GET", f"{project}/serverlessEndpoints/{quote(name)}")
+        return _endpoint(data) if data else None
+
+    def put_endpoint(self, project: str, name: str, model_id: str, location: str, tags: dict[str, str], content_safety: Optional[bool]) -> Endpoint:
+        """Create, or update in place (tags, content safety); also re-joins a running operation."""
+        properties: dict[str, Any] = {"modelSettings": {"modelId": model_id}, "authMode": "Key"}
+        if content_safety is not None:
+            properties["contentSafety"] = {"contentSafetyStatus": "Enabled" if content_safety else "Disabled"}
+        body = {"location": location, "sku": {"name": "Consumption"}, "tags": tags, "properties": properties}
+        return _endpoint(self._long_running("PUT", f"{project}/serverlessEndpoints/{quote(name)}", body))
+
+    def patch_endpoint_tags(self, project: str, name: str, tags: dict[str, str]) -> None:
+        self._long_running("PATCH", f"{project}/serverlessEndpoints/{quote(name)}", {"tags": tags}, final="location")
+
+    def delete_endpoint(self, project: str, name: str) -> None:
+        self._long_running("DELETE", f"{project}/serverlessEndpoints/{quote(name)}", final="location")
+
+    def list_keys(self, project: str, name: str) -> Keys:
+        data = self._send("POST", f"{project}/serverlessEndpoints/{quote(name)}/listKeys") or {}
+        return Keys(Secret(str(data.get("primaryKey") or "")), Secret(str(data.get("secondaryKey") or "")))
+
+    def regenerate_key(self, project: str, name: str, which: str) -> Keys:
+        """The ARM regenerateKeys operation (azure-ai-ml 1.35's begin_regenerate_keys is broken)."""
+        data = self._long_running("POST", f"{project}/serverlessEndpoints/{quote(name)}/regenerateKeys", {"keyType": which.capitalize()}, final="location") or {}
+        return Keys(Secret(str(data.get("primaryKey") or "")), Secret(str(data.get("secondaryKey") or "")))
+
+    # --- authorization ----------------------------------------------------------------------
+    def role_assignments(self, subscription: str, scope: str, object_id: str) -> list[RoleAssignment]:
+        """Assignments to the principal or its groups at, above or below `scope` (assignedTo)."""
+        client = self._authz_client(subscription)
+
+        def run() -> list[RoleAssignment]:
+            found = []
+            for a in client.role_assignments.list_for_scope(scope, filter=f"assignedTo('{object_id}')"):
+                found.append(RoleAssignment(a.id, a.scope, a.role_definition_id, a.principal_id, str(a.principal_type or "")))
+            return found
+
+        return self._call(run)
+
+    def role_definition_id(self, subscription: str, role_name: str) -> Optional[str]:
+        client = self._authz_client(subscription)
+        safe = role_name.replace("'", "''")
+        found = self._call(lambda: list(client.role_definitions.list(f"/subscriptions/{subscription}", filter=f"roleName eq '{safe}'")))
+        return found[0].name.lower() if found else None
+
+    def permissions(self, subscription: str, resource_group: str, project: str) -> list[Permission]:
+        """The caller's effective permissions on the project (inherited ones included)."""
+        client = self._authz_client(subscription)
+
+        def run() -> list[Permission]:
+            blocks = client.permissions.list_for_resource(resource_group, MLS, "", "workspaces", project)
+            return [Permission(tuple(b.actions or ()), tuple(b.not_actions or ())) for b in blocks]
+
+        return self._call(run)
+
+    # --- resource providers -----------------------------------------------------------------
+    def provider_state(self, subscription: str, namespace: str) -> str:
+        client = self._resource_client(subscription)
+        return str(self._call(lambda: client.providers.get(namespace)).registration_state or "Unknown")
+
+    def register_provider(self, subscription: str, namespace: str) -> str:
+        client = self._resource_client(subscription)
+        return str(self._call(lambda: client.providers.register(namespace)).registration_state or "Unknown")
+
+    def list_saas_resources(self, subscription: str, resource_group: str) -> list[dict[str, Any]]:
+        client = self._resource_client(subscription)
+        found = self._call(lambda: list(client.resources.list_by_resource_group(resource_group, filter="resourceType eq 'Microsoft.SaaS/resources'")))
+        return [{"id": r.id, "name": r.name, "tags": dict(r.tags or {})} for r in found]
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+
+def _json_or_raise(response: Any) -> Any:
+    response.raise_for_status()
+    return response.json() if response.content else None

@@ -1,0 +1,117 @@
+"""What is live in Azure, as plain typed values: what the gateway reads, what checks and the
+plan look at. No SDK types leak past the gateway."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from .secret import Secret
+
+MANAGED_TAG = "provision:managed"  # on every endpoint the tool creates; value "true"
+DEPLOYMENT_TAG = "provision:deployment"  # the spec's deployment name
+SUBSCRIPTION_SUFFIX = "-provision"  # Marketplace subscriptions have no tags: the name marks ours
+
+
+@dataclass(frozen=True)
+class Identity:
+    object_id: str
+    tenant_id: str
+    kind: str  # service principal | user | managed identity
+    name: str  # appid, upn or the object id when nothing better is known
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    kind: str  # Hub | Project | Default | ...
+    location: str
+    hub_id: Optional[str]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    name: str
+    model_id: str
+    location: str
+    tags: Mapping[str, str]
+    provisioning_state: str
+    endpoint_state: str
+    content_safety: Optional[bool]
+    uri: Optional[str]
+    marketplace_subscription_id: Optional[str]
+
+    @property
+    def managed(self) -> bool:
+        return self.tags.get(MANAGED_TAG, "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class MarketplaceSubscription:
+    id: str
+    name: str
+    model_id: str
+    status: str  # Subscribed | Suspended | Unsubscribed | PendingFulfillmentStart
+    provisioning_state: str
+
+    @property
+    def managed(self) -> bool:
+        return self.name.lower().endswith(SUBSCRIPTION_SUFFIX)
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    id: str
+    scope: str
+    role_definition_id: str
+    principal_id: str
+    principal_type: str
+
+
+@dataclass(frozen=True)
+class Permission:
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Keys:
+    primary: Secret
+    secondary: Secret
+
+
+@dataclass
+class ProjectState:
+    """Everything read about one project (None where it could not be read, with the reason)."""
+
+    subscription: str
+    resource_group: str
+    name: str
+    workspace: Optional[Workspace] = None
+    hub: Optional[Workspace] = None
+    endpoints: tuple[Endpoint, ...] = ()
+    marketplace_subscriptions: tuple[MarketplaceSubscription, ...] = ()
+    assignments: Optional[tuple[RoleAssignment, ...]] = None
+    permissions: Optional[tuple[Permission, ...]] = None
+    read_errors: dict[str, str] = field(default_factory=dict)  # what -> one-line reason
+
+    @property
+    def id(self) -> str:
+        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"
+
+
+@dataclass
+class SubscriptionState:
+    id: str
+    providers: dict[str, str] = field(default_factory=dict)  # namespace (lower) -> registrationState
+    role_ids: dict[str, str] = field(default_factory=dict)  # role name (lower) -> role definition GUID (lower)
+    read_errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LiveState:
+    identity: Optional[Identity]
+    identity_error: Optional[str]
+    projects: dict[tuple[str, str, str], ProjectState]  # Deployment.project_key -> state
+    subscriptions: dict[str, SubscriptionState]  # subscription id (lower) -> state

@@ -1,0 +1,138 @@
+"""The plan: a pure function of the spec and what is live. No I/O, no SDK.
+
+Per deployment, in the order apply runs them: subscribe the project to the model's Marketplace
+offer (never for models sold by Microsoft; an existing subscription to the offer is used, whatever
+its name), then create the endpoint, update it in place (content safety, tags), resume or retry an
+unfinished operation, replace it (a model change, only with --allow-replace), adopt an endpoint the
+tool did not create (only with --adopt), or nothing. Keys are read on every apply (a read).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .live import DEPLOYMENT_TAG, MANAGED_TAG, SUBSCRIPTION_SUFFIX, Endpoint, LiveState, MarketplaceSubscription, ProjectState
+from .spec import Deployment, Spec
+
+MLS = "microsoft.machinelearningservices"
+SAAS = "microsoft.saas"
+NAMESPACES = {MLS: "Microsoft.MachineLearningServices", SAAS: "Microsoft.SaaS"}
+
+# actions: what the step does to Azure
+SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT = "subscribe", "create", "update", "retag", "resume", "replace", "adopt"
+WRITES = (SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT)
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    kind: str  # "marketplace subscription" | "endpoint"
+    name: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.kind} {self.name}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    deployment: Deployment
+    steps: tuple[Step, ...]
+    subscription_name: Optional[str]  # the Marketplace subscription the endpoint relies on
+    location: Optional[str]  # the project's region (where the endpoint lives)
+    endpoint_tags: dict[str, str] = field(default_factory=dict)
+    live_endpoint: Optional[Endpoint] = None
+    blocked: Optional[str] = None  # the plan could not be made: why (a check says how to fix it)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.steps)
+
+
+@dataclass(frozen=True)
+class Registration:
+    subscription: str
+    namespace: str  # as Azure spells it
+
+    def __str__(self) -> str:
+        return f"register provider {self.namespace} on subscription {self.subscription}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    registrations: tuple[Registration, ...]
+    deployments: tuple[DeploymentPlan, ...]
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.registrations) or any(d.changes for d in self.deployments)
+
+    def writes(self) -> int:
+        return len(self.registrations) + sum(len(d.steps) for d in self.deployments)
+
+
+def desired_tags(d: Deployment) -> dict[str, str]:
+    return {**dict(d.tags), MANAGED_TAG: "true", DEPLOYMENT_TAG: d.name}
+
+
+def _same(a: str, b: str) -> bool:
+    return a.lower() == b.lower()
+
+
+def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Optional[str]]:
+    if d.microsoft_sold:
+        return [], None
+    found: Optional[MarketplaceSubscription] = next((s for s in p.marketplace_subscriptions if _same(s.model_id, d.model_id)), None)
+    if found is None:
+        name = f"{d.model_name}{SUBSCRIPTION_SUFFIX}"
+        return [Step(SUBSCRIBE, "marketplace subscription", name, f"offer of {d.model_name}")], name
+    state = found.provisioning_state.lower()
+    if state in ("creating", "updating"):
+        return [Step(SUBSCRIBE, "marketplace subscription", found.name, "resume the unfinished subscription")], found.name
+    if state in ("failed", "canceled") or found.status.lower() == "unsubscribed":
+        return [Step(SUBSCRIBE, "marketplace subscription", found.name, f"retry ({found.provisioning_state}, {found.status})")], found.name
+    return [], found.name
+
+
+def _endpoint_steps(d: Deployment, p: ProjectState, tags: dict[str, str]) -> tuple[list[Step], Optional[Endpoint]]:
+    live = next((e for e in p.endpoints if _same(e.name, d.name)), None)
+    if live is None:
+        return [Step(CREATE, "endpoint", d.name, d.model_name)], None
+    if not _same(live.model_id, d.model_id):
+        return [Step(REPLACE, "endpoint", d.name, f"model {live.model_id.rsplit('/', 1)[-1]} -> {d.model_name}: delete and create")], live
+    if not live.managed:
+        return [Step(ADOPT, "endpoint", d.name, "exists but was not created by provision: add its tags")], live
+    state = live.provisioning_state.lower()
+    if state in ("creating", "updating"):
+        return [Step(RESUME, "endpoint", d.name, f"wait for the unfinished operation ({live.provisioning_state})")], live
+    if state in ("failed", "canceled"):
+        return [Step(RESUME, "endpoint", d.name, f"retry ({live.provisioning_state})")], live
+    changes = []
+    if d.content_safety is not None and live.content_safety is not d.content_safety:
+        changes.append(f"content safety {'enabled' if d.content_safety else 'disabled'}")
+    if dict(live.tags) != tags:
+        changes.append("tags")
+    if not changes:
+        return [], live
+    if len(changes) == 1 and changes[0] == "tags":
+        return [Step(RETAG, "endpoint", d.name, "tags")], live
+    return [Step(UPDATE, "endpoint", d.name, ", ".join(changes))], live
+
+
+def plan_changes(spec: Spec, live: LiveState) -> Plan:
+    registrations: list[Registration] = []
+    for sub in sorted(live.subscriptions.values(), key=lambda s: s.id):
+        for ns in sorted(sub.providers):
+            if sub.providers[ns] and sub.providers[ns].lower() != "registered":
+                registrations.append(Registration(sub.id, NAMESPACES.get(ns, ns)))
+    plans = []
+    for d in spec.deployments:
+        p = live.projects[d.project_key]
+        tags = desired_tags(d)
+        if p.workspace is None or p.read_errors.get("endpoints") or p.read_errors.get("marketplace subscriptions"):
+            plans.append(DeploymentPlan(d, (), None, None, tags, None, blocked="the project could not be read"))
+            continue
+        sub_steps, sub_name = _subscription_steps(d, p)
+        ep_steps, live_ep = _endpoint_steps(d, p, tags)
+        plans.append(DeploymentPlan(d, tuple(sub_steps + ep_steps), sub_name, p.workspace.location, tags, live_ep))
+    return Plan(tuple(registrations), tuple(plans))

@@ -1,0 +1,137 @@
+"""Text for people, JSON for machines: the same facts, sorted and deterministic. Never a key
+(results carry URLs and variable names only)."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any, Iterable, Optional, TextIO
+
+import click
+
+from .apply import ApplyResult
+from .checks import Finding
+from .live import Identity
+from .plan import Plan
+from .regions import display_region
+
+
+def findings_text(findings: Iterable[Finding]) -> list[str]:
+    lines = []
+    for f in findings:
+        mark = "ok  " if f.ok else "FAIL"
+        lines.append(f"  {mark} {f.check:<11} {f.subject}: {f.message}")
+        if not f.ok and f.remedy:
+            lines.append(f"       fix: {f.remedy}")
+    return lines
+
+
+def plan_text(plan: Plan) -> list[str]:
+    lines = []
+    for r in plan.registrations:
+        lines.append(f"  + {r}")
+    for dp in plan.deployments:
+        d = dp.deployment
+        where = f"{d.project}, {display_region(dp.location)}" if dp.location else d.project
+        if dp.blocked:
+            lines.append(f"  ? {d.name} ({where}): cannot plan: {dp.blocked}")
+        elif not dp.steps:
+            lines.append(f"  = {d.name} ({where}): no changes")
+        else:
+            lines.append(f"  ~ {d.name} ({where}):")
+            lines += [f"      + {s}" for s in dp.steps]
+    return lines
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "changes": plan.changes,
+        "registrations": [{"subscription": r.subscription, "namespace": r.namespace} for r in plan.registrations],
+        "deployments": [
+            {
+                "name": dp.deployment.name,
+                "project": dp.deployment.project,
+                "region": dp.location,
+                "blocked": dp.blocked,
+                "steps": [{"action": s.action, "kind": s.kind, "name": s.name, "detail": s.detail} for s in dp.steps],
+            }
+            for dp in plan.deployments
+        ],
+    }
+
+
+def identity_dict(identity: Optional[Identity]) -> Optional[dict[str, str]]:
+    if identity is None:
+        return None
+    return {"object_id": identity.object_id, "tenant_id": identity.tenant_id, "kind": identity.kind, "name": identity.name}
+
+
+def result_text(result: ApplyResult, secrets_path: str) -> list[str]:
+    lines = []
+    for r in result.deployments:
+        if r.ok:
+            did = "; ".join(r.done) if r.done else "no changes"
+            lines.append(f"  ok   {r.name}: {r.url} ({did}; {r.seconds:.1f} s)")
+        else:
+            lines.append(f"  FAIL {r.name}: {r.error}")
+    ok = sum(1 for r in result.deployments if r.ok)
+    lines.append(f"{ok} of {len(result.deployments)} deployment{'s' if len(result.deployments) != 1 else ''} ready" + (f"; URL and key of each in {secrets_path}" if result.secrets else ""))
+    return lines
+
+
+def result_dict(result: ApplyResult, secrets_path: str) -> dict[str, Any]:
+    return {
+        "ok": result.ok,
+        "deployments": [r.as_dict() for r in result.deployments],
+        "secrets": {"path": secrets_path, "variables": sorted(v for e in result.secrets for v in (e.url_var, e.key_var))},
+    }
+
+
+class ProgressLine:
+    """Progress on stderr: one line per event; on a terminal also a live status line."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, stream: TextIO = sys.stderr, animate: Optional[bool] = None) -> None:
+        self.stream = stream
+        self.animate = stream.isatty() if animate is None else animate
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+        self.running: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def __enter__(self) -> "ProgressLine":
+        if self.animate:
+            self._thread = threading.Thread(target=self._spin, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+            self._clear()
+
+    def _clear(self) -> None:
+        if self.animate:
+            self.stream.write("\r\033[K")
+
+    def _spin(self) -> None:
+        frame = 0
+        while not self._stop.wait(0.1):
+            with self.lock:
+                if self.running:
+                    frame += 1
+                    names = ", ".join(sorted(self.running))
+                    self.stream.write(f"\r\033[K{self.FRAMES[frame % 4]} {time.monotonic() - self.started:5.1f} s  working on {names}"[:200])
+                    self.stream.flush()
+
+    def __call__(self, subject: str, message: str) -> None:
+        with self.lock:
+            if message.endswith("..."):
+                self.running[subject] = message
+            else:
+                self.running.pop(subject, None)
+            self._clear()
+            click.echo(f"[{time.monotonic() - self.started:6.1f} s] {subject}: {message}", file=self.stream)

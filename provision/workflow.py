@@ -1,0 +1,45 @@
+"""The one-way flow, as library calls the CLI makes: spec -> live -> plan -> checks, then apply ->
+secrets. Each stage is its own module; this only strings them together."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from .apply import ApplyResult, Progress, apply_plan
+from .checks import Finding, failed, run_checks
+from .gateway import Gateway
+from .live import LiveState
+from .plan import Plan, plan_changes
+from .refresh import read_live
+from .secrets import publish_to_github, write_secrets
+from .spec import Spec
+
+
+@dataclass
+class Preflight:
+    spec: Spec
+    live: LiveState
+    plan: Plan
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not failed(self.findings)
+
+
+def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool = False, adopt: bool = False) -> Preflight:
+    """Read-only: what is live, what would change, and whether it may."""
+    live = read_live(spec, gateway, parallel)
+    plan = plan_changes(spec, live)
+    return Preflight(spec, live, plan, run_checks(spec, live, plan, allow_replace, adopt))
+
+
+def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: Progress, environ: Optional[Mapping[str, str]] = None) -> ApplyResult:
+    """Apply a checked plan, then write every ready deployment's URL and key (one atomic write)."""
+    assert pre.ok, "apply_and_store needs a preflight whose checks passed"
+    result = apply_plan(pre.plan, gateway, parallel, progress)
+    if result.secrets:
+        write_secrets(pre.spec.secrets, result.secrets)
+        publish_to_github(result.secrets, os.environ if environ is None else environ)
+    return result
