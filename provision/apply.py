@@ -124,11 +124,16 @@ def apply_plan(plan: Plan, gateway: Gateway, parallel: int, progress: Progress) 
             results.append(DeploymentResult(dp.deployment.name, ok=False, error=reason))
         else:
             runnable.append(dp)
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="deploy") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="deploy")
+    try:
         for result, entry in pool.map(lambda dp: _deploy(gateway, dp, progress), runnable):
             results.append(result)
             if entry is not None:
                 entries.append(entry)
+    except BaseException:  # interrupted: do not wait for operations still polling; the next apply resumes them
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     order = {dp.deployment.name: i for i, dp in enumerate(plan.deployments)}
     results.sort(key=lambda r: order.get(r.name, 0))
     return ApplyResult(results, entries)

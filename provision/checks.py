@@ -106,7 +106,7 @@ def permission_finding(d: Deployment, p: ProjectState, actions: set[str]) -> Fin
         return Finding("permissions", d.name, False, f"could not read the caller's permissions on {d.project} ({p.read_errors.get('permissions', 'unknown')})", "grant the caller Microsoft.Authorization/*/read (every built-in role has it)")
     missing = [(a, why) for a, why in _needed_actions(actions) if not allowed(p.permissions, a)]
     if not missing:
-        return Finding("permissions", d.name, True, "the caller may " + ", ".join(sorted({why for _, why in _needed_actions(actions)})))
+        return Finding("permissions", d.name, True, "the caller may " + ", ".join(dict.fromkeys(why for _, why in _needed_actions(actions))))
     market = [a for a, _ in missing if a in MARKETPLACE_ACTIONS]
     if market and len(market) == len(missing):
         return Finding(

@@ -6,6 +6,8 @@ Azure SDKs are never imported at module level (cold start of --help and validate
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -29,10 +31,34 @@ class Options:
 @click.pass_context
 def cli(ctx: click.Context, file: str, output: str, debug: bool) -> None:
     """Provision Mistral models as Azure AI serverless API deployments from a YAML spec."""
-    ctx.obj = Options(file, output, debug)
+    if isinstance(ctx.obj, Options):  # made by main(), which reads it to report errors
+        ctx.obj.file, ctx.obj.output, ctx.obj.debug = file, output, debug
+    else:
+        ctx.obj = Options(file, output, debug)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _override(field: str) -> Any:
+    def set_field(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None and value is not False and isinstance(ctx.obj, Options):
+            setattr(ctx.obj, field, value)
+
+    return set_field
+
+
+def common(f: Any) -> Any:
+    """-f, --output and --debug are accepted after the command too (`provision plan --output json`)."""
+    f = click.option("--debug", is_flag=True, default=False, expose_value=False, callback=_override("debug"), help="Show tracebacks (never keys).")(f)
+    f = click.option("--output", type=click.Choice(["text", "json"]), default=None, expose_value=False, callback=_override("output"), help="Output for people or for machines.")(f)
+    f = click.option("-f", "--file", default=None, expose_value=False, callback=_override("file"), help="The deployments spec.")(f)
+    return f
 
 
 @cli.command()
+@common
 @click.pass_obj
 def validate(opts: Options) -> None:
     """Check the spec without calling Azure: every problem at once, with file:line."""
@@ -92,6 +118,7 @@ ADOPT = click.option("--adopt", is_flag=True, help="Take over an existing endpoi
 @PARALLEL
 @ALLOW_REPLACE
 @ADOPT
+@common
 @click.pass_obj
 def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: bool, adopt: bool) -> None:
     """Run the checks and show what apply would change (read-only)."""
@@ -108,6 +135,7 @@ def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: b
 @PARALLEL
 @ALLOW_REPLACE
 @ADOPT
+@common
 @click.pass_obj
 def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: bool) -> None:
     """Check, then subscribe, deploy and write the URL and key of every deployment to the secrets file."""
@@ -143,6 +171,7 @@ def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: b
 
 @cli.command()
 @PARALLEL
+@common
 @click.pass_obj
 def whoami(opts: Options, parallel: int) -> None:
     """Who the Azure credential is, and whether it holds the roles the spec needs."""
@@ -164,18 +193,35 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
+def _quiet_sdk_logs(args: list[str]) -> None:
+    """The SDKs log multi-line warnings (e.g. every credential DefaultAzureCredential tried); the
+    findings already say what failed and what to do. --debug shows them (they never hold a key)."""
+    import logging
+
+    debug = "--debug" in args
+    logging.basicConfig(level=logging.WARNING if debug else logging.CRITICAL, format="%(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING if debug else logging.CRITICAL)
+    logging.getLogger("provision").setLevel(logging.DEBUG if debug else logging.CRITICAL)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    _quiet_sdk_logs(list(args))
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job ends like Ctrl-C: nothing half-written
     options: dict[str, Any] = {}
     try:
         with cli.make_context("provision", list(args)) as ctx:
             options = ctx.params  # the group's own --output/--debug, as click parsed them
+            ctx.obj = Options(options.get("file") or "deployments.yaml", options.get("output") or "text", bool(options.get("debug")))
+            options = ctx.obj.__dict__  # the command's own -f/--output/--debug land here too
             cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("error: interrupted; run the command again to finish (the secrets file was not half-written)", err=True)
-        sys.exit(EXIT_FAILURE)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_FAILURE)  # do not wait for worker threads still polling Azure operations
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)

@@ -25,6 +25,7 @@ import base64
 import json
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
@@ -86,7 +87,9 @@ def parse_azure_error(exc: BaseException) -> AzureError:
     if isinstance(exc, AzureError):
         return exc
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
-        first = str(exc.message or exc).strip().splitlines()[0] if str(exc.message or exc).strip() else "no credential"
+        text = str(exc.message or exc)
+        entra = re.search(r"(AADSTS\d+: [^.]*\.)", text)  # Entra ID's own error code says what is wrong
+        first = entra.group(1) if entra else (text.strip().splitlines() or ["no credential"])[0]
         return AzureError(f"could not get a token: {first}", "CredentialUnavailable")
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         return AzureError(f"could not reach Azure: {type(exc).__name__}", "ConnectionFailed")

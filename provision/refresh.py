@@ -28,7 +28,7 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 16) -> LiveState:
     try:
         identity = gateway.identity()
     except AzureError as exc:
-        identity_error = explain(exc)
+        identity_error = f"{exc.code}: {exc}"
 
     subscriptions: dict[str, SubscriptionState] = {}
     projects: dict[tuple[str, str, str], ProjectState] = {}

@@ -1,0 +1,182 @@
+"""apply through the CLI against the emulator: the happy path, idempotence, secrets, CI use."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import yaml
+
+from .helpers import spec_text
+
+LARGE = {"name": "mistral-large-chat", "model": "Mistral-large", "content_safety": "enabled", "tags": {"team": "chat"},
+         "secrets": {"url": "MISTRAL_LARGE_URL", "key": "MISTRAL_LARGE_KEY"}}
+SMALL = {"name": "mistral-small-chat", "model": "Mistral-small", "secrets": {"url": "MISTRAL_SMALL_URL", "key": "MISTRAL_SMALL_KEY"}}
+
+
+def test_happy_path_subscribes_then_deploys_and_writes_url_and_key(cli):
+    cli.spec(spec_text(LARGE))
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    primary, secondary = cli.keys_of("mistral-large-chat")
+    assert cli.secrets_file() == {"MISTRAL_LARGE_URL": "https://mistral-large-chat.eastus2.models.ai.azure.com", "MISTRAL_LARGE_KEY": primary}
+    # the subscription was written (and finished) before the endpoint was
+    puts = [r["path"] for r in cli.writes() if r["method"] == "PUT"]
+    assert [p.split("/")[-2] for p in puts] == ["marketplaceSubscriptions", "serverlessEndpoints"], puts
+    [endpoint] = cli.resources("serverlessEndpoints")
+    assert endpoint["tags"] == {"team": "chat", "provision:managed": "true", "provision:deployment": "mistral-large-chat"}
+    assert endpoint["contentSafety"] == "Enabled"
+    [sub] = cli.resources("marketplaceSubscriptions")
+    assert sub["name"] == "Mistral-large-provision" and sub["status"] == "Subscribed"
+    assert "1 of 1 deployment ready" in run.stdout
+    for text in (run.stdout, run.stderr):
+        assert primary not in text and secondary not in text
+
+
+def test_second_apply_makes_no_writes(cli, emu):
+    cli.spec(spec_text(LARGE, SMALL))
+    assert cli("apply", "--yes").code == 0
+    emu.control.clear_requests()
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    assert cli.writes() == []
+    assert "Plan: 0 changes" in run.stdout
+    plan = cli("plan", "--detailed-exitcode")
+    assert plan.code == 0, plan
+
+
+def test_plan_is_read_only_and_detailed_exitcode_reports_changes(cli, emu):
+    cli.spec(spec_text(LARGE))
+    run = cli("plan", "--detailed-exitcode")
+    assert run.code == 3, run
+    assert "+ subscribe marketplace subscription Mistral-large-provision" in run.stdout
+    assert "+ create endpoint mistral-large-chat" in run.stdout
+    assert cli.writes() == []
+    assert cli("plan").code == 0
+
+
+def test_update_in_place_content_safety_and_tags(cli):
+    cli.spec(spec_text(LARGE))
+    assert cli("apply", "--yes").code == 0
+    changed = dict(LARGE, content_safety="disabled", tags={"team": "search"})
+    cli.spec(spec_text(changed))
+    plan = cli("plan", "--output", "json")
+    steps = json.loads(plan.stdout)["plan"]["deployments"][0]["steps"]
+    assert [(s["action"], s["detail"]) for s in steps] == [("update", "content safety disabled, tags")]
+    assert cli("apply", "--yes").code == 0
+    [endpoint] = cli.resources("serverlessEndpoints")
+    assert endpoint["contentSafety"] == "Disabled" and endpoint["tags"]["team"] == "search"
+    cli.spec(spec_text(dict(changed, tags={"team": "other"})))
+    plan = json.loads(cli("plan", "--output", "json").stdout)
+    assert [s["action"] for s in plan["plan"]["deployments"][0]["steps"]] == ["retag"]
+
+
+def test_model_change_needs_allow_replace(cli):
+    cli.spec(spec_text(LARGE))
+    assert cli("apply", "--yes").code == 0
+    old_key, _ = cli.keys_of("mistral-large-chat")
+    cli.spec(spec_text(dict(LARGE, model="Mistral-small")))
+    run = cli("apply", "--yes")
+    assert run.code == 1, run
+    assert "--allow-replace" in run.stdout
+    run = cli("apply", "--yes", "--allow-replace")
+    assert run.code == 0, run
+    [endpoint] = cli.resources("serverlessEndpoints")
+    assert endpoint["modelId"].endswith("/Mistral-small")
+    assert cli.secrets_file()["MISTRAL_LARGE_KEY"] != old_key
+
+
+def test_secrets_file_keeps_unrelated_lines_and_other_entries(cli):
+    (cli.dir / ".secrets").mkdir(mode=0o755)
+    (cli.dir / ".secrets/deployments.env").write_text("# team settings\nOTHER=1\nMISTRAL_LARGE_URL=stale\n")
+    os.chmod(cli.dir / ".secrets/deployments.env", 0o644)
+    cli.spec(spec_text(LARGE))
+    assert cli("apply", "--yes").code == 0
+    text = (cli.dir / ".secrets/deployments.env").read_text().splitlines()
+    assert text[:2] == ["# team settings", "OTHER=1"]
+    assert text[2] == "MISTRAL_LARGE_URL=https://mistral-large-chat.eastus2.models.ai.azure.com"
+    assert text[3].startswith("MISTRAL_LARGE_KEY=")
+    os.chmod(cli.dir / ".secrets", 0o700)  # an existing directory is not re-moded; the file is
+    cli.secrets_file()
+
+
+def test_json_secrets_format(cli):
+    cli.spec(spec_text(LARGE, SMALL, secrets={"path": "out/keys.json", "format": "json"}))
+    run = cli("apply", "--yes", "--output", "json")
+    assert run.code == 0, run
+    report = json.loads(run.stdout)
+    assert report["ok"] is True
+    assert report["secrets"]["variables"] == ["MISTRAL_LARGE_KEY", "MISTRAL_LARGE_URL", "MISTRAL_SMALL_KEY", "MISTRAL_SMALL_URL"]
+    data = json.loads((cli.dir / "out/keys.json").read_text())
+    assert data["MISTRAL_SMALL_KEY"] == cli.keys_of("mistral-small-chat")[0]
+    assert oct((cli.dir / "out/keys.json").stat().st_mode & 0o777) == "0o600"
+    assert cli.keys_of("mistral-small-chat")[0] not in run.stdout + run.stderr
+
+
+def test_github_actions_masks_the_key_and_outputs_the_url(cli):
+    output = cli.dir / "github_output"
+    cli.extra_env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)}
+    cli.spec(spec_text(LARGE))
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    primary, _ = cli.keys_of("mistral-large-chat")
+    lines_with_key = [line for line in run.stdout.splitlines() if primary in line]
+    assert lines_with_key == [f"::add-mask::{primary}"], "the key must appear only in the mask command (which the runner consumes)"
+    assert primary not in run.stderr
+    assert output.read_text() == "MISTRAL_LARGE_URL=https://mistral-large-chat.eastus2.models.ai.azure.com\n"
+
+
+def test_apply_without_a_terminal_needs_yes(cli):
+    cli.spec(spec_text(LARGE))
+    run = cli("apply")
+    assert run.code == 1, run
+    assert "pass --yes" in run.stderr
+    assert cli.writes() == []
+
+
+def test_interrupted_apply_is_finished_by_the_next(cli, emu):
+    emu.control.configure(pace={"serverlessEndpoints": {"polls": 0, "seconds": 30}, "default": {"polls": 0, "seconds": 0}})
+    cli.spec(spec_text(LARGE))
+    proc = cli.popen("apply", "--yes")
+    deadline = time.monotonic() + 60
+    while not any(r["method"] == "PUT" and "serverlessEndpoints" in r["path"] for r in cli.writes()):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, (out, err)
+    assert "run the command again" in err and "Traceback" not in err
+    assert not (cli.dir / ".secrets/deployments.env").exists()
+    [endpoint] = cli.resources("serverlessEndpoints")
+    assert endpoint["provisioningState"] == "Creating"
+    emu.control.configure(pace={"default": {"polls": 0, "seconds": 0}})
+    plan = json.loads(cli("plan", "--output", "json").stdout)
+    assert [s["action"] for s in plan["plan"]["deployments"][0]["steps"]] == ["resume"]
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    assert cli.secrets_file()["MISTRAL_LARGE_KEY"] == cli.keys_of("mistral-large-chat")[0]
+    assert len(cli.resources("marketplaceSubscriptions")) == 1
+
+
+def test_twenty_deployments_across_ten_projects(cli, emu):
+    from .helpers import many_projects_world
+
+    emu.control.load_world(many_projects_world(10))
+    deployments = []
+    for i in range(10):
+        for model in ("Mistral-large", "Mistral-small"):
+            short = model.split("-")[1]
+            deployments.append({"name": f"p{i:02d}-{short}", "model": model, "project": f"proj-{i:02d}"})
+    cli.spec(spec_text(*deployments))
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    secrets = cli.secrets_file()
+    assert len(secrets) == 40
+    for d in deployments:
+        assert secrets[f"{d['name'].upper().replace('-', '_')}_KEY"] == cli.keys_of(d["name"])[0]
+    assert len(cli.resources("serverlessEndpoints")) == 20
+    assert len(cli.resources("marketplaceSubscriptions")) == 20
+    # the deployments ran side by side: their endpoint creations overlapped
+    puts = [r["time"] for r in cli.writes() if r["method"] == "PUT" and "serverlessEndpoints" in r["path"]]
+    assert max(puts) - min(puts) < 5, "endpoint PUTs were not concurrent"

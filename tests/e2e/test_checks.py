@@ -1,0 +1,134 @@
+"""Refusals: every check that fails says why and how to fix it, exits 1, and writes nothing.
+Azure's own refusals during apply become one line that says what to do."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .helpers import SUB_GENAI, SUB_JAPAN, spec_text
+
+LARGE = {"name": "mistral-large-chat", "model": "Mistral-large"}
+
+
+def refused(cli, *args):
+    run = cli(*args)
+    assert run.code == 1, run
+    assert "Traceback" not in run.stderr
+    assert cli.writes() == [], "a refused check must leave zero writes"
+    return run
+
+
+@pytest.mark.parametrize("command", [("plan",), ("apply", "--yes")])
+def test_wrong_region(cli, command):
+    cli.spec(spec_text(dict(LARGE, project="contoso-we", resource_group="rg-westeurope")))
+    run = refused(cli, *command)
+    assert "FAIL region      mistral-large-chat: hub contoso-hub-we is in West Europe (westeurope), which is not allowed (allowed: East US 2 (eastus2), France Central (francecentral))" in run.stdout
+    assert "fix: use a project whose hub is in an allowed region" in run.stdout
+    assert "1 check failed; nothing was changed" in run.stderr
+
+
+def test_missing_role(cli):
+    cli.principal = "reader-only"
+    cli.spec(spec_text(LARGE))
+    run = refused(cli, "apply", "--yes")
+    assert "FAIL role        mistral-large-chat: the caller does not hold 'Azure AI Developer' on resource group rg-genai" in run.stdout
+    assert ('az role assignment create --assignee-object-id 5e7a1c3f-4d6b-4e8a-9f1c-2b3c4d5e6f7a --assignee-principal-type ServicePrincipal '
+            f'--role "Azure AI Developer" --scope /subscriptions/{SUB_GENAI}/resourceGroups/rg-genai') in run.stdout
+    assert "FAIL permissions" in run.stdout
+    whoami = cli("whoami")
+    assert whoami.code == 1 and "FAIL role" in whoami.stdout
+
+
+def test_role_through_group_is_named(cli, emu):
+    cli.spec(spec_text(LARGE))
+    run = cli("whoami", "--output", "json")
+    assert run.code == 0, run
+    data = json.loads(run.stdout)
+    assert data["identity"]["object_id"] == "3c5e8a1d-2b4f-4c6e-9d8a-7f1e2d3c4b5a"
+    assert data["identity"]["kind"] == "service principal"
+    [role] = [c for c in data["checks"] if c["check"] == "role"]
+    assert role["ok"] and role["message"].endswith(f"at /subscriptions/{SUB_GENAI}/resourceGroups/rg-genai")
+
+
+def test_missing_marketplace_rights_then_an_admin_subscribes_once(cli):
+    cli.principal = "ai-developer-only"
+    cli.spec(spec_text(LARGE))
+    run = refused(cli, "apply", "--yes")
+    assert "needs Marketplace rights the caller lacks: Microsoft.MarketplaceOrdering/agreements/offers/plans/read" in run.stdout
+    assert "Azure AI Developer alone does not include them" in run.stdout
+    assert "FAIL role" not in run.stdout
+    # an admin (provision-ci holds the Marketplace role) subscribes the project once...
+    cli.principal = "provision-ci"
+    assert cli("apply", "--yes").code == 0
+    # ...after which the AI Developer alone can run apply (no subscription step is planned)
+    cli.principal = "ai-developer-only"
+    cli.spec(spec_text(dict(LARGE, tags={"owner": "dev"})))
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+
+
+def test_one_model_twice_in_a_project_is_a_conflict(cli, emu):
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id="azureml://registries/azureml-mistral/models/Mistral-large")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="someone-elses-large", model_id="azureml://registries/azureml-mistral/models/Mistral-large")
+    cli.spec(spec_text(LARGE))
+    run = refused(cli, "apply", "--yes")
+    assert "FAIL conflict    mistral-large-chat: endpoint 'someone-elses-large' already serves Mistral-large in project contoso-chat (Azure allows one deployment per model per project)" in run.stdout
+    assert "name the deployment 'someone-elses-large'" in run.stdout
+
+
+def test_the_same_model_twice_in_the_spec_is_invalid(cli):
+    cli.spec(spec_text(LARGE, dict(LARGE, name="large-two")))
+    run = cli("plan")
+    assert run.code == 2, run
+    assert "Traceback" not in run.stderr and cli.writes() == []
+
+
+def test_unmanaged_endpoint_of_the_same_name_needs_adopt(cli, emu):
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id="azureml://registries/azureml-mistral/models/Mistral-large")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="mistral-large-chat", model_id="azureml://registries/azureml-mistral/models/Mistral-large")
+    cli.spec(spec_text(LARGE))
+    run = refused(cli, "apply", "--yes")
+    assert "re-run with --adopt" in run.stdout
+    run = cli("apply", "--yes", "--adopt")
+    assert run.code == 0, run
+    [endpoint] = cli.resources("serverlessEndpoints")
+    assert endpoint["tags"]["provision:managed"] == "true"
+    assert len(cli.resources("marketplaceSubscriptions")) == 1, "the existing subscription to the offer is used"
+
+
+def test_name_taken_in_the_region(cli):
+    cli.spec(spec_text(dict(LARGE, name="shared-name", project="contoso-search", model="Mistral-small")))
+    assert cli("apply", "--yes").code == 0
+    cli.spec(spec_text(dict(LARGE, name="shared-name")))
+    run = cli("apply", "--yes")
+    assert run.code == 1, run
+    assert ("FAIL shared-name: ServerlessEndpointNameNotAvailable/UserError: Serverless endpoint name 'shared-name' is not available. "
+            "Please select a different name. (fix: endpoint names are unique per region across all of Azure: choose another `name` for this deployment)") in run.stdout
+    assert "1 deployment failed" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_model_not_in_region(cli):
+    cli.spec(spec_text(dict(LARGE, name="phi-fr", model="azureml://registries/azureml/models/Phi-3.5-mini-instruct", project="contoso-chat-fr")))
+    run = cli("apply", "--yes")
+    assert run.code == 1, run
+    assert "ServerlessModelNotAvailableInRegion/UserError" in run.stdout and "fix: this model is not offered in the hub's region" in run.stdout
+
+
+def test_purchase_refused(cli):
+    cli.spec(spec_text(dict(LARGE, subscription=SUB_JAPAN, project="jp-chat", required_role="Contributor")))
+    run = cli("apply", "--yes")
+    assert run.code == 1, run
+    assert "AvailabilityNotInRegion: Product is not available in region: JP" in run.stdout
+    assert "fix: the Marketplace purchase was refused for this Azure subscription" in run.stdout
+    assert not (cli.dir / ".secrets/deployments.env").exists()
+    assert cli.resources("serverlessEndpoints") == []
+
+
+def test_no_credential(cli):
+    cli.extra_env = {"AZURE_CLIENT_SECRET": "wrong"}
+    cli.spec(spec_text(LARGE))
+    run = refused(cli, "plan")
+    assert "FAIL identity    caller: CredentialUnavailable: could not get a token: AADSTS7000215: Invalid client secret provided." in run.stdout
+    assert "Attempted credentials" not in run.stderr, "the SDK's multi-line log is shown only with --debug"
+    assert "wrong" not in run.stdout + run.stderr
