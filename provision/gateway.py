@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import quote
@@ -41,6 +42,8 @@ MLS = "Microsoft.MachineLearningServices"
 MLS_API = "2024-10-01"  # stable; the first GA version with contentSafety on serverless endpoints
 PUBLIC_ARM = "https://management.azure.com"
 PUBLIC_AUTHORITY = "login.microsoftonline.com"
+TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
+TRANSIENT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -272,13 +275,23 @@ class Gateway:
                 )
             return self._resources[subscription]
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except AzureError:
-            raise
-        except Exception as exc:
-            raise parse_azure_error(exc) from None
+    def _call(self, fn: Callable[[], Any], idempotent: bool = True) -> Any:
+        """Run one SDK call; Azure failures leave as AzureError. The pipeline already retries what
+        azure-core deems safe; an idempotent call (reads, listKeys, PUT, PATCH, DELETE: a repeat
+        joins the running operation) is also retried when a POST's connection dropped, or the
+        pipeline's own retries ran out on a transient answer."""
+        for attempt in range(TRANSIENT_ATTEMPTS):
+            try:
+                return fn()
+            except AzureError:
+                raise
+            except Exception as exc:
+                error = parse_azure_error(exc)
+                transient = error.code == "ConnectionFailed" or error.status in TRANSIENT_STATUSES
+                if not (idempotent and transient) or attempt == TRANSIENT_ATTEMPTS - 1:
+                    raise error from None
+                log.debug("transient %s; attempt %d of %d", error.code, attempt + 2, TRANSIENT_ATTEMPTS)
+                time.sleep(min(0.25 * 2**attempt, 4.0))
 
     def _send(self, method: str, path: str, body: Any = None, api_version: str = MLS_API) -> Any:
         """One ARM request; JSON body or None; 404 -> None; other failures -> AzureError."""
@@ -309,7 +322,7 @@ class Gateway:
             client = self._arm_client()
             page = self._call(lambda: _json_or_raise(client.send_request(HttpRequest("GET", next_link))))
 
-    def _long_running(self, method: str, path: str, body: Any = None, final: str = "original-uri") -> Any:
+    def _long_running(self, method: str, path: str, body: Any = None, final: str = "original-uri", idempotent: bool = True) -> Any:
         """A PUT/PATCH/DELETE/POST that Azure may run as an operation: the initial request, then the
         ARM polling of azure-mgmt-core (Azure-AsyncOperation, then Location), sleeping exactly what
         Retry-After / retry-after-ms say, then the final GET. Returns the final body (None for DELETE)."""
@@ -339,7 +352,7 @@ class Gateway:
             poller = LROPoller(client, initial, deserialize, ARMPolling(timeout=1, lro_options={"final-state-via": final}))
             return poller.result()
 
-        return self._call(run)
+        return self._call(run, idempotent)
 
     # --- identity ---------------------------------------------------------------------------
     def identity(self) -> Identity:
@@ -402,7 +415,7 @@ class Gateway:
 
     def regenerate_key(self, project: str, name: str, which: str) -> Keys:
         """The ARM regenerateKeys operation (azure-ai-ml 1.35's begin_regenerate_keys is broken)."""
-        data = self._long_running("POST", f"{project}/serverlessEndpoints/{quote(name)}/regenerateKeys", {"keyType": which.capitalize()}, final="location") or {}
+        data = self._long_running("POST", f"{project}/serverlessEndpoints/{quote(name)}/regenerateKeys", {"keyType": which.capitalize()}, final="location", idempotent=False) or {}
         return Keys(Secret(str(data.get("primaryKey") or "")), Secret(str(data.get("secondaryKey") or "")))
 
     # --- authorization ----------------------------------------------------------------------
