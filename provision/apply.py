@@ -72,9 +72,9 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
             progress(d.name, f"{step} ...")
             t0 = time.monotonic()
             if step.action == SUBSCRIBE:
-                sub = gateway.create_marketplace_subscription(project, step.name, d.model_id)
-                if sub.provisioning_state.lower() != "succeeded":
-                    raise ProvisionError(f"Marketplace subscription {step.name} ended {sub.provisioning_state} ({sub.status}); run apply again")
+                status = gateway.create_marketplace_subscription(project, step.name, d.model_id)
+                if status.lower() != "succeeded":
+                    raise ProvisionError(f"Marketplace subscription {step.name} ended {status}; run apply again")
             elif step.action == RETAG:
                 gateway.patch_endpoint_tags(project, d.name, dp.endpoint_tags)
                 endpoint = gateway.get_endpoint(project, d.name)

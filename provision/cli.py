@@ -108,7 +108,7 @@ def _refused(pre: Any) -> ChecksFailed:
     return ChecksFailed(f"{len(bad)} check{'s' if len(bad) != 1 else ''} failed; nothing was changed (each FAIL above says how to fix it)")
 
 
-PARALLEL = click.option("--parallel", type=click.IntRange(1, 64), default=16, show_default=True, help="Deployments provisioned at once.")
+PARALLEL = click.option("--parallel", type=click.IntRange(1, 64), default=32, show_default=True, help="Deployments provisioned at once (and reads made at once).")
 ALLOW_REPLACE = click.option("--allow-replace", is_flag=True, help="Allow deleting and recreating an endpoint whose model changed (new URL and keys).")
 ADOPT = click.option("--adopt", is_flag=True, help="Take over an existing endpoint of the same name that provision did not create.")
 

@@ -182,7 +182,7 @@ class Gateway:
     Every method raises AzureError on failure; `get_*` return None for a 404.
     """
 
-    def __init__(self, parallel: int = 16, environ: Optional[dict[str, str]] = None) -> None:
+    def __init__(self, parallel: int = 32, environ: Optional[dict[str, str]] = None) -> None:
         self._env = dict(os.environ if environ is None else environ)
         self._lock = threading.Lock()
         self._parallel = max(4, parallel)
@@ -235,6 +235,7 @@ class Gateway:
                 from azure.core.pipeline import policies
                 from azure.mgmt.core import ARMPipelineClient
                 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
+                from azure.mgmt.core.polling import arm_polling  # noqa: F401  (imported now, while reads run, not before the first write)
 
                 self._arm = ARMPipelineClient(
                     base_url=cloud.arm,
@@ -380,9 +381,10 @@ class Gateway:
     def list_marketplace_subscriptions(self, project: str) -> list[MarketplaceSubscription]:
         return [_marketplace_subscription(d) for d in self._list(f"{project}/marketplaceSubscriptions")]
 
-    def create_marketplace_subscription(self, project: str, name: str, model_id: str) -> MarketplaceSubscription:
-        data = self._long_running("PUT", f"{project}/marketplaceSubscriptions/{quote(name)}", {"properties": {"modelId": model_id}})
-        return _marketplace_subscription(data)
+    def create_marketplace_subscription(self, project: str, name: str, model_id: str) -> str:
+        """Subscribe; returns the subscription's provisioningState once its operation has ended."""
+        data = self._long_running("PUT", f"{project}/marketplaceSubscriptions/{quote(name)}", {"properties": {"modelId": model_id}}) or {}
+        return str((data.get("properties") or {}).get("provisioningState") or "Unknown")
 
     def delete_marketplace_subscription(self, project: str, name: str) -> None:
         self._long_running("DELETE", f"{project}/marketplaceSubscriptions/{quote(name)}", final="location")
