@@ -109,3 +109,12 @@ def many_projects_world(projects: int) -> str:
     hub = data["subscriptions"][0]["resource_groups"][0]["hubs"][0]
     hub["projects"] = list(hub["projects"]) + [f"proj-{i:02d}" for i in range(projects)]
     return yaml.safe_dump(data, sort_keys=False)
+
+
+def world_with(edit) -> str:
+    """The default world, changed by `edit(data)`."""
+    from azure_emulator import world as world_module
+
+    data = yaml.safe_load((Path(world_module.__file__).parent / "default_world.yaml").read_text())
+    edit(data)
+    return yaml.safe_dump(data, sort_keys=False)

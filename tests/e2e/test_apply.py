@@ -180,3 +180,40 @@ def test_twenty_deployments_across_ten_projects(cli, emu):
     # the deployments ran side by side: their endpoint creations overlapped
     puts = [r["time"] for r in cli.writes() if r["method"] == "PUT" and "serverlessEndpoints" in r["path"]]
     assert max(puts) - min(puts) < 5, "endpoint PUTs were not concurrent"
+
+
+def test_unregistered_provider_is_registered_by_apply_when_allowed(cli, emu):
+    from .helpers import world_with
+
+    def saas_not_registered(data):
+        data["subscriptions"][0]["providers"] = {"Microsoft.SaaS": "NotRegistered"}
+
+    emu.control.load_world(world_with(saas_not_registered))
+    cli.spec(spec_text(LARGE))
+    plan = cli("plan")
+    assert plan.code == 0, plan
+    assert "+ register provider Microsoft.SaaS on subscription 6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11" in plan.stdout
+    assert "ok   providers   6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11: Microsoft.SaaS is not registered; the caller may register it (apply will)" in plan.stdout
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    registers = [r for r in cli.writes() if r["path"].lower().endswith("/providers/microsoft.saas/register")]
+    assert len(registers) == 1
+    # someone without the right is told who must register it, and nothing is written
+    emu.control.load_world(world_with(saas_not_registered))
+    cli.principal = "ai-developer-only"
+    run = cli("apply", "--yes")
+    assert run.code == 1, run
+    assert "ask an owner to run: az provider register --namespace Microsoft.SaaS --subscription 6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11" in run.stdout
+
+
+def test_no_output_mode_shows_a_key(cli, emu):
+    cli.extra_env = {"GITHUB_ACTIONS": "false"}
+    cli.spec(spec_text(LARGE, SMALL))
+    runs = [cli("apply", "--yes", "--debug"), cli("apply", "--yes", "--output", "json", "--debug"), cli("plan", "--debug"),
+            cli("plan", "--output", "json"), cli("whoami", "--debug"), cli("validate", "--debug")]
+    keys = [k for name in ("mistral-large-chat", "mistral-small-chat") for k in cli.keys_of(name)]
+    assert all(len(k) == 32 for k in keys)
+    for run in runs:
+        assert run.code == 0, run
+        for key in keys:
+            assert key not in run.stdout and key not in run.stderr, f"a key leaked in: provision {' '.join(run.args)}"
