@@ -1,7 +1,6 @@
 """End-to-end harness: the real `provision` CLI, in a subprocess, against the emulator."""
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys

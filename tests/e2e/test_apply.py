@@ -6,7 +6,6 @@ import os
 import signal
 import time
 
-import yaml
 
 from .helpers import spec_text
 
