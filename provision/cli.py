@@ -169,6 +169,161 @@ def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: b
         raise ProvisionError(f"{failures} deployment{'s' if failures != 1 else ''} failed; run `provision apply` again once fixed (finished work is kept and adopted)")
 
 
+def _confirm_destructive(yes: bool, question: str) -> None:
+    """Destructive commands ask on a terminal, and need --yes anywhere else."""
+    if yes:
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise Declined("not on a terminal, so this cannot ask for confirmation: pass --yes to go ahead")
+    if not click.confirm(question, err=True):
+        raise Declined("nothing was changed")
+
+
+def _spec_and_gateway(opts: Options, parallel: int) -> Any:
+    from .gateway import Gateway
+    from .spec import load_spec
+
+    return load_spec(opts.file), Gateway(parallel=parallel)
+
+
+def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any]:
+    unknown = [n for n in names if spec.deployment(n) is None]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)} is not a deployment of {file} (it has: {', '.join(d.name for d in spec.deployments)})", param_hint=hint)
+    return [spec.deployment(n) for n in names] if names else list(spec.deployments)
+
+
+def _forget_secrets(spec: Any, deployments: list[Any]) -> None:
+    """Remove the entries of deployments that no longer exist, atomically; other lines stay."""
+    from .secrets import read_secrets, write_secrets
+
+    current = read_secrets(spec.secrets)
+    names = tuple(v for d in deployments for v in (d.url_var, d.key_var) if v in current)
+    if names:
+        write_secrets(spec.secrets, [], remove=names)
+
+
+@cli.command()
+@click.option("--only", "only", multiple=True, metavar="NAME", help="Only this deployment (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@click.option("--keep-subscription", is_flag=True, help="Keep the Marketplace subscriptions (and their SaaS billing resources).")
+@click.option("--include-unmanaged", is_flag=True, help="Also delete resources of the spec's names that provision did not create.")
+@click.option("-y", "--yes", is_flag=True, help="Delete without asking (required when not on a terminal).")
+@PARALLEL
+@common
+@click.pass_obj
+def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscription: bool, include_unmanaged: bool, yes: bool, parallel: int) -> None:
+    """Delete the spec's endpoints, then their Marketplace subscriptions, and their secrets entries."""
+    from .checks import failed
+    from .destroy import DELETE, GONE, destroy_checks, plan_destroy, run_destroy
+    from .refresh import read_live
+    from .render import ProgressLine, findings_text
+
+    spec, gateway = _spec_and_gateway(opts, parallel)
+    _chosen(spec, only, opts.file, "--only")
+    live = read_live(spec, gateway, parallel)
+    items = plan_destroy(spec, live, only, keep_subscription, include_unmanaged)
+    findings = destroy_checks(items, live)
+    writes = sum((i.endpoint_action == DELETE) + (i.subscription_action == DELETE) for i in items)
+    lines = ["Checks:"] + findings_text(findings) + [("Would delete" if dry_run else "Destroy plan") + f": {writes} deletion{'s' if writes != 1 else ''}"]
+    lines += [line for i in items for line in i.lines()]
+    report: dict[str, Any] = {"checks": [f.as_dict() for f in findings], "plan": [i.as_dict() for i in items], "dry_run": dry_run, "results": []}
+    if failed(findings):
+        _emit(opts, report, lines)
+        bad = len(failed(findings))
+        raise ChecksFailed(f"{bad} check{'s' if bad != 1 else ''} failed; nothing was deleted (each FAIL above says how to fix it)")
+    if dry_run or writes == 0:
+        _emit(opts, report, lines + ([] if dry_run else ["Nothing to delete."]))
+        if not dry_run:
+            _forget_secrets(spec, [i.deployment for i in items if i.endpoint_action == GONE])
+        return
+    if opts.output == "text":
+        _emit(opts, report, lines)
+    _confirm_destructive(yes, f"Delete {writes} resource{'s' if writes != 1 else ''}?")
+    with ProgressLine() as progress:
+        results = run_destroy(items, gateway, parallel, progress)
+    _forget_secrets(spec, [i.deployment for i, r in zip(items, results) if r.ok and i.endpoint_action in (DELETE, GONE)])
+    out = ["Result:"] + [f"  ok   {r.name}: {'; '.join(r.done) or 'nothing to do'}" if r.ok else f"  FAIL {r.name}: {r.error}" for r in results]
+    if opts.output == "json":
+        _emit(opts, {**report, "results": [r.as_dict() for r in results]}, [])
+    else:
+        _emit(opts, report, out)
+    if not all(r.ok for r in results):
+        raise ProvisionError("some deletions failed; run `provision destroy` again (what is gone stays gone)")
+
+
+@cli.command()
+@click.option("--all", "everything", is_flag=True, help="Also every endpoint, Marketplace subscription and SaaS resource in the spec's resource groups.")
+@click.option("--probe", is_flag=True, help="Also make one chat call per deployment.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when there are findings.")
+@PARALLEL
+@common
+@click.pass_obj
+def audit(opts: Options, everything: bool, probe: bool, detailed_exitcode: bool, parallel: int) -> None:
+    """Report drift, unhealthy endpoints, orphans and stale secrets (read-only)."""
+    from .audit import audit_findings, collect
+    from .render import audit_text
+
+    spec, gateway = _spec_and_gateway(opts, parallel)
+    data = collect(spec, gateway, parallel, everything, probe)
+    findings = audit_findings(spec, data)
+    checked = [d.name for d in spec.deployments]
+    _emit(opts, {"deployments": checked, "all": everything, "probe": probe, "findings": [f.as_dict() for f in findings]}, audit_text(findings, checked))
+    if any(f.kind == "read" for f in findings):
+        raise ProvisionError("the audit could not read everything (see the `read` findings)")
+    if detailed_exitcode and findings:
+        raise click.exceptions.Exit(EXIT_CHANGES)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@common
+@click.pass_obj
+def probe(opts: Options, names: tuple[str, ...]) -> None:
+    """Call each deployment once with the URL and key from the secrets file."""
+    from .probe import probe_deployments
+    from .secrets import read_secrets
+
+    spec, gateway = _spec_and_gateway(opts, 8)
+    results = probe_deployments(_chosen(spec, names, opts.file, "NAME"), read_secrets(spec.secrets), gateway)
+    lines = []
+    for r in results:
+        c = r.result
+        if c.ok:
+            lines.append(f"  ok   {r.name}: {c.latency_ms:.0f} ms, model {c.model}, finish_reason {c.finish_reason}")
+        else:
+            lines += [f"  FAIL {r.name}: {c.error}", f"       fix: {r.remedy}"]
+    _emit(opts, {"probes": [r.as_dict() for r in results]}, lines)
+    bad = [r.name for r in results if not r.result.ok]
+    if bad:
+        raise ProvisionError(f"probe failed for {', '.join(bad)}")
+
+
+@cli.group()
+def keys() -> None:
+    """Endpoint keys."""
+
+
+@keys.command("rotate")
+@click.argument("name")
+@click.option("--key", "which", type=click.Choice(["primary", "secondary"]), default="primary", show_default=True, help="The key to regenerate.")
+@click.option("--grace", type=click.FloatRange(0, 3600), default=5.0, show_default=True, help="Seconds clients get to move to the other key before the one they used is regenerated.")
+@click.option("-y", "--yes", is_flag=True, help="Rotate without asking (required when not on a terminal).")
+@common
+@click.pass_obj
+def rotate(opts: Options, name: str, which: str, grace: float, yes: bool) -> None:
+    """Regenerate a key without breaking clients, and update the secrets file."""
+    from .render import ProgressLine
+    from .rotate import rotate_key
+
+    spec, gateway = _spec_and_gateway(opts, 4)
+    [d] = _chosen(spec, (name,), opts.file, "NAME")
+    _confirm_destructive(yes, f"Regenerate the {which} key of {d.name}? (clients holding it stop working after the grace period)")
+    with ProgressLine() as progress:
+        result = rotate_key(spec, d, gateway, which, grace, progress)
+    _emit(opts, result.as_dict(), [f"  ok   {d.name}: {which} key regenerated; {spec.secrets.path} holds the new {result.file_key} key"])
+
+
 @cli.command()
 @PARALLEL
 @common
@@ -191,6 +346,17 @@ def schema() -> None:
     from .spec import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _annotate(message: str, options: dict[str, Any], file: Optional[str] = None, line: Optional[int] = None) -> None:
+    """Under GitHub Actions, a failure is also an `::error::` annotation on the run (and on the
+    spec's line). Workflow commands go to stdout, except under --output json (stdout stays JSON)."""
+    if os.environ.get("GITHUB_ACTIONS", "").lower() != "true":
+        return
+    text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    props = ([f"file={file}"] + ([f"line={line}"] if line else [])) if file else []
+    props.append("title=provision")
+    click.echo(f"::error {','.join(props)}::{text}", err=options.get("output") == "json")
 
 
 def _quiet_sdk_logs(args: list[str]) -> None:
@@ -232,10 +398,12 @@ def main(argv: Optional[list[str]] = None) -> None:
             click.echo(json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]}, indent=2))
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
+            _annotate(problem.message if problem.path == "" else f"{problem.path}: {problem.message}", options, problem.file, problem.line)
         sys.exit(exc.exit_code)
     except ProvisionError as exc:
         if options.get("debug"):
             raise
         click.echo(f"error: {exc}", err=True)
+        _annotate(str(exc), options)
         sys.exit(exc.exit_code)
     sys.exit(0)

@@ -33,12 +33,13 @@ from typing import Any, Callable, Iterator, Optional
 from urllib.parse import quote
 
 from .errors import AzureError
-from .live import Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, Workspace
+from .live import ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, SaasResource, Workspace
 from .secret import Secret
 
 log = logging.getLogger("provision.gateway")
 
 MLS = "Microsoft.MachineLearningServices"
+SAAS_API = "2018-03-01-beta"
 MLS_API = "2024-10-01"  # stable; the first GA version with contentSafety on serverless endpoints
 PUBLIC_ARM = "https://management.azure.com"
 PUBLIC_AUTHORITY = "login.microsoftonline.com"
@@ -157,6 +158,7 @@ def _marketplace_subscription(data: dict[str, Any]) -> MarketplaceSubscription:
         model_id=str(props.get("modelId") or ""),
         status=str(props.get("marketplaceSubscriptionStatus") or "Unknown"),
         provisioning_state=str(props.get("provisioningState") or "Unknown"),
+        offer_id=str((props.get("marketplacePlan") or {}).get("offerId") or ""),
     )
 
 
@@ -458,10 +460,46 @@ class Gateway:
         client = self._resource_client(subscription)
         return str(self._call(lambda: client.providers.register(namespace)).registration_state or "Unknown")
 
-    def list_saas_resources(self, subscription: str, resource_group: str) -> list[dict[str, Any]]:
+    def list_saas_resources(self, subscription: str, resource_group: str) -> list[SaasResource]:
+        """The Marketplace's SaaS resources in a resource group (where the billing is), with their offer and status."""
         client = self._resource_client(subscription)
         found = self._call(lambda: list(client.resources.list_by_resource_group(resource_group, filter="resourceType eq 'Microsoft.SaaS/resources'")))
-        return [{"id": r.id, "name": r.name, "tags": dict(r.tags or {})} for r in found]
+
+        def detail(resource_id: str) -> SaasResource:
+            r = self._call(lambda: client.resources.get_by_id(resource_id, api_version=SAAS_API))
+            props = r.properties or {}
+            return SaasResource(r.id, r.name, str(props.get("offerId") or ""), str(props.get("saasSubscriptionStatus") or "Unknown"))
+
+        return [detail(r.id) for r in found]
+
+    def list_workspaces(self, subscription: str, resource_group: str) -> list[Workspace]:
+        return [_workspace(d) for d in self._list(f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{MLS}/workspaces")]
+
+    # --- the deployment's own inference endpoint --------------------------------------------
+    def chat(self, url: str, key: Secret, timeout: float = 30) -> ChatResult:
+        """One short chat completion (the Azure AI model inference API), authenticated with the key.
+        Never raises for an HTTP answer: the result says what happened, without the key."""
+        import requests
+
+        started = time.perf_counter()
+        body = {"messages": [{"role": "user", "content": "Reply with one word: ready?"}], "max_tokens": 8}
+        try:
+            response = self._http().post(f"{url.rstrip('/')}/chat/completions", json=body, timeout=timeout,
+                                         headers={"Authorization": f"Bearer {key.reveal()}", "Content-Type": "application/json"})
+        except requests.RequestException as exc:
+            return ChatResult(False, 0, (time.perf_counter() - started) * 1000, "", "", f"could not reach {url}: {type(exc).__name__}")
+        elapsed = (time.perf_counter() - started) * 1000
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code != 200:
+            error = data.get("error") if isinstance(data, dict) else None
+            message = (error.get("message") if isinstance(error, dict) else None) or response.reason or ""
+            code = (error.get("code") if isinstance(error, dict) else None) or ""
+            return ChatResult(False, response.status_code, elapsed, "", "", f"HTTP {response.status_code} {code}: {message}".replace(key.reveal(), "****"))
+        choice = (data.get("choices") or [{}])[0]
+        return ChatResult(True, 200, elapsed, str(data.get("model") or ""), str(choice.get("finish_reason") or ""), "")
 
     def close(self) -> None:
         if self._session is not None:

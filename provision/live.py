@@ -54,10 +54,31 @@ class MarketplaceSubscription:
     model_id: str
     status: str  # Subscribed | Suspended | Unsubscribed | PendingFulfillmentStart
     provisioning_state: str
+    offer_id: str = ""
 
     @property
     def managed(self) -> bool:
         return self.name.lower().endswith(SUBSCRIPTION_SUFFIX)
+
+
+@dataclass(frozen=True)
+class SaasResource:
+    """The Microsoft.SaaS resource a Marketplace subscription creates in the resource group (billing)."""
+
+    id: str
+    name: str
+    offer_id: str
+    status: str  # Subscribed | Unsubscribed | Suspended | ...
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    ok: bool
+    status: int  # HTTP status, 0 when the endpoint could not be reached
+    latency_ms: float
+    model: str
+    finish_reason: str
+    error: str  # one line, never the key
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,16 @@ class ProgressLine:
                 self.running.pop(subject, None)
             self._clear()
             click.echo(f"[{time.monotonic() - self.started:6.1f} s] {subject}: {message}", file=self.stream)
+
+
+def audit_text(findings: list[Any], deployments: list[str]) -> list[str]:
+    if not findings:
+        return [f"No findings: {len(deployments)} deployment{'s' if len(deployments) != 1 else ''} match the spec ({', '.join(deployments)})."]
+    width = max(len(f.subject) for f in findings)
+    lines = [f"  {'KIND':<12} {'SUBJECT':<{width}}  FINDING"]
+    for f in findings:
+        lines.append(f"  {f.kind:<12} {f.subject:<{width}}  {f.message}")
+        if f.remedy:
+            lines.append(f"  {'':<12} {'':<{width}}    fix: {f.remedy}")
+    lines.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} for {len(deployments)} deployment{'s' if len(deployments) != 1 else ''}")
+    return lines

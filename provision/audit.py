@@ -1,0 +1,226 @@
+"""Audit: what is live against the spec and the ownership marks, as findings. Read-only.
+
+`collect` reads (through the gateway); `audit_findings` is pure. Kinds of finding:
+missing, unhealthy, drift, policy, subscription, orphan, unmanaged, secrets, probe, read.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .errors import AzureError, explain
+from .gateway import Gateway, project_id
+from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, SaasResource
+from .plan import desired_tags
+from .refresh import read_live
+from .regions import display_region
+from .secrets import read_secrets
+from .spec import Deployment, Spec
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    kind: str
+    subject: str  # a deployment of the spec, or a resource outside it
+    message: str
+    remedy: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "subject": self.subject, "message": self.message, "remedy": self.remedy}
+
+
+@dataclass
+class AuditData:
+    live: LiveState
+    secrets: dict[str, str]
+    keys: dict[str, Optional[Keys]] = field(default_factory=dict)  # deployment name -> its endpoint's keys
+    extra_projects: list[ProjectState] = field(default_factory=list)  # --all: the other projects of the spec's resource groups
+    saas: dict[tuple[str, str], list[SaasResource]] = field(default_factory=dict)  # --all: (subscription, resource group) -> SaaS resources
+    probes: dict[str, ChatResult] = field(default_factory=dict)
+    read_errors: list[str] = field(default_factory=list)
+    everything: bool = False
+
+
+def _endpoint_of(d: Deployment, p: ProjectState) -> Optional[Endpoint]:
+    return next((e for e in p.endpoints if e.name.lower() == d.name.lower()), None)
+
+
+def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe: bool) -> AuditData:
+    live = read_live(spec, gateway, parallel)
+    data = AuditData(live, read_secrets(spec.secrets), everything=everything)
+    if live.identity is None:
+        return data
+
+    def keys_of(d: Deployment) -> None:
+        p = live.projects[d.project_key]
+        e = _endpoint_of(d, p)
+        if e is None or e.provisioning_state.lower() != "succeeded":
+            return
+        try:
+            data.keys[d.name] = gateway.list_keys(p.id, e.name)
+        except AzureError as exc:
+            data.read_errors.append(f"keys of {d.name}: {explain(exc)}")
+
+    def group(sub: str, rg: str) -> None:
+        try:
+            workspaces = gateway.list_workspaces(sub, rg)
+            data.saas[(sub.lower(), rg.lower())] = gateway.list_saas_resources(sub, rg)
+        except AzureError as exc:
+            data.read_errors.append(f"resource group {rg}: {explain(exc)}")
+            return
+        known = {(p.subscription.lower(), p.resource_group.lower(), p.name.lower()) for p in live.projects.values()}
+        for w in workspaces:
+            if w.kind.lower() != "project" or (sub.lower(), rg.lower(), w.name.lower()) in known:
+                continue
+            extra = ProjectState(sub, rg, w.name, workspace=w)
+            pid = project_id(sub, rg, w.name)
+            try:
+                extra.endpoints = tuple(gateway.list_endpoints(pid))
+                extra.marketplace_subscriptions = tuple(gateway.list_marketplace_subscriptions(pid))
+            except AzureError as exc:
+                data.read_errors.append(f"project {w.name}: {explain(exc)}")
+            data.extra_projects.append(extra)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="audit") as pool:
+        futures = [pool.submit(keys_of, d) for d in spec.deployments]
+        if everything:
+            groups = sorted({(d.subscription, d.resource_group) for d in spec.deployments})
+            futures += [pool.submit(group, s, rg) for s, rg in groups]
+        for f in futures:
+            f.result()
+    if probe:
+        from .probe import probe_one
+
+        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="probe") as pool:
+            for d, result in zip(spec.deployments, pool.map(lambda d: probe_one(d, data.secrets, gateway), spec.deployments)):
+                data.probes[d.name] = result
+    data.extra_projects.sort(key=lambda p: p.name.lower())
+    return data
+
+
+def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> list[AuditFinding]:
+    out: list[AuditFinding] = []
+    if p.workspace is None:
+        return [AuditFinding("missing", d.name, f"project {d.project} does not exist or cannot be read", "fix `project` in the spec, or the caller's access")]
+    if p.hub is not None and p.hub.location not in d.allowed_regions:
+        out.append(AuditFinding("policy", d.name, f"hub {p.hub.name} is in {display_region(p.hub.location)}, which allowed_regions no longer allows",
+                                "move the deployment to a project in an allowed region (provision destroy, then apply)"))
+    e = _endpoint_of(d, p)
+    if e is None:
+        out.append(AuditFinding("missing", d.name, f"endpoint {d.name} does not exist in {d.project}", "run `provision apply`"))
+    else:
+        if e.provisioning_state.lower() != "succeeded":
+            out.append(AuditFinding("unhealthy", d.name, f"endpoint {d.name} is {e.provisioning_state}", "run `provision apply` to retry it"))
+        elif e.endpoint_state.lower() != "online":
+            out.append(AuditFinding("unhealthy", d.name, f"endpoint {d.name} is {e.endpoint_state}, not Online", "check its Marketplace subscription (below); `provision apply` resubscribes"))
+        if e.model_id.lower() != d.model_id.lower():
+            out.append(AuditFinding("drift", d.name, f"model is {e.model_id.rsplit('/', 1)[-1]}, the spec says {d.model_name}", "`provision apply --allow-replace` (new URL and keys)"))
+        if d.content_safety is not None and e.content_safety is not d.content_safety:
+            live_cs = {True: "enabled", False: "disabled", None: "unknown"}[e.content_safety]
+            out.append(AuditFinding("drift", d.name, f"content safety is {live_cs}, the spec says {'enabled' if d.content_safety else 'disabled'}", "run `provision apply`"))
+        wanted = desired_tags(d)
+        if not e.managed:
+            out.append(AuditFinding("drift", d.name, f"endpoint {d.name} was not created by provision (no provision:managed tag)", "`provision apply --adopt` to manage it"))
+        elif dict(e.tags) != wanted:
+            changed = sorted(k for k in set(wanted) | set(e.tags) if wanted.get(k) != e.tags.get(k))
+            out.append(AuditFinding("drift", d.name, f"tags differ from the spec: {', '.join(changed)}", "run `provision apply`"))
+        if e.location and e.location not in d.allowed_regions:
+            out.append(AuditFinding("drift", d.name, f"endpoint region {display_region(e.location)} is not in allowed_regions", "move it to an allowed region"))
+        out += _subscription_findings(d, p, e)
+        out += _secret_findings(d, e, data)
+    probe = data.probes.get(d.name)
+    if probe is not None and not probe.ok:
+        out.append(AuditFinding("probe", d.name, f"chat call failed: {probe.error}", "run `provision audit` without --probe for the cause; `provision apply` repairs most"))
+    return out
+
+
+def _subscription_findings(d: Deployment, p: ProjectState, e: Endpoint) -> list[AuditFinding]:
+    if d.microsoft_sold:
+        return []
+    sub: Optional[MarketplaceSubscription] = None
+    if e.marketplace_subscription_id:
+        sub = next((s for s in p.marketplace_subscriptions if s.id.lower() == e.marketplace_subscription_id.lower()), None)
+    sub = sub or next((s for s in p.marketplace_subscriptions if s.model_id.lower() == d.model_id.lower()), None)
+    if sub is None:
+        return [AuditFinding("subscription", d.name, f"endpoint {d.name} has no Marketplace subscription to {d.model_name}'s offer: it cannot serve", "run `provision apply` to subscribe again")]
+    if sub.status.lower() != "subscribed":
+        return [AuditFinding("subscription", d.name, f"Marketplace subscription {sub.name} is {sub.status}", "resolve it in the Azure portal (billing), then `provision apply`")]
+    return []
+
+
+def _secret_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[AuditFinding]:
+    out = []  # the values are compared, never shown
+    url, key = data.secrets.get(d.url_var), data.secrets.get(d.key_var)
+    if url is None or key is None:
+        missing = [v for v, val in ((d.url_var, url), (d.key_var, key)) if val is None]
+        return [AuditFinding("secrets", d.name, f"the secrets file has no {' or '.join(missing)}", "run `provision apply` to write it")]
+    if e.uri and url != e.uri:
+        out.append(AuditFinding("secrets", d.name, f"{d.url_var} is stale (the endpoint's URL is {e.uri})", "run `provision apply` to rewrite it"))
+    keys = data.keys.get(d.name)
+    if keys is not None and key not in (keys.primary.reveal(), keys.secondary.reveal()):
+        out.append(AuditFinding("secrets", d.name, f"{d.key_var} is no longer a valid key of the endpoint", "run `provision apply` to write the current key"))
+    return out
+
+
+def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool) -> list[AuditFinding]:
+    named = {(d.project_key, d.name.lower()) for d in spec.deployments}
+    out = []
+    for p in projects:
+        key = (p.subscription.lower(), p.resource_group.lower(), p.name.lower())
+        for e in p.endpoints:
+            if (key, e.name.lower()) in named:
+                continue
+            if e.managed:
+                out.append(AuditFinding("orphan", e.name, f"endpoint {e.name} in {p.name} was made by provision but the spec no longer names it", "`provision destroy` it with the old spec, or add it back"))
+            elif everything:
+                out.append(AuditFinding("unmanaged", e.name, f"endpoint {e.name} in {p.name} ({e.model_id.rsplit('/', 1)[-1]}) is not in the spec and not managed by provision", "add it to the spec (apply --adopt), or delete it"))
+        for s in p.marketplace_subscriptions:
+            used = any(e.model_id.lower() == s.model_id.lower() or (e.marketplace_subscription_id or "").lower() == s.id.lower() for e in p.endpoints)
+            if used or not (s.managed or everything):
+                continue
+            who = "made by provision" if s.managed else "not managed by provision"
+            out.append(AuditFinding("orphan", s.name, f"Marketplace subscription {s.name} in {p.name} ({who}) has no endpoint: a billing relationship left behind",
+                                    "delete it (`provision destroy` deletes the ones it made)"))
+    return out
+
+
+def _saas_findings(data: AuditData) -> list[AuditFinding]:
+    out = []
+    projects = list(data.live.projects.values()) + data.extra_projects
+    for (sub, rg), resources in sorted(data.saas.items()):
+        offers: dict[str, int] = {}
+        for p in projects:
+            if p.subscription.lower() == sub and p.resource_group.lower() == rg:
+                for s in p.marketplace_subscriptions:
+                    offers[s.offer_id.lower()] = offers.get(s.offer_id.lower(), 0) + 1
+        by_offer: dict[str, list[SaasResource]] = {}
+        for r in resources:
+            if r.status.lower() in ("subscribed", "suspended", "pendingfulfillmentstart"):
+                by_offer.setdefault(r.offer_id.lower(), []).append(r)
+        for offer, found in sorted(by_offer.items()):
+            if len(found) > offers.get(offer, 0):
+                names = ", ".join(sorted(r.name for r in found))
+                out.append(AuditFinding("orphan", names, f"{len(found)} SaaS resource(s) of offer {offer} in {rg} but {offers.get(offer, 0)} Marketplace subscription(s) to it: billing with no deployment behind it",
+                                        "cancel the extra SaaS subscription in the Azure portal (Resource group > SaaS)"))
+    return out
+
+
+def audit_findings(spec: Spec, data: AuditData) -> list[AuditFinding]:
+    live = data.live
+    if live.identity is None:
+        return [AuditFinding("read", "caller", live.identity_error or "no credential", "set the Azure credential (see `provision whoami`)")]
+    out: list[AuditFinding] = [AuditFinding("read", "audit", e, "") for e in data.read_errors]
+    for d in spec.deployments:
+        p = live.projects[d.project_key]
+        for what, reason in sorted(p.read_errors.items()):
+            if what in ("endpoints", "marketplace subscriptions", "hub"):
+                out.append(AuditFinding("read", d.name, f"could not read the {what} of {d.project}: {reason}", ""))
+        out += _deployment_findings(d, p, data)
+    unique = {id(p): p for p in live.projects.values()}
+    out += _orphan_findings(spec, list(unique.values()), data.everything)
+    if data.everything:
+        out += _orphan_findings(spec, data.extra_projects, True)
+        out += _saas_findings(data)
+    order = ["read", "missing", "unhealthy", "subscription", "policy", "drift", "secrets", "probe", "orphan", "unmanaged"]
+    return sorted(dict.fromkeys(out), key=lambda f: (order.index(f.kind) if f.kind in order else 99, f.subject, f.message))

@@ -1,0 +1,178 @@
+"""Teardown: a pure plan of what to delete, then the deletes in dependency order.
+
+Only what the spec names and provision made: an endpoint needs the `provision:managed` tag, a
+Marketplace subscription the `-provision` name (subscriptions cannot carry tags), unless the caller
+says --include-unmanaged. The endpoint goes first (and is waited for); then its Marketplace
+subscription, unless another endpoint in the project still uses it or --keep-subscription (deleting
+a subscription first leaves its endpoints unhealthy). Already gone is done.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .apply import Progress
+from .checks import Finding, allowed, identity_findings
+from .errors import AzureError, explain
+from .gateway import Gateway, project_id
+from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState
+from .spec import Deployment, Spec
+
+DELETE, GONE, KEEP, REFUSE = "delete", "gone", "keep", "refuse"
+
+
+@dataclass(frozen=True)
+class DestroyItem:
+    deployment: Deployment
+    endpoint: Optional[Endpoint]
+    endpoint_action: str  # delete | gone | refuse
+    subscription: Optional[MarketplaceSubscription]
+    subscription_action: str  # delete | keep | gone
+    reason: str = ""  # why a subscription is kept, or an endpoint refused
+
+    def lines(self) -> list[str]:
+        d = self.deployment
+        out = []
+        if self.endpoint_action == DELETE:
+            out.append(f"  - delete endpoint {d.name} ({d.project})")
+        elif self.endpoint_action == GONE:
+            out.append(f"  = endpoint {d.name} ({d.project}): already gone")
+        else:
+            out.append(f"  ! endpoint {d.name} ({d.project}): refused: {self.reason}")
+        if self.subscription is not None:
+            name = self.subscription.name
+            if self.subscription_action == DELETE:
+                out.append(f"  - delete marketplace subscription {name} ({d.project})")
+            elif self.subscription_action == KEEP:
+                out.append(f"  = keep marketplace subscription {name} ({d.project}): {self.reason}")
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.deployment.name,
+            "project": self.deployment.project,
+            "endpoint": {"action": self.endpoint_action, "exists": self.endpoint is not None},
+            "subscription": {"name": self.subscription.name if self.subscription else None, "action": self.subscription_action},
+            "reason": self.reason,
+        }
+
+
+def _subscription_of(d: Deployment, p: ProjectState, endpoint: Optional[Endpoint]) -> Optional[MarketplaceSubscription]:
+    if d.microsoft_sold:
+        return None
+    if endpoint is not None and endpoint.marketplace_subscription_id:
+        found = next((s for s in p.marketplace_subscriptions if s.id.lower() == endpoint.marketplace_subscription_id.lower()), None)
+        if found is not None:
+            return found
+    return next((s for s in p.marketplace_subscriptions if s.model_id.lower() == d.model_id.lower()), None)
+
+
+def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_subscription: bool = False, include_unmanaged: bool = False) -> list[DestroyItem]:
+    chosen = [d for d in spec.deployments if not only or d.name.lower() in {o.lower() for o in only}]
+    leaving = {(d.project_key, d.name.lower()) for d in chosen}
+    items = []
+    for d in chosen:
+        p = live.projects[d.project_key]
+        endpoint = next((e for e in p.endpoints if e.name.lower() == d.name.lower()), None)
+        if endpoint is None:
+            action, reason = GONE, ""
+        elif not endpoint.managed and not include_unmanaged:
+            action, reason = REFUSE, "it has no provision:managed tag, so provision did not create it; pass --include-unmanaged to delete it anyway"
+        else:
+            action, reason = DELETE, ""
+        sub = _subscription_of(d, p, endpoint)
+        sub_action = GONE
+        if sub is not None:
+            users = [e.name for e in p.endpoints if (d.project_key, e.name.lower()) not in leaving
+                     and ((e.marketplace_subscription_id or "").lower() == sub.id.lower() or e.model_id.lower() == sub.model_id.lower())]
+            if action == REFUSE:
+                sub_action = KEEP
+            elif keep_subscription:
+                sub_action, reason = KEEP, "--keep-subscription"
+            elif users:
+                sub_action, reason = KEEP, f"endpoint {', '.join(sorted(users))} still uses it"
+            elif not sub.managed and not include_unmanaged:
+                sub_action, reason = KEEP, "not created by provision (its name does not end in -provision)"
+            else:
+                sub_action = DELETE
+        items.append(DestroyItem(d, endpoint, action, sub, sub_action, reason))
+    return items
+
+
+def destroy_checks(items: list[DestroyItem], live: LiveState) -> list[Finding]:
+    findings = identity_findings(live)
+    if live.identity is None:
+        return findings
+    for item in items:
+        d = item.deployment
+        p = live.projects[d.project_key]
+        for what, reason in sorted(p.read_errors.items()):
+            if what in ("project", "endpoints", "marketplace subscriptions"):
+                findings.append(Finding("project", d.name, False, f"could not read the {what} of {d.project}: {reason}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
+        if p.workspace is None and "project" not in p.read_errors:
+            findings.append(Finding("project", d.name, True, f"project {d.project} does not exist: nothing to delete"))
+        if item.endpoint_action == REFUSE:
+            findings.append(Finding("ownership", d.name, False, f"endpoint {d.name} in {d.project} was not created by provision", "pass --include-unmanaged to delete it anyway, or remove the deployment from the spec"))
+        needed = []
+        if item.endpoint_action == DELETE:
+            needed.append("Microsoft.MachineLearningServices/workspaces/serverlessEndpoints/delete")
+        if item.subscription_action == DELETE:
+            needed.append("Microsoft.MachineLearningServices/workspaces/marketplaceSubscriptions/delete")
+        if needed and p.permissions is not None:
+            missing = [a for a in needed if not allowed(p.permissions, a)]
+            if missing:
+                findings.append(Finding("permissions", d.name, False, f"the caller may not {', '.join(missing)}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
+            else:
+                findings.append(Finding("permissions", d.name, True, "the caller may delete what the plan deletes"))
+    return findings
+
+
+@dataclass
+class DestroyResult:
+    name: str
+    ok: bool
+    done: list[str] = field(default_factory=list)
+    error: Optional[str] = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "done": self.done, "error": self.error, "seconds": round(self.seconds, 2)}
+
+
+def _destroy_one(gateway: Gateway, item: DestroyItem, progress: Progress) -> DestroyResult:
+    d = item.deployment
+    result = DestroyResult(d.name, ok=False)
+    started = time.monotonic()
+    project = project_id(d.subscription, d.resource_group, d.project)
+    try:
+        if item.endpoint_action == DELETE:
+            progress(d.name, f"deleting endpoint {d.name} ...")
+            gateway.delete_endpoint(project, d.name)
+            result.done.append(f"deleted endpoint {d.name}")
+            progress(d.name, f"endpoint {d.name} deleted")
+        if item.subscription_action == DELETE and item.subscription is not None:
+            progress(d.name, f"deleting marketplace subscription {item.subscription.name} ...")
+            gateway.delete_marketplace_subscription(project, item.subscription.name)
+            result.done.append(f"deleted marketplace subscription {item.subscription.name}")
+            progress(d.name, f"marketplace subscription {item.subscription.name} deleted")
+        result.ok = True
+    except AzureError as exc:
+        result.error = explain(exc, "destroy")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def run_destroy(items: list[DestroyItem], gateway: Gateway, parallel: int, progress: Progress) -> list[DestroyResult]:
+    work = [i for i in items if i.endpoint_action == DELETE or i.subscription_action == DELETE]
+    done = {i.deployment.name: DestroyResult(i.deployment.name, ok=True) for i in items if i not in work}
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="destroy")
+    try:
+        for r in pool.map(lambda i: _destroy_one(gateway, i, progress), work):
+            done[r.name] = r
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return [done[i.deployment.name] for i in items]

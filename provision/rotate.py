@@ -1,0 +1,74 @@
+"""Key rotation that keeps clients working, through the ARM regenerateKeys operation.
+
+An endpoint has two keys; the secrets file holds one of them. To regenerate the key the file
+holds, the file first moves to the other key (probed first), clients get `grace` seconds to pick
+it up, then the key is regenerated, the new key is probed and only then written to the file.
+To regenerate the key the file does not hold, no client is using it: regenerate, probe, write.
+Every step that changes the file writes it atomically; a key is never written before a probe
+proved it works. If a probe fails, rotation stops with the file on a key that works.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import ProvisionError
+from .gateway import Gateway, project_id
+from .live import Keys
+from .secret import Secret
+from .secrets import SecretEntry, read_secrets, write_secrets
+from .spec import Deployment, Spec
+
+
+@dataclass
+class RotationResult:
+    name: str
+    regenerated: str  # primary | secondary
+    steps: list[str] = field(default_factory=list)
+    file_key: str = ""  # which key the secrets file holds at the end
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "regenerated": self.regenerated, "steps": self.steps, "secrets_file_holds": self.file_key}
+
+
+def _pick(keys: Keys, which: str) -> Secret:
+    return keys.primary if which == "primary" else keys.secondary
+
+
+def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None]) -> RotationResult:
+    project = project_id(d.subscription, d.resource_group, d.project)
+    endpoint = gateway.get_endpoint(project, d.name)
+    if endpoint is None or not endpoint.uri:
+        raise ProvisionError(f"endpoint {d.name} does not exist in {d.project}: nothing to rotate (run `provision apply`)")
+    other = "secondary" if which == "primary" else "primary"
+    result = RotationResult(d.name, which)
+
+    def step(message: str) -> None:
+        result.steps.append(message)
+        progress(d.name, message)
+
+    def store(key: Secret, label: str) -> None:
+        assert endpoint is not None and endpoint.uri
+        probe = gateway.chat(endpoint.uri, key)
+        if not probe.ok:
+            raise ProvisionError(f"the {label} key of {d.name} failed its probe ({probe.error}); the secrets file was left on the key it had")
+        write_secrets(spec.secrets, [SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key)])
+        result.file_key = label
+        step(f"secrets file now holds the {label} key (probed: {probe.latency_ms:.0f} ms)")
+
+    keys = gateway.list_keys(project, d.name)
+    held = read_secrets(spec.secrets).get(d.key_var)
+    if held == _pick(keys, which).reveal() or held is None:
+        store(_pick(keys, other), other)
+        if grace > 0:
+            step(f"waiting {grace:g} s for clients to pick up the {other} key")
+            time.sleep(grace)
+    step(f"regenerating the {which} key")
+    fresh = gateway.regenerate_key(project, d.name, which)
+    new_key = _pick(fresh, which)
+    if not new_key or new_key == _pick(keys, which):
+        fresh = gateway.list_keys(project, d.name)  # an answer without keys: read them
+        new_key = _pick(fresh, which)
+    store(new_key, which)
+    return result
