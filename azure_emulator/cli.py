@@ -1,4 +1,4 @@
-"""`azure-emulator serve` and `azure-emulator env`."""
+"""`azure-emulator serve`, `azure-emulator env` and `azure-emulator run`."""
 from __future__ import annotations
 
 import json
@@ -64,6 +64,47 @@ def serve(world_file: Optional[str], port: int, ready_file: Optional[str], state
         os.remove(ready_file)
     except OSError:
         pass
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--world", "world_file", type=click.Path(dir_okay=False), help="World file (YAML). Default: the built-in world.")
+@click.option("--pace", type=click.Choice(sorted(PACES)), default="fast", show_default=True, help="How long-running operations progress.")
+@click.option("--fail-on-egress/--allow-egress", default=True, show_default=True, help="Fail when the command tried to reach a host that is not emulated.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(world_file: Optional[str], pace: str, fail_on_egress: bool, command: tuple[str, ...]) -> None:
+    """Run COMMAND against a fresh emulator, then stop it; exit with the command's code.
+
+    The command sees only the emulator's environment (no Azure credentials, cloud settings,
+    proxies or CA bundles of this shell), so a pipeline step can run in a pull request without
+    secrets:
+
+    azure-emulator run -- sh -c 'provision plan && provision apply --yes'
+    """
+    import subprocess
+    import tempfile
+
+    from .api import scrubbed_environ
+
+    try:
+        load_world(path=world_file)
+    except WorldError as err:
+        for problem in err.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+    with tempfile.TemporaryDirectory(prefix="azure-emulator-") as directory, Emulator(world_file=world_file, pace=pace, directory=directory) as emu:
+        env = {**scrubbed_environ(), **emu.env, "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"}
+        try:
+            code = subprocess.call(list(command), env=env)
+        except FileNotFoundError:
+            click.echo(f"error: {command[0]}: command not found", err=True)
+            sys.exit(127)
+        egress = emu.control.egress()
+    for attempt in egress:
+        click.echo(f"azure-emulator: refused an outbound call to {attempt.get('host')} ({attempt.get('method', 'CONNECT')})", err=True)
+    if code == 0 and egress and fail_on_egress:
+        click.echo("error: the command tried to reach hosts the emulator does not emulate (above); fix the command, or pass --allow-egress", err=True)
+        sys.exit(1)
+    sys.exit(code)
 
 
 @main.command()
