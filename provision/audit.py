@@ -131,7 +131,10 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
         out += _secret_findings(d, e, data)
     probe = data.probes.get(d.name)
     if probe is not None and not probe.ok:
-        out.append(AuditFinding("probe", d.name, f"chat call failed: {probe.error}", "run `provision audit` without --probe for the cause; `provision apply` repairs most"))
+        from .probe import ProbeResult
+
+        remedy = ProbeResult(d.name, data.secrets.get(d.url_var, ""), probe).remedy
+        out.append(AuditFinding("probe", d.name, f"chat call failed: {probe.error}", remedy))
     return out
 
 
@@ -165,6 +168,7 @@ def _secret_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[AuditF
 
 def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool) -> list[AuditFinding]:
     named = {(d.project_key, d.name.lower()) for d in spec.deployments}
+    wanted_models = {(d.project_key, d.model_id.lower()) for d in spec.deployments}  # their subscriptions are not orphans
     out = []
     for p in projects:
         key = (p.subscription.lower(), p.resource_group.lower(), p.name.lower())
@@ -177,7 +181,7 @@ def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool)
                 out.append(AuditFinding("unmanaged", e.name, f"endpoint {e.name} in {p.name} ({e.model_id.rsplit('/', 1)[-1]}) is not in the spec and not managed by provision", "add it to the spec (apply --adopt), or delete it"))
         for s in p.marketplace_subscriptions:
             used = any(e.model_id.lower() == s.model_id.lower() or (e.marketplace_subscription_id or "").lower() == s.id.lower() for e in p.endpoints)
-            if used or not (s.managed or everything):
+            if used or (key, s.model_id.lower()) in wanted_models or not (s.managed or everything):
                 continue
             who = "made by provision" if s.managed else "not managed by provision"
             out.append(AuditFinding("orphan", s.name, f"Marketplace subscription {s.name} in {p.name} ({who}) has no endpoint: a billing relationship left behind",

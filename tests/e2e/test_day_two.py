@@ -144,6 +144,7 @@ def test_audit_finds_every_kind_of_drift_and_orphan(cli, emu):
     }
     assert expected <= found, sorted(expected - found)
     assert any(kind == "orphan" and "leftover-saas" in subject for kind, subject, _ in found), found
+    assert not any(subject == "Codestral-2501-provision" for _, subject, _ in found), "a spec deployment's subscription is not an orphan"
     # the text report names each with its fix
     text = cli("audit", "--all")
     assert text.code == 0 and "fix: `provision apply --allow-replace`" in text.stdout
