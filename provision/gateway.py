@@ -101,7 +101,8 @@ def parse_azure_error(exc: BaseException) -> AzureError:
         status = exc.status_code
         body: Any = None
         try:
-            body = exc.response.json() if exc.response is not None else None
+            response: Any = exc.response
+            body = response.json() if response is not None else None
         except Exception:
             body = None
         error = (body or {}).get("error") if isinstance(body, dict) else None
@@ -128,7 +129,8 @@ def _innermost(value: dict[str, Any]) -> str:
 def _token_claims(token: str) -> dict[str, Any]:
     try:
         payload = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return claims if isinstance(claims, dict) else {}
     except Exception:
         return {}
 
@@ -433,7 +435,8 @@ class Gateway:
                 found.append(RoleAssignment(a.id, a.scope, a.role_definition_id, a.principal_id, str(a.principal_type or "")))
             return found
 
-        return self._call(run)
+        found: list[RoleAssignment] = self._call(run)
+        return found
 
     def role_definition_id(self, subscription: str, role_name: str) -> Optional[str]:
         client = self._authz_client(subscription)
@@ -449,7 +452,8 @@ class Gateway:
             blocks = client.permissions.list_for_resource(resource_group, MLS, "", "workspaces", project)
             return [Permission(tuple(b.actions or ()), tuple(b.not_actions or ())) for b in blocks]
 
-        return self._call(run)
+        permissions: list[Permission] = self._call(run)
+        return permissions
 
     # --- resource providers -----------------------------------------------------------------
     def provider_state(self, subscription: str, namespace: str) -> str:

@@ -88,7 +88,7 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32) -> LiveState:
         sub.providers[namespace] = _attempt(sub.read_errors, f"provider {namespace}", lambda: gateway.provider_state(sub.id, namespace)) or ""
 
     def read_role(sub: SubscriptionState, role: str) -> None:
-        sub.role_ids[role] = _attempt(sub.read_errors, f"role {role}", lambda: gateway.role_definition_id(sub.id, role)) or ""
+        sub.role_ids[role] = _attempt(sub.read_errors, f"role {role}", lambda: gateway.role_definition_id(sub.id, role) or "") or ""
 
     groups: dict[tuple[str, str], list[ProjectState]] = {}
     for p in projects.values():

@@ -17,7 +17,7 @@ def normalize_region(name: str) -> str:
     return name.replace(" ", "").replace("-", "").lower()
 
 
-_WORDS = ("north", "south", "east", "west", "central", "us", "europe", "asia", "uk", "france", "germany", "sweden",
+_WORDS = ("northeast", "southeast", "north", "south", "east", "west", "central", "us", "europe", "asia", "uk", "france", "germany", "sweden",
           "switzerland", "norway", "poland", "italy", "spain", "japan", "korea", "australia", "india", "canada", "brazil",
           "mexico", "africa", "uae", "qatar", "israel", "newzealand", "indonesia", "malaysia", "chile")
 
