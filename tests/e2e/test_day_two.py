@@ -117,7 +117,8 @@ def _seed_drift(cli, emu):
     # the secrets file: a stale URL and a key that is not the endpoint's
     path = cli.dir / ".secrets/deployments.env"
     text = path.read_text().replace("https://mistral-small-chat.eastus2", "https://old-name.eastus2")
-    text = "\n".join(line if not line.startswith("MISTRAL_LARGE_KEY=") else "MISTRAL_LARGE_KEY=" + "0" * 32 for line in text.splitlines()) + "\n"
+    text = "\n".join(line if not line.startswith("MISTRAL_LARGE_KEY=") else "MISTRAL_LARGE_KEY=" + "0" * 32
+                     for line in text.splitlines() if not line.startswith("NEMO_SEARCH_KEY=")) + "\n"
     path.write_text(text)
 
 
@@ -138,6 +139,7 @@ def test_audit_finds_every_kind_of_drift_and_orphan(cli, emu):
         ("drift", "nemo-search", "model is Ministral-3B, the spec says Mistral-Nemo"),
         ("subscription", "nemo-search", "endpoint nemo-search has no Marketplace subscription to Mistral-Nemo's offer: it cannot serve"),
         ("missing", "codestral-ci", "endpoint codestral-ci does not exist in contoso-chat"),
+        ("secrets", "nemo-search", "the secrets file has no NEMO_SEARCH_KEY"),
         ("orphan", "old-chat", "endpoint old-chat in contoso-search was made by provision but the spec no longer names it"),
         ("orphan", "Ministral-3B-provision", "Marketplace subscription Ministral-3B-provision in contoso-chat (made by provision) has no endpoint: a billing relationship left behind"),
         ("unmanaged", "portal-endpoint", "endpoint portal-endpoint in contoso-search (Codestral-2501) is not in the spec and not managed by provision"),
