@@ -43,6 +43,7 @@ SAAS_API = "2018-03-01-beta"
 MLS_API = "2024-10-01"  # stable; the first GA version with contentSafety on serverless endpoints
 PUBLIC_ARM = "https://management.azure.com"
 PUBLIC_AUTHORITY = "login.microsoftonline.com"
+KNOWN_AUTHORITIES = {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn", "login.windows.net"}
 TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
 TRANSIENT_ATTEMPTS = 5
 
@@ -229,7 +230,12 @@ class Gateway:
             if self._credential is None:
                 from azure.identity import DefaultAzureCredential
 
-                self._credential = DefaultAzureCredential(authority=cloud.authority, exclude_interactive_browser_credential=True)
+                options: dict[str, Any] = {"authority": cloud.authority, "exclude_interactive_browser_credential": True}
+                if cloud.authority.lower() not in KNOWN_AUTHORITIES:
+                    # MSAL would validate an unknown authority against login.microsoftonline.com
+                    # (Azure Stack Hub, ADFS, an emulator): trust the cloud's own metadata instead.
+                    options["disable_instance_discovery"] = True
+                self._credential = DefaultAzureCredential(**options)
             return self._credential
 
     def _arm_client(self) -> Any:

@@ -216,3 +216,18 @@ def test_no_output_mode_shows_a_key(cli, emu):
         assert run.code == 0, run
         for key in keys:
             assert key not in run.stdout and key not in run.stderr, f"a key leaked in: provision {' '.join(run.args)}"
+
+
+def test_custom_cloud_from_arm_cloud_metadata_url(cli, emu):
+    """ARM_CLOUD_METADATA_URL (sovereign or custom clouds): no proxy at all; the Resource Manager
+    endpoint, token audience and login authority of every client come from the cloud's metadata."""
+    proxied = cli.env()
+    direct = {k: v for k, v in proxied.items() if k not in ("HTTPS_PROXY", "https_proxy")}
+    cli.env = lambda: {**direct, "ARM_CLOUD_METADATA_URL": emu.ready_info()["metadata_url"]}
+    cli.spec(spec_text(LARGE))
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    hosts = {r["host"] for r in emu.control.requests()}
+    assert hosts == {"127.0.0.1"}, hosts
+    assert cli.secrets_file()["MISTRAL_LARGE_URL"] == "https://mistral-large-chat.eastus2.models.ai.azure.com"
+    assert cli.secrets_file()["MISTRAL_LARGE_KEY"] == cli.keys_of("mistral-large-chat")[0]
