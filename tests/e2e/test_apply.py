@@ -231,3 +231,41 @@ def test_custom_cloud_from_arm_cloud_metadata_url(cli, emu):
     assert hosts == {"127.0.0.1"}, hosts
     assert cli.secrets_file()["MISTRAL_LARGE_URL"] == "https://mistral-large-chat.eastus2.models.ai.azure.com"
     assert cli.secrets_file()["MISTRAL_LARGE_KEY"] == cli.keys_of("mistral-large-chat")[0]
+
+
+def _on_a_terminal(cli, args, answer):
+    """Runs provision with a pseudo-terminal as stdin and stderr; answers the prompt."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "provision", *args], cwd=cli.dir, env=cli.env(), stdin=slave, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen, answered = b"", False
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"[y/N]" in seen:
+            os.write(master, answer + b"\n")
+            answered = True
+    proc.wait(timeout=60)
+    os.close(master)
+    return proc.returncode, proc.stdout.read().decode(), seen.decode(errors="replace")
+
+
+def test_on_a_terminal_apply_asks_and_animates(cli):
+    cli.spec(spec_text(LARGE))
+    code, out, terminal = _on_a_terminal(cli, ["apply"], b"n")
+    assert code == 1 and "Apply these changes? [y/N]" in terminal and "not applied" in terminal
+    assert cli.writes() == []
+    code, out, terminal = _on_a_terminal(cli, ["apply"], b"y")
+    assert code == 0, terminal
+    assert "\r\x1b[K" in terminal, "a live status line on a terminal"
+    assert "1 of 1 deployment ready" in out
