@@ -132,3 +132,18 @@ def test_no_credential(cli):
     assert "FAIL identity    caller: CredentialUnavailable: could not get a token: AADSTS7000215: Invalid client secret provided." in run.stdout
     assert "Attempted credentials" not in run.stderr, "the SDK's multi-line log is shown only with --debug"
     assert "wrong" not in run.stdout + run.stderr
+
+
+def test_github_actions_annotates_failures(cli):
+    cli.extra_env = {"GITHUB_ACTIONS": "true"}
+    cli.spec(spec_text(dict(LARGE, project="contoso-we", resource_group="rg-westeurope")))
+    run = refused(cli, "plan")
+    assert "::error title=provision::1 check failed; nothing was changed (each FAIL above says how to fix it)" in run.stdout
+    cli.spec(spec_text(dict(LARGE, regions_allowed=["eastus2"])))
+    run = cli("validate")
+    assert run.code == 2, run
+    [annotation] = [line for line in run.stdout.splitlines() if line.startswith("::error ")]
+    assert annotation.startswith("::error file=deployments.yaml,line=") and "regions_allowed" in annotation
+    run = cli("validate", "--output", "json")
+    assert json.loads(run.stdout)["valid"] is False, "under --output json the annotations go to stderr"
+    assert "::error file=deployments.yaml" in run.stderr
