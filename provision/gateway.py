@@ -365,6 +365,12 @@ class Gateway:
 
         return self._call(run, idempotent)
 
+    def prepare(self) -> None:
+        """Import the SDKs and build the ARM client now (while a token request is in flight)."""
+        self._arm_client()
+        import azure.mgmt.authorization  # noqa: F401
+        import azure.mgmt.resource.resources  # noqa: F401
+
     # --- identity ---------------------------------------------------------------------------
     def identity(self) -> Identity:
         """Who the credential is, from the claims of a Resource Manager token (no extra request)."""

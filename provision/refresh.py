@@ -27,10 +27,16 @@ def _attempt(errors: dict[str, str], what: str, fn: Callable[[], T]) -> Optional
 
 def read_live(spec: Spec, gateway: Gateway, parallel: int = 32) -> LiveState:
     identity, identity_error = None, None
-    try:
-        identity = gateway.identity()
-    except AzureError as exc:
-        identity_error = f"{exc.code}: {exc}"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare") as warm:
+        prepared = warm.submit(gateway.prepare)  # SDK imports overlap the token request
+        try:
+            identity = gateway.identity()
+        except AzureError as exc:
+            identity_error = f"{exc.code}: {exc}"
+        try:
+            prepared.result()
+        except AzureError:
+            pass  # the same failure reaches the reads below, which report it
 
     subscriptions: dict[str, SubscriptionState] = {}
     projects: dict[tuple[str, str, str], ProjectState] = {}
