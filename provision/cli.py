@@ -91,14 +91,18 @@ def _preflight(opts: Options, parallel: int, allow_replace: bool = False, adopt:
     return spec, gateway, preflight(spec, gateway, parallel, allow_replace, adopt)
 
 
-def _report(opts: Options, pre: Any, extra: Optional[dict[str, Any]] = None) -> None:
-    from .render import findings_text, identity_dict, plan_dict, plan_text
+def _preflight_dict(pre: Any) -> dict[str, Any]:
+    from .render import identity_dict, plan_dict
 
-    data = {"identity": identity_dict(pre.live.identity), "checks": [f.as_dict() for f in pre.findings], "plan": plan_dict(pre.plan)}
-    data.update(extra or {})
+    return {"identity": identity_dict(pre.live.identity), "checks": [f.as_dict() for f in pre.findings], "plan": plan_dict(pre.plan)}
+
+
+def _report(opts: Options, pre: Any) -> None:
+    from .render import findings_text, plan_text
+
     changes = pre.plan.writes()
     lines = ["Checks:"] + findings_text(pre.findings) + [f"Plan: {changes} change{'s' if changes != 1 else ''}"] + plan_text(pre.plan)
-    _emit(opts, data, lines)
+    _emit(opts, _preflight_dict(pre), lines)
 
 
 def _refused(pre: Any) -> ChecksFailed:
@@ -143,40 +147,29 @@ def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: b
     from .workflow import apply_and_store
 
     spec, gateway, pre = _preflight(opts, parallel, allow_replace, adopt)
+    if opts.output == "text" or not pre.ok or (pre.plan.changes and not yes):
+        _report(opts, pre)
     if not pre.ok:
-        _report(opts, pre)
         raise _refused(pre)
-    if pre.plan.changes and not yes:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
-            _report(opts, pre)
-            raise Declined("not on a terminal, so apply cannot ask for confirmation: pass --yes to apply these changes")
-        _report(opts, pre)
-        if not click.confirm("Apply these changes?", err=True):
-            raise Declined("not applied")
-    elif opts.output == "text":
-        _report(opts, pre)
+    if pre.plan.changes:
+        _confirm(yes, "Apply these changes?")
     with ProgressLine() as progress:
         result = apply_and_store(pre, gateway, parallel, progress)
-    data = result_dict(result, spec.secrets.path)
-    if opts.output == "json":
-        data = {"identity": None, "checks": [f.as_dict() for f in pre.findings], "plan": None, **data}
-        from .render import identity_dict, plan_dict
-
-        data["identity"], data["plan"] = identity_dict(pre.live.identity), plan_dict(pre.plan)
+    data = {**_preflight_dict(pre), **result_dict(result, spec.secrets.path)}
     _emit(opts, data, ["Result:"] + result_text(result, spec.secrets.path))
     if not result.ok:
         failures = sum(1 for r in result.deployments if not r.ok)
         raise ProvisionError(f"{failures} deployment{'s' if failures != 1 else ''} failed; run `provision apply` again once fixed (finished work is kept and adopted)")
 
 
-def _confirm_destructive(yes: bool, question: str) -> None:
-    """Destructive commands ask on a terminal, and need --yes anywhere else."""
+def _confirm(yes: bool, question: str) -> None:
+    """Changes are confirmed on a terminal; anywhere else they need --yes."""
     if yes:
         return
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        raise Declined("not on a terminal, so this cannot ask for confirmation: pass --yes to go ahead")
+        raise Declined(f"not on a terminal, so provision cannot ask \"{question}\": pass --yes to go ahead")
     if not click.confirm(question, err=True):
-        raise Declined("nothing was changed")
+        raise Declined("declined: nothing was changed")
 
 
 def _spec_and_gateway(opts: Options, parallel: int) -> Any:
@@ -239,7 +232,7 @@ def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscripti
         return
     if opts.output == "text":
         _emit(opts, report, lines)
-    _confirm_destructive(yes, f"Delete {writes} resource{'s' if writes != 1 else ''}?")
+    _confirm(yes, f"Delete {writes} resource{'s' if writes != 1 else ''}?")
     with ProgressLine() as progress:
         results = run_destroy(items, gateway, parallel, progress)
     _forget_secrets(spec, [i.deployment for i, r in zip(items, results) if r.ok and i.endpoint_action in (DELETE, GONE)])
@@ -318,7 +311,7 @@ def rotate(opts: Options, name: str, which: str, grace: float, yes: bool) -> Non
 
     spec, gateway = _spec_and_gateway(opts, 4)
     [d] = _chosen(spec, (name,), opts.file, "NAME")
-    _confirm_destructive(yes, f"Regenerate the {which} key of {d.name}? (clients holding it stop working after the grace period)")
+    _confirm(yes, f"Regenerate the {which} key of {d.name}? (clients holding it stop working after the grace period)")
     with ProgressLine() as progress:
         result = rotate_key(spec, d, gateway, which, grace, progress)
     _emit(opts, result.as_dict(), [f"  ok   {d.name}: {which} key regenerated; {spec.secrets.path} holds the new {result.file_key} key"])

@@ -263,7 +263,7 @@ def _on_a_terminal(cli, args, answer):
 def test_on_a_terminal_apply_asks_and_animates(cli):
     cli.spec(spec_text(LARGE))
     code, out, terminal = _on_a_terminal(cli, ["apply"], b"n")
-    assert code == 1 and "Apply these changes? [y/N]" in terminal and "not applied" in terminal
+    assert code == 1 and "Apply these changes? [y/N]" in terminal and "declined: nothing was changed" in terminal
     assert cli.writes() == []
     code, out, terminal = _on_a_terminal(cli, ["apply"], b"y")
     assert code == 0, terminal
