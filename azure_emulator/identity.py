@@ -42,6 +42,10 @@ def mint_token(state: State, principal: Principal, audience: str) -> tuple[str, 
     }
     if principal.kind == "user":
         claims.update({"upn": principal.upn, "unique_name": principal.upn, "name": principal.name})
+    elif principal.kind == "managed_identity":
+        # Entra ID marks managed-identity tokens with the identity's ARM resource id.
+        sub = next(iter(state.world.subscriptions))
+        claims["xms_mirid"] = f"/subscriptions/{sub}/resourcegroups/rg-identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{principal.name}"
     header = {"alg": "RS256", "typ": "JWT", "kid": "azure-emulator"}
     return f"{_b64(header)}.{_b64(claims)}.ZW11bGF0b3Itc2lnbmF0dXJl", exp
 

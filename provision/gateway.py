@@ -382,7 +382,7 @@ class Gateway:
             raise AzureError("the token has no object id (oid) claim; use a credential of a Microsoft Entra ID principal", "TokenWithoutObjectId")
         if claims.get("idtyp") == "user" or claims.get("upn") or claims.get("unique_name"):
             kind, name = "user", str(claims.get("upn") or claims.get("unique_name") or oid)
-        elif str(claims.get("xms_mirid", "")).lower().find("managedidentities") >= 0 or claims.get("xms_az_rid"):
+        elif claims.get("xms_mirid"):  # Entra ID's mark of a managed identity
             kind, name = "managed identity", str(claims.get("appid") or oid)
         else:
             kind, name = "service principal", str(claims.get("appid") or claims.get("azp") or oid)
@@ -455,6 +455,15 @@ class Gateway:
         safe = role_name.replace("'", "''")
         found = self._call(lambda: list(client.role_definitions.list(f"/subscriptions/{subscription}", filter=f"roleName eq '{safe}'")))
         return found[0].name.lower() if found else None
+
+    def role_names(self, subscription: str, role_definition_ids: list[str]) -> dict[str, str]:
+        """Role definition id -> role name (one read per role)."""
+        client = self._authz_client(subscription)
+        names: dict[str, str] = {}
+        for rid in sorted(set(role_definition_ids)):
+            definition = self._call(lambda: client.role_definitions.get_by_id(rid))
+            names[rid] = str(definition.role_name or rid.rsplit("/", 1)[-1])
+        return names
 
     def permissions(self, subscription: str, resource_group: str, project: str) -> list[Permission]:
         """The caller's effective permissions on the project (inherited ones included)."""

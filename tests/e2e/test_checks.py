@@ -49,6 +49,11 @@ def test_role_through_group_is_named(cli, emu):
     assert data["identity"]["kind"] == "service principal"
     [role] = [c for c in data["checks"] if c["check"] == "role"]
     assert role["ok"] and role["message"].endswith(f"at /subscriptions/{SUB_GENAI}/resourceGroups/rg-genai")
+    assert data["assignments"] == [
+        {"role": "Marketplace Model Subscriber", "scope": f"/subscriptions/{SUB_GENAI}", "through": None},
+        {"role": "Reader", "scope": f"/subscriptions/{SUB_GENAI}", "through": None},
+        {"role": "Azure AI Developer", "scope": f"/subscriptions/{SUB_GENAI}/resourceGroups/rg-genai", "through": None},
+    ]
 
 
 def test_missing_marketplace_rights_then_an_admin_subscribes_once(cli):
@@ -147,3 +152,23 @@ def test_github_actions_annotates_failures(cli):
     run = cli("validate", "--output", "json")
     assert json.loads(run.stdout)["valid"] is False, "under --output json the annotations go to stderr"
     assert "::error file=deployments.yaml" in run.stderr
+
+
+def test_a_managed_identity_holding_the_role_through_a_group(cli, emu):
+    """deploy-identity (an App Service managed identity) is in genai-developers, which holds the roles."""
+    env = cli.env()
+    managed = {k: v for k, v in env.items() if k not in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")}
+    managed.update({"IDENTITY_ENDPOINT": env["AZURE_EMULATOR_IDENTITY_ENDPOINT"], "IDENTITY_HEADER": env["AZURE_EMULATOR_IDENTITY_HEADER"],
+                    "AZURE_CLIENT_ID": "6d4e5f6a-7b8c-4d9e-8f1a-3b4c5d6e7f8a", "AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential"})
+    cli.env = lambda: managed
+    cli.spec(spec_text(LARGE))
+    run = cli("whoami", "--output", "json")
+    assert run.code == 0, run
+    data = json.loads(run.stdout)
+    assert data["identity"]["object_id"] == "7a9c3e5b-6f8d-4a1c-9b3e-4d5e6f7a8b9c"
+    assert data["identity"]["kind"] == "managed identity"
+    group = "8b1d4f6c-7a9e-4b2d-8c4f-5e6f7a8b9c1d"
+    assert {"role": "Azure AI Developer", "scope": f"/subscriptions/{SUB_GENAI}/resourceGroups/rg-genai", "through": group} in data["assignments"]
+    [role] = [c for c in data["checks"] if c["check"] == "role"]
+    assert role["ok"] and f"through group {group}" in role["message"]
+    assert cli("apply", "--yes").code == 0
