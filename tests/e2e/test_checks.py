@@ -172,3 +172,25 @@ def test_a_managed_identity_holding_the_role_through_a_group(cli, emu):
     [role] = [c for c in data["checks"] if c["check"] == "role"]
     assert role["ok"] and f"through group {group}" in role["message"]
     assert cli("apply", "--yes").code == 0
+
+
+def test_github_oidc_workload_identity_signs_in_without_a_secret(cli, tmp_path):
+    """What azure/login's OIDC leaves behind for DefaultAzureCredential: a federated token file."""
+    import base64
+
+    def jwt(subject):
+        part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
+        return f"{part({'alg': 'RS256'})}.{part({'sub': subject, 'aud': 'api://AzureADTokenExchange'})}.sig"
+
+    token = tmp_path / "federated-token"
+    env = {k: v for k, v in cli.env().items() if k != "AZURE_CLIENT_SECRET"}
+    env.update({"AZURE_FEDERATED_TOKEN_FILE": str(token), "AZURE_TOKEN_CREDENTIALS": "WorkloadIdentityCredential"})
+    cli.env = lambda: env
+    cli.spec(spec_text(LARGE))
+    token.write_text(jwt("repo:contoso/genai:ref:refs/heads/main"))
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    token.write_text(jwt("repo:someone/fork:pull_request"))  # a subject the app does not trust
+    cli.emu.control.clear_requests()
+    run = refused(cli, "plan")
+    assert "FAIL identity    caller: CredentialUnavailable: could not get a token: AADSTS70021" in run.stdout
