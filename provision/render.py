@@ -139,7 +139,8 @@ class ProgressLine:
 
 def audit_text(findings: list[Any], deployments: list[str]) -> list[str]:
     if not findings:
-        return [f"No findings: {len(deployments)} deployment{'s' if len(deployments) != 1 else ''} match the spec ({', '.join(deployments)})."]
+        many = len(deployments) != 1
+        return [f"No findings: {len(deployments)} deployment{'s' if many else ''} match{'' if many else 'es'} the spec ({', '.join(deployments)})."]
     width = max(len(f.subject) for f in findings)
     lines = [f"  {'KIND':<12} {'SUBJECT':<{width}}  FINDING"]
     for f in findings:
