@@ -11,6 +11,7 @@ from .secret import Secret
 from .spec import Deployment
 
 ENDPOINT_GONE = 404
+NOT_CALLED = -1  # no URL or key in the secrets file: nothing to call with
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,10 @@ class ProbeResult:
         r = self.result
         if r.ok:
             return ""
-        if r.status == 0 and not self.url:
+        if r.status == NOT_CALLED:
             return "run `provision apply` to write the secrets file"
+        if r.status == 0:
+            return "the endpoint could not be reached: check the network or proxy, then `provision audit`"
         if r.status == 401:
             return "the key in the secrets file is not valid: run `provision apply` to write the current one"
         if r.status == ENDPOINT_GONE:
@@ -45,7 +48,8 @@ class ProbeResult:
 def probe_one(d: Deployment, secrets: Mapping[str, str], gateway: Gateway) -> ChatResult:
     url, key = secrets.get(d.url_var), secrets.get(d.key_var)
     if not url or not key:
-        return ChatResult(False, 0, 0.0, "", "", f"the secrets file has no {d.url_var}/{d.key_var}")
+        missing = "/".join(v for v, value in ((d.url_var, url), (d.key_var, key)) if not value)
+        return ChatResult(False, NOT_CALLED, 0.0, "", "", f"the secrets file has no {missing}")
     return gateway.chat(url, Secret(key))
 
 
