@@ -2,6 +2,7 @@
 messages in one place (cli.main)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -93,6 +94,11 @@ def explain(error: AzureError, step: str = "") -> str:
     """One line: Azure's code, its message, and what to do."""
     codes = error.codes
     remedy = next((REMEDIES[c] for c in codes if c in REMEDIES), "") or next((STEP_REMEDIES[(step, c)] for c in codes if (step, c) in STEP_REMEDIES), "")
+    if "MissingSubscriptionRegistration" in codes:
+        # The namespace is the last quoted word of Azure's message, as azure-mgmt-core reads it too.
+        quoted = re.findall(r"'([^']+)'", str(error))
+        if quoted:
+            remedy = remedy.replace("<namespace>", quoted[-1])
     label = "/".join(codes) or "AzureError"
     message = " ".join(str(error).split())
     return f"{label}: {message}" + (f" (fix: {remedy})" if remedy else "")

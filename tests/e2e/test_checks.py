@@ -194,3 +194,22 @@ def test_github_oidc_workload_identity_signs_in_without_a_secret(cli, tmp_path):
     cli.emu.control.clear_requests()
     run = refused(cli, "plan")
     assert "FAIL identity    caller: CredentialUnavailable: could not get a token: AADSTS70021" in run.stdout
+
+
+def test_azure_refusals_during_apply_become_one_line_with_the_fix(cli, emu):
+    """Rights or registrations that change between the checks and the write (Azure's answer wins)."""
+    cli.spec(spec_text(LARGE))
+    emu.control.faults(routes=[{"method": "PUT", "path": "/serverlessEndpoints/", "status": 403, "code": "AuthorizationFailed",
+                                "message": "The client does not have authorization to perform action 'Microsoft.MachineLearningServices/workspaces/serverlessEndpoints/write'.", "times": 1}])
+    run = cli("apply", "--yes")
+    assert run.code == 1, run
+    assert ("FAIL mistral-large-chat: AuthorizationFailed: The client does not have authorization to perform action "
+            "'Microsoft.MachineLearningServices/workspaces/serverlessEndpoints/write'. (fix: the caller lacks a role for this action: "
+            "run `provision whoami` to see what is missing)") in run.stdout
+    emu.control.faults(routes=[{"method": "PUT", "path": "/serverlessEndpoints/", "status": 409, "code": "MissingSubscriptionRegistration",
+                                "message": "The subscription is not registered to use namespace 'Microsoft.MachineLearningServices'.", "times": 1}])
+    run = cli("apply", "--yes")
+    assert run.code == 1, run
+    assert "MissingSubscriptionRegistration: The subscription is not registered to use namespace 'Microsoft.MachineLearningServices'. (fix: a resource provider is not registered: `az provider register --namespace Microsoft.MachineLearningServices`" in run.stdout
+    assert "Traceback" not in run.stderr
+    assert cli("apply", "--yes").code == 0, "the next apply finishes the job"
