@@ -187,13 +187,9 @@ def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any
 
 
 def _forget_secrets(spec: Any, deployments: list[Any]) -> None:
-    """Remove the entries of deployments that no longer exist, atomically; other lines stay."""
-    from .secrets import read_secrets, write_secrets
+    from .secrets import forget_entries
 
-    current = read_secrets(spec.secrets)
-    names = tuple(v for d in deployments for v in (d.url_var, d.key_var) if v in current)
-    if names:
-        write_secrets(spec.secrets, [], remove=names)
+    forget_entries(spec.secrets, [v for d in deployments for v in (d.url_var, d.key_var)])
 
 
 @cli.command()

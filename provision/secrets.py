@@ -154,3 +154,10 @@ def publish_to_github(entries: list[SecretEntry], environ: Mapping[str, str], st
         with open(output, "a", encoding="utf-8") as f:
             for e in entries:
                 f.write(f"{e.url_var}={e.url}\n")
+
+
+def forget_entries(sink: SecretsSink, variables: list[str]) -> None:
+    """Remove these variables (deployments that are gone), atomically; every other line stays."""
+    present = tuple(v for v in variables if v in read_secrets(sink))
+    if present:
+        write_secrets(sink, [], remove=present)
