@@ -269,3 +269,13 @@ def test_on_a_terminal_apply_asks_and_animates(cli):
     assert code == 0, terminal
     assert "\r\x1b[K" in terminal, "a live status line on a terminal"
     assert "1 of 1 deployment ready" in out
+
+
+def test_a_microsoft_sold_model_needs_no_marketplace_subscription_nor_rights(cli):
+    cli.principal = "ai-developer-only"  # Azure AI Developer alone, no Marketplace rights
+    cli.spec(spec_text({"name": "phi-chat", "model": "azureml://registries/azureml/models/Phi-3.5-mini-instruct"}))
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+    assert "subscribe" not in run.stdout and "Microsoft.SaaS is" not in run.stdout
+    assert cli.resources("marketplaceSubscriptions") == [] and len(cli.resources("serverlessEndpoints")) == 1
+    assert cli.secrets_file()["PHI_CHAT_KEY"] == cli.keys_of("phi-chat")[0]
