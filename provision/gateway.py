@@ -28,10 +28,10 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import quote
 
+from .cloud import PUBLIC_CLOUD, Cloud, cloud_from_metadata
 from .errors import AzureError
 from .live import ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, SaasResource, Workspace
 from .secret import Secret
@@ -41,47 +41,9 @@ log = logging.getLogger("provision.gateway")
 MLS = "Microsoft.MachineLearningServices"
 SAAS_API = "2018-03-01-beta"
 MLS_API = "2024-10-01"  # stable; the first GA version with contentSafety on serverless endpoints
-PUBLIC_ARM = "https://management.azure.com"
-PUBLIC_AUTHORITY = "login.microsoftonline.com"
 KNOWN_AUTHORITIES = {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn", "login.windows.net"}
 TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
 TRANSIENT_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Cloud:
-    name: str
-    arm: str  # Resource Manager base URL, no trailing slash
-    authority: str  # login host
-    audience: str  # token scope without /.default
-
-    @property
-    def scope(self) -> str:
-        return self.audience.rstrip("/") + "/.default"
-
-
-PUBLIC_CLOUD = Cloud("AzureCloud", PUBLIC_ARM, PUBLIC_AUTHORITY, PUBLIC_ARM + "/")
-
-
-def _cloud_from_metadata(url: str, session: Any) -> Cloud:
-    """ARM_CLOUD_METADATA_URL: the list (2019-05-01) or object (2022-09-01) form; the cloud whose
-    resourceManager is part of the URL wins, as in azure-ai-ml and az."""
-    try:
-        response = session.get(url, timeout=30)
-        response.raise_for_status()
-        data = response.json()
-    except Exception as exc:  # any failure to read it is a configuration error
-        raise AzureError(f"ARM_CLOUD_METADATA_URL {url} could not be read ({type(exc).__name__}); fix the URL or unset it for public Azure", "CloudMetadataUnavailable") from None
-    clouds = data if isinstance(data, list) else [data]
-    chosen = next((c for c in clouds if str(c.get("resourceManager", "")).rstrip("/") in url), clouds[0] if clouds else None)
-    if not chosen or not chosen.get("resourceManager"):
-        raise AzureError(f"ARM_CLOUD_METADATA_URL {url} names no cloud with a resourceManager endpoint", "CloudMetadataInvalid")
-    arm = str(chosen["resourceManager"]).rstrip("/")
-    auth = chosen.get("authentication") or {}
-    login = str(auth.get("loginEndpoint") or "https://" + PUBLIC_AUTHORITY)
-    audiences = auth.get("audiences") or [arm + "/"]
-    authority = login.split("://", 1)[-1].rstrip("/")
-    return Cloud(str(chosen.get("name") or "custom"), arm, authority, str(audiences[0]))
 
 
 def parse_azure_error(exc: BaseException) -> AzureError:
@@ -136,46 +98,6 @@ def _token_claims(token: str) -> dict[str, Any]:
         return {}
 
 
-def _endpoint(data: dict[str, Any]) -> Endpoint:
-    props = data.get("properties") or {}
-    safety = ((props.get("contentSafety") or {}).get("contentSafetyStatus") or "")
-    return Endpoint(
-        id=data["id"],
-        name=data["name"],
-        model_id=((props.get("modelSettings") or {}).get("modelId") or ""),
-        location=str(data.get("location") or "").replace(" ", "").lower(),
-        tags=dict(data.get("tags") or {}),
-        provisioning_state=str(props.get("provisioningState") or "Unknown"),
-        endpoint_state=str(props.get("endpointState") or "Unknown"),
-        content_safety={"enabled": True, "disabled": False}.get(safety.lower()),
-        uri=(props.get("inferenceEndpoint") or {}).get("uri"),
-        marketplace_subscription_id=props.get("marketplaceSubscriptionId"),
-    )
-
-
-def _marketplace_subscription(data: dict[str, Any]) -> MarketplaceSubscription:
-    props = data.get("properties") or {}
-    return MarketplaceSubscription(
-        id=data["id"],
-        name=data["name"],
-        model_id=str(props.get("modelId") or ""),
-        status=str(props.get("marketplaceSubscriptionStatus") or "Unknown"),
-        provisioning_state=str(props.get("provisioningState") or "Unknown"),
-        offer_id=str((props.get("marketplacePlan") or {}).get("offerId") or ""),
-    )
-
-
-def _workspace(data: dict[str, Any]) -> Workspace:
-    props = data.get("properties") or {}
-    return Workspace(
-        id=data["id"],
-        name=data["name"],
-        kind=str(data.get("kind") or "Default"),
-        location=str(data.get("location") or "").replace(" ", "").lower(),
-        hub_id=props.get("hubResourceId"),
-    )
-
-
 def project_id(subscription: str, resource_group: str, project: str) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{MLS}/workspaces/{project}"
 
@@ -220,7 +142,7 @@ class Gateway:
         with self._lock:
             if self._cloud is None:
                 url = self._env.get("ARM_CLOUD_METADATA_URL", "").strip()
-                self._cloud = _cloud_from_metadata(url, self._http()) if url else PUBLIC_CLOUD
+                self._cloud = cloud_from_metadata(url, self._http()) if url else PUBLIC_CLOUD
             return self._cloud
 
     @property
@@ -391,11 +313,11 @@ class Gateway:
     # --- workspaces -------------------------------------------------------------------------
     def get_workspace(self, workspace_id: str) -> Optional[Workspace]:
         data = self._send("GET", workspace_id)
-        return _workspace(data) if data else None
+        return Workspace.from_arm(data) if data else None
 
     # --- Marketplace subscriptions ----------------------------------------------------------
     def list_marketplace_subscriptions(self, project: str) -> list[MarketplaceSubscription]:
-        return [_marketplace_subscription(d) for d in self._list(f"{project}/marketplaceSubscriptions")]
+        return [MarketplaceSubscription.from_arm(d) for d in self._list(f"{project}/marketplaceSubscriptions")]
 
     def create_marketplace_subscription(self, project: str, name: str, model_id: str) -> str:
         """Subscribe; returns the subscription's provisioningState once its operation has ended."""
@@ -407,11 +329,11 @@ class Gateway:
 
     # --- serverless endpoints ---------------------------------------------------------------
     def list_endpoints(self, project: str) -> list[Endpoint]:
-        return [_endpoint(d) for d in self._list(f"{project}/serverlessEndpoints")]
+        return [Endpoint.from_arm(d) for d in self._list(f"{project}/serverlessEndpoints")]
 
     def get_endpoint(self, project: str, name: str) -> Optional[Endpoint]:
         data = self._send("GET", f"{project}/serverlessEndpoints/{quote(name)}")
-        return _endpoint(data) if data else None
+        return Endpoint.from_arm(data) if data else None
 
     def put_endpoint(self, project: str, name: str, model_id: str, location: str, tags: dict[str, str], content_safety: Optional[bool]) -> Endpoint:
         """Create, or update in place (tags, content safety); also re-joins a running operation."""
@@ -419,7 +341,7 @@ class Gateway:
         if content_safety is not None:
             properties["contentSafety"] = {"contentSafetyStatus": "Enabled" if content_safety else "Disabled"}
         body = {"location": location, "sku": {"name": "Consumption"}, "tags": tags, "properties": properties}
-        return _endpoint(self._long_running("PUT", f"{project}/serverlessEndpoints/{quote(name)}", body))
+        return Endpoint.from_arm(self._long_running("PUT", f"{project}/serverlessEndpoints/{quote(name)}", body))
 
     def patch_endpoint_tags(self, project: str, name: str, tags: dict[str, str]) -> None:
         self._long_running("PATCH", f"{project}/serverlessEndpoints/{quote(name)}", {"tags": tags}, final="location")
@@ -498,7 +420,7 @@ class Gateway:
         return [detail(r.id) for r in found]
 
     def list_workspaces(self, subscription: str, resource_group: str) -> list[Workspace]:
-        return [_workspace(d) for d in self._list(f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{MLS}/workspaces")]
+        return [Workspace.from_arm(d) for d in self._list(f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{MLS}/workspaces")]
 
     # --- the deployment's own inference endpoint --------------------------------------------
     def chat(self, url: str, key: Secret, timeout: float = 30) -> ChatResult:

@@ -1,9 +1,9 @@
 """What is live in Azure, as plain typed values: what the gateway reads, what checks and the
-plan look at. No SDK types leak past the gateway."""
+plan look at. No SDK types leak past the gateway; `from_arm` reads ARM's JSON (pure)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from .secret import Secret
 
@@ -28,6 +28,17 @@ class Workspace:
     location: str
     hub_id: Optional[str]
 
+    @classmethod
+    def from_arm(cls, data: Mapping[str, Any]) -> "Workspace":
+        props = data.get("properties") or {}
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            kind=str(data.get("kind") or "Default"),
+            location=str(data.get("location") or "").replace(" ", "").lower(),
+            hub_id=props.get("hubResourceId"),
+        )
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -46,6 +57,23 @@ class Endpoint:
     def managed(self) -> bool:
         return self.tags.get(MANAGED_TAG, "").lower() == "true"
 
+    @classmethod
+    def from_arm(cls, data: Mapping[str, Any]) -> "Endpoint":
+        props = data.get("properties") or {}
+        safety = ((props.get("contentSafety") or {}).get("contentSafetyStatus") or "")
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            model_id=((props.get("modelSettings") or {}).get("modelId") or ""),
+            location=str(data.get("location") or "").replace(" ", "").lower(),
+            tags=dict(data.get("tags") or {}),
+            provisioning_state=str(props.get("provisioningState") or "Unknown"),
+            endpoint_state=str(props.get("endpointState") or "Unknown"),
+            content_safety={"enabled": True, "disabled": False}.get(safety.lower()),
+            uri=(props.get("inferenceEndpoint") or {}).get("uri"),
+            marketplace_subscription_id=props.get("marketplaceSubscriptionId"),
+        )
+
 
 @dataclass(frozen=True)
 class MarketplaceSubscription:
@@ -59,6 +87,18 @@ class MarketplaceSubscription:
     @property
     def managed(self) -> bool:
         return self.name.lower().endswith(SUBSCRIPTION_SUFFIX)
+
+    @classmethod
+    def from_arm(cls, data: Mapping[str, Any]) -> "MarketplaceSubscription":
+        props = data.get("properties") or {}
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            model_id=str(props.get("modelId") or ""),
+            status=str(props.get("marketplaceSubscriptionStatus") or "Unknown"),
+            provisioning_state=str(props.get("provisioningState") or "Unknown"),
+            offer_id=str((props.get("marketplacePlan") or {}).get("offerId") or ""),
+        )
 
 
 @dataclass(frozen=True)
