@@ -16,8 +16,21 @@ from .plan import Plan
 from .regions import display_region
 
 
+LIST_PASSED_UP_TO = 5  # subjects; beyond that the passed checks are counted, not listed
+
+
 def findings_text(findings: Iterable[Finding]) -> list[str]:
+    """Every failed check with its fix; the passed ones listed for a few subjects, counted for many
+    (`--output json` always has them all)."""
+    findings = list(findings)
+    subjects = {f.subject for f in findings if f.check not in ("identity", "providers")}
+    quiet = len(subjects) > LIST_PASSED_UP_TO
     lines = []
+    if quiet:
+        passed = [f for f in findings if f.ok and f.check != "identity"]
+        findings = [f for f in findings if not f.ok or f.check == "identity"]
+        kinds = sorted({f.check for f in passed})
+        lines.append(f"  ok   {len(passed)} checks passed ({', '.join(kinds)}) for {len(subjects)} deployments; --output json lists them")
     for f in findings:
         mark = "ok  " if f.ok else "FAIL"
         lines.append(f"  {mark} {f.check:<11} {f.subject}: {f.message}")

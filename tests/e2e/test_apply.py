@@ -279,3 +279,15 @@ def test_a_microsoft_sold_model_needs_no_marketplace_subscription_nor_rights(cli
     assert "subscribe" not in run.stdout and "Microsoft.SaaS is" not in run.stdout
     assert cli.resources("marketplaceSubscriptions") == [] and len(cli.resources("serverlessEndpoints")) == 1
     assert cli.secrets_file()["PHI_CHAT_KEY"] == cli.keys_of("phi-chat")[0]
+
+
+def test_many_deployments_count_the_passed_checks_instead_of_listing_them(cli, emu):
+    from .helpers import many_projects_world
+
+    emu.control.load_world(many_projects_world(6))
+    cli.spec(spec_text(*[{"name": f"p{i}-large", "model": "Mistral-large", "project": f"proj-{i:02d}"} for i in range(6)]))
+    run = cli("plan")
+    assert run.code == 0, run
+    assert "  ok   26 checks passed (permissions, project, providers, region, role) for 6 deployments; --output json lists them" in run.stdout
+    assert "ok   region" not in run.stdout and "ok   identity" in run.stdout
+    assert len(json.loads(cli("plan", "--output", "json").stdout)["checks"]) == 27
