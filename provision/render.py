@@ -23,7 +23,7 @@ def findings_text(findings: Iterable[Finding]) -> list[str]:
     """Every failed check with its fix; the passed ones listed for a few subjects, counted for many
     (`--output json` always has them all)."""
     findings = list(findings)
-    subjects = {f.subject for f in findings if f.check not in ("identity", "providers")}
+    subjects = {f.subject for f in findings if f.check not in ("identity", "providers", "secrets")}
     quiet = len(subjects) > LIST_PASSED_UP_TO
     lines = []
     if quiet:

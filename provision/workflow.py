@@ -12,7 +12,7 @@ from .gateway import Gateway
 from .live import LiveState
 from .plan import Plan, plan_changes
 from .refresh import read_live
-from .secrets import publish_to_github, write_secrets
+from .secrets import publish_to_github, read_secrets, write_secrets
 from .spec import Spec
 
 
@@ -28,11 +28,26 @@ class Preflight:
         return not failed(self.findings)
 
 
+def secrets_finding(spec: Spec) -> Finding:
+    """The secrets file can be merged and written: checked before Azure is touched (an unreadable
+    file is a usage error, raised here; an unwritable place is a failed check)."""
+    read_secrets(spec.secrets)
+    directory = os.path.dirname(os.path.abspath(spec.secrets.path))
+    existing = directory
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK | os.X_OK) or (os.path.exists(spec.secrets.path) and not os.access(spec.secrets.path, os.R_OK)):
+        return Finding("secrets", spec.secrets.path, False, f"cannot write the secrets file {spec.secrets.path} (no write access to {existing})",
+                       "fix the directory's permissions, or point `secrets.path` elsewhere")
+    return Finding("secrets", spec.secrets.path, True, f"{spec.secrets.format} file {spec.secrets.path} can be written")
+
+
 def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool = False, adopt: bool = False) -> Preflight:
     """Read-only: what is live, what would change, and whether it may."""
+    local = secrets_finding(spec)
     live = read_live(spec, gateway, parallel)
     plan = plan_changes(spec, live)
-    return Preflight(spec, live, plan, run_checks(spec, live, plan, allow_replace, adopt))
+    return Preflight(spec, live, plan, run_checks(spec, live, plan, allow_replace, adopt) + [local])
 
 
 def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: Progress, environ: Optional[Mapping[str, str]] = None) -> ApplyResult:

@@ -288,6 +288,6 @@ def test_many_deployments_count_the_passed_checks_instead_of_listing_them(cli, e
     cli.spec(spec_text(*[{"name": f"p{i}-large", "model": "Mistral-large", "project": f"proj-{i:02d}"} for i in range(6)]))
     run = cli("plan")
     assert run.code == 0, run
-    assert "  ok   26 checks passed (permissions, project, providers, region, role) for 6 deployments; --output json lists them" in run.stdout
+    assert "  ok   27 checks passed (permissions, project, providers, region, role, secrets) for 6 deployments; --output json lists them" in run.stdout
     assert "ok   region" not in run.stdout and "ok   identity" in run.stdout
-    assert len(json.loads(cli("plan", "--output", "json").stdout)["checks"]) == 27
+    assert len(json.loads(cli("plan", "--output", "json").stdout)["checks"]) == 28

@@ -213,3 +213,17 @@ def test_azure_refusals_during_apply_become_one_line_with_the_fix(cli, emu):
     assert "MissingSubscriptionRegistration: The subscription is not registered to use namespace 'Microsoft.MachineLearningServices'. (fix: a resource provider is not registered: `az provider register --namespace Microsoft.MachineLearningServices`" in run.stdout
     assert "Traceback" not in run.stderr
     assert cli("apply", "--yes").code == 0, "the next apply finishes the job"
+
+
+def test_an_unreadable_secrets_file_stops_apply_before_azure_is_touched(cli, emu):
+    cli.spec(spec_text(LARGE, secrets={"path": "out/keys.json", "format": "json"}))
+    (cli.dir / "out").mkdir()
+    (cli.dir / "out/keys.json").write_text('{"OTHER": "1",\n  oops\n}')
+    emu.control.clear_requests()
+    run = cli("apply", "--yes")
+    assert run.code == 2, run
+    assert "out/keys.json:2: is not valid JSON; fix it or remove the file" in run.stderr and "Traceback" not in run.stderr
+    assert [r for r in emu.control.requests() if r["kind"] == "arm"] == [], "not even a read"
+    (cli.dir / "out/keys.json").write_text('{"OTHER": "1"}')
+    assert cli("apply", "--yes").code == 0
+    assert json.loads((cli.dir / "out/keys.json").read_text())["OTHER"] == "1"
