@@ -291,3 +291,15 @@ def test_many_deployments_count_the_passed_checks_instead_of_listing_them(cli, e
     assert "  ok   27 checks passed (permissions, project, providers, region, role, secrets) for 6 deployments; --output json lists them" in run.stdout
     assert "ok   region" not in run.stdout and "ok   identity" in run.stdout
     assert len(json.loads(cli("plan", "--output", "json").stdout)["checks"]) == 28
+
+
+def test_waits_follow_retry_after(cli, emu):
+    """ARM-like pacing: polls are spaced by Retry-After (1 s), never faster, and stop when done."""
+    emu.control.configure(pace={"marketplaceSubscriptions": {"polls": 0, "seconds": 2}, "default": {"polls": 0, "seconds": 0}}, retry_after=1, retry_after_ms=None)
+    cli.spec(spec_text(LARGE))
+    assert cli("apply", "--yes").code == 0
+    polls = [r["time"] for r in emu.control.requests() if "mfeOperationsStatus" in r["path"]]
+    sub_polls = polls[:-1]  # the endpoint's operation ends at its first poll
+    gaps = [b - a for a, b in zip(sub_polls, sub_polls[1:])]
+    assert 2 <= len(sub_polls) <= 4, sub_polls
+    assert all(g >= 0.95 for g in gaps[1:]), gaps  # the first poll follows the PUT at once (azure-core), then Retry-After
