@@ -186,12 +186,6 @@ def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any
     return [spec.deployment(n) for n in names] if names else list(spec.deployments)
 
 
-def _forget_secrets(spec: Any, deployments: list[Any]) -> None:
-    from .secrets import forget_entries
-
-    forget_entries(spec.secrets, [v for d in deployments for v in (d.url_var, d.key_var)])
-
-
 @cli.command()
 @click.option("--only", "only", multiple=True, metavar="NAME", help="Only this deployment (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
@@ -203,40 +197,26 @@ def _forget_secrets(spec: Any, deployments: list[Any]) -> None:
 @click.pass_obj
 def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscription: bool, include_unmanaged: bool, yes: bool, parallel: int) -> None:
     """Delete the spec's endpoints, then their Marketplace subscriptions, and their secrets entries."""
-    from .checks import failed
-    from .destroy import DELETE, GONE, destroy_checks, plan_destroy, run_destroy
-    from .refresh import read_live
-    from .render import ProgressLine, findings_text
+    from .render import ProgressLine, destroy_result_text, destroy_text
+    from .workflow import destroy_and_forget, destroy_preflight
 
     spec, gateway = _spec_and_gateway(opts, parallel)
     _chosen(spec, only, opts.file, "--only")
-    live = read_live(spec, gateway, parallel)
-    items = plan_destroy(spec, live, only, keep_subscription, include_unmanaged)
-    findings = destroy_checks(items, live)
-    writes = sum((i.endpoint_action == DELETE) + (i.subscription_action == DELETE) for i in items)
-    lines = ["Checks:"] + findings_text(findings) + [("Would delete" if dry_run else "Destroy plan") + f": {writes} deletion{'s' if writes != 1 else ''}"]
-    lines += [line for i in items for line in i.lines()]
-    report: dict[str, Any] = {"checks": [f.as_dict() for f in findings], "plan": [i.as_dict() for i in items], "dry_run": dry_run, "results": []}
-    if failed(findings):
-        _emit(opts, report, lines)
-        bad = len(failed(findings))
+    pre = destroy_preflight(spec, gateway, parallel, only, keep_subscription, include_unmanaged)
+    report: dict[str, Any] = {"checks": [f.as_dict() for f in pre.findings], "plan": [i.as_dict() for i in pre.items], "dry_run": dry_run, "results": []}
+    if opts.output == "text" or not pre.ok or dry_run or not pre.deletions:
+        _emit(opts, report, destroy_text(pre, dry_run) + (["Nothing to delete."] if pre.ok and not dry_run and not pre.deletions else []))
+    if not pre.ok:
+        bad = len([f for f in pre.findings if not f.ok])
         raise ChecksFailed(f"{bad} check{'s' if bad != 1 else ''} failed; nothing was deleted (each FAIL above says how to fix it)")
-    if dry_run or writes == 0:
-        _emit(opts, report, lines + ([] if dry_run else ["Nothing to delete."]))
-        if not dry_run:
-            _forget_secrets(spec, [i.deployment for i in items if i.endpoint_action == GONE])
+    if dry_run:
         return
-    if opts.output == "text":
-        _emit(opts, report, lines)
-    _confirm(yes, f"Delete {writes} resource{'s' if writes != 1 else ''}?")
+    if pre.deletions:
+        _confirm(yes, f"Delete {pre.deletions} resource{'s' if pre.deletions != 1 else ''}?")
     with ProgressLine() as progress:
-        results = run_destroy(items, gateway, parallel, progress)
-    _forget_secrets(spec, [i.deployment for i, r in zip(items, results) if r.ok and i.endpoint_action in (DELETE, GONE)])
-    out = ["Result:"] + [f"  ok   {r.name}: {'; '.join(r.done) or 'nothing to do'}" if r.ok else f"  FAIL {r.name}: {r.error}" for r in results]
-    if opts.output == "json":
-        _emit(opts, {**report, "results": [r.as_dict() for r in results]}, [])
-    else:
-        _emit(opts, report, out)
+        results = destroy_and_forget(pre, gateway, parallel, progress)
+    if pre.deletions:
+        _emit(opts, {**report, "results": [r.as_dict() for r in results]}, destroy_result_text(results))
     if not all(r.ok for r in results):
         raise ProvisionError("some deletions failed; run `provision destroy` again (what is gone stays gone)")
 

@@ -162,3 +162,13 @@ def audit_text(findings: list[Any], deployments: list[str]) -> list[str]:
             lines.append(f"  {'':<12} {'':<{width}}    fix: {f.remedy}")
     lines.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} for {len(deployments)} deployment{'s' if len(deployments) != 1 else ''}")
     return lines
+
+
+def destroy_text(pre: Any, dry_run: bool) -> list[str]:
+    n = pre.deletions
+    lines = ["Checks:"] + findings_text(pre.findings) + [("Would delete" if dry_run else "Destroy plan") + f": {n} deletion{'s' if n != 1 else ''}"]
+    return lines + [line for i in pre.items for line in i.lines()]
+
+
+def destroy_result_text(results: list[Any]) -> list[str]:
+    return ["Result:"] + [f"  ok   {r.name}: {'; '.join(r.done) or 'nothing to do'}" if r.ok else f"  FAIL {r.name}: {r.error}" for r in results]

@@ -12,7 +12,8 @@ from .gateway import Gateway
 from .live import LiveState
 from .plan import Plan, plan_changes
 from .refresh import read_live
-from .secrets import publish_to_github, read_secrets, write_secrets
+from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, run_destroy
+from .secrets import forget_entries, publish_to_github, read_secrets, write_secrets
 from .spec import Spec
 
 
@@ -58,3 +59,35 @@ def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: P
         write_secrets(pre.spec.secrets, result.secrets)
         publish_to_github(result.secrets, os.environ if environ is None else environ)
     return result
+
+
+@dataclass
+class DestroyPreflight:
+    spec: Spec
+    items: list[DestroyItem]
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not failed(self.findings)
+
+    @property
+    def deletions(self) -> int:
+        return sum((i.endpoint_action == DELETE) + (i.subscription_action == DELETE) for i in self.items)
+
+
+def destroy_preflight(spec: Spec, gateway: Gateway, parallel: int, only: tuple[str, ...], keep_subscription: bool, include_unmanaged: bool) -> DestroyPreflight:
+    """Read-only: what destroy would delete, and whether it may."""
+    live = read_live(spec, gateway, parallel)
+    items = plan_destroy(spec, live, only, keep_subscription, include_unmanaged)
+    return DestroyPreflight(spec, items, destroy_checks(items, live))
+
+
+def destroy_and_forget(pre: DestroyPreflight, gateway: Gateway, parallel: int, progress: Progress) -> list[DestroyResult]:
+    """Delete in dependency order, then drop the secrets entries of every deployment now gone."""
+    assert pre.ok, "destroy_and_forget needs a preflight whose checks passed"
+    results = run_destroy(pre.items, gateway, parallel, progress) if pre.deletions else []
+    done = {r.name for r in results if r.ok}
+    gone = [i.deployment for i in pre.items if i.endpoint_action == GONE or (i.endpoint_action == DELETE and i.deployment.name in done)]
+    forget_entries(pre.spec.secrets, [v for d in gone for v in (d.url_var, d.key_var)])
+    return results
