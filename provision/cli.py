@@ -81,12 +81,16 @@ def _emit(opts: Options, data: dict[str, Any], lines: list[str]) -> None:
             click.echo(line)
 
 
-def _preflight(opts: Options, parallel: int, allow_replace: bool = False, adopt: bool = False) -> Any:
+def _preflight(opts: Options, parallel: int, allow_replace: bool = False, adopt: bool = False, only: tuple[str, ...] = ()) -> Any:
+    import dataclasses
+
     from .gateway import Gateway
     from .spec import load_spec
     from .workflow import preflight
 
     spec = load_spec(opts.file)
+    if only:
+        spec = dataclasses.replace(spec, deployments=tuple(_chosen(spec, only, opts.file, "--only")))
     gateway = Gateway(parallel=parallel)
     return spec, gateway, preflight(spec, gateway, parallel, allow_replace, adopt)
 
@@ -115,6 +119,7 @@ def _refused(pre: Any) -> ChecksFailed:
 PARALLEL = click.option("--parallel", type=click.IntRange(1, 64), default=32, show_default=True, help="Deployments provisioned at once (and reads made at once).")
 ALLOW_REPLACE = click.option("--allow-replace", is_flag=True, help="Allow deleting and recreating an endpoint whose model changed (new URL and keys).")
 ADOPT = click.option("--adopt", is_flag=True, help="Take over an existing endpoint of the same name that provision did not create.")
+ONLY = click.option("--only", "only", multiple=True, metavar="NAME", help="Only this deployment (repeatable).")
 
 
 @cli.command()
@@ -122,11 +127,12 @@ ADOPT = click.option("--adopt", is_flag=True, help="Take over an existing endpoi
 @PARALLEL
 @ALLOW_REPLACE
 @ADOPT
+@ONLY
 @common
 @click.pass_obj
-def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: bool, adopt: bool) -> None:
+def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
     """Run the checks and show what apply would change (read-only)."""
-    _, _, pre = _preflight(opts, parallel, allow_replace, adopt)
+    _, _, pre = _preflight(opts, parallel, allow_replace, adopt, only)
     _report(opts, pre)
     if not pre.ok:
         raise _refused(pre)
@@ -139,14 +145,15 @@ def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: b
 @PARALLEL
 @ALLOW_REPLACE
 @ADOPT
+@ONLY
 @common
 @click.pass_obj
-def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: bool) -> None:
+def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
     """Check, then subscribe, deploy and write the URL and key of every deployment to the secrets file."""
     from .render import ProgressLine, result_dict, result_text
     from .workflow import apply_and_store
 
-    spec, gateway, pre = _preflight(opts, parallel, allow_replace, adopt)
+    spec, gateway, pre = _preflight(opts, parallel, allow_replace, adopt, only)
     if opts.output == "text" or not pre.ok or (pre.plan.changes and not yes):
         _report(opts, pre)
     if not pre.ok:
@@ -187,7 +194,7 @@ def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any
 
 
 @cli.command()
-@click.option("--only", "only", multiple=True, metavar="NAME", help="Only this deployment (repeatable).")
+@ONLY
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
 @click.option("--keep-subscription", is_flag=True, help="Keep the Marketplace subscriptions (and their SaaS billing resources).")
 @click.option("--include-unmanaged", is_flag=True, help="Also delete resources of the spec's names that provision did not create.")

@@ -303,3 +303,15 @@ def test_waits_follow_retry_after(cli, emu):
     gaps = [b - a for a, b in zip(sub_polls, sub_polls[1:])]
     assert 2 <= len(sub_polls) <= 4, sub_polls
     assert all(g >= 0.95 for g in gaps[1:]), gaps  # the first poll follows the PUT at once (azure-core), then Retry-After
+
+
+def test_only_applies_the_named_deployments_and_keeps_the_other_entries(cli):
+    cli.spec(spec_text(LARGE, SMALL))
+    run = cli("apply", "--yes", "--only", "mistral-small-chat")
+    assert run.code == 0, run
+    assert [r["name"] for r in cli.resources("serverlessEndpoints")] == ["mistral-small-chat"]
+    assert set(cli.secrets_file()) == {"MISTRAL_SMALL_URL", "MISTRAL_SMALL_KEY"}
+    assert cli("apply", "--yes", "--only", "mistral-large-chat").code == 0
+    assert set(cli.secrets_file()) == {"MISTRAL_SMALL_URL", "MISTRAL_SMALL_KEY", "MISTRAL_LARGE_URL", "MISTRAL_LARGE_KEY"}
+    run = cli("plan", "--only", "nope")
+    assert run.code == 2 and "nope is not a deployment of deployments.yaml (it has: mistral-large-chat, mistral-small-chat)" in run.stderr
