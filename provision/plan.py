@@ -85,7 +85,7 @@ def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Opt
     found: Optional[MarketplaceSubscription] = next((s for s in p.marketplace_subscriptions if _same(s.model_id, d.model_id)), None)
     if found is None:
         name = f"{d.model_name}{SUBSCRIPTION_SUFFIX}"
-        return [Step(SUBSCRIBE, "marketplace subscription", name, f"offer of {d.model_name}")], name
+        return [Step(SUBSCRIBE, "marketplace subscription", name, f"accepts the terms of {d.model_name}'s Marketplace offer; pay-as-you-go billing")], name
     state = found.provisioning_state.lower()
     if state in ("creating", "updating"):
         return [Step(SUBSCRIBE, "marketplace subscription", found.name, "resume the unfinished subscription")], found.name
