@@ -69,7 +69,7 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
     try:
         for step in dp.steps:
             step_action = step.action
-            progress(d.name, f"{step} ...")
+            progress(d.name, f"{step.short} ...")
             t0 = time.monotonic()
             if step.action == SUBSCRIBE:
                 status = gateway.create_marketplace_subscription(project, step.name, d.model_id)
@@ -86,8 +86,8 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
                 if safety is None and endpoint is not None and step.action != REPLACE:
                     safety = endpoint.content_safety  # keep what is live when the spec leaves it to Azure
                 endpoint = gateway.put_endpoint(project, d.name, d.model_id, dp.location, dp.endpoint_tags, safety)
-            result.done.append(str(step))
-            progress(d.name, f"{step} done ({time.monotonic() - t0:.1f} s)")
+            result.done.append(step.short)
+            progress(d.name, f"{step.short} done ({time.monotonic() - t0:.1f} s)")
         step_action = "keys"
         if endpoint is None:
             endpoint = gateway.get_endpoint(project, d.name)

@@ -31,7 +31,11 @@ class Step:
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.action} {self.kind} {self.name}" + (f" ({self.detail})" if self.detail else "")
+        return f"{self.short}" + (f" ({self.detail})" if self.detail else "")
+
+    @property
+    def short(self) -> str:
+        return f"{self.action} {self.kind} {self.name}"
 
 
 @dataclass(frozen=True)
