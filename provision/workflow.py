@@ -40,7 +40,7 @@ def secrets_finding(spec: Spec) -> Finding:
     if not os.access(existing, os.W_OK | os.X_OK) or (os.path.exists(spec.secrets.path) and not os.access(spec.secrets.path, os.R_OK)):
         return Finding("secrets", spec.secrets.path, False, f"cannot write the secrets file {spec.secrets.path} (no write access to {existing})",
                        "fix the directory's permissions, or point `secrets.path` elsewhere")
-    return Finding("secrets", spec.secrets.path, True, f"{spec.secrets.format} file {spec.secrets.path} can be written")
+    return Finding("secrets", spec.secrets.path, True, f"{spec.secrets.format} file, readable and writable")
 
 
 def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool = False, adopt: bool = False) -> Preflight:
