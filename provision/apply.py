@@ -98,7 +98,7 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
         if not keys.primary:
             raise ProvisionError(f"endpoint {d.name} returned no key; run apply again")
         result.ok, result.url = True, endpoint.uri
-        entry = SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, keys.primary)
+        entry = SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, keys.primary, d.openai_url_var)
         return result, entry
     except AzureError as exc:
         result.error = explain(exc, step_action)

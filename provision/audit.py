@@ -160,6 +160,8 @@ def _secret_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[AuditF
         return [AuditFinding("secrets", d.name, f"the secrets file has no {' or '.join(missing)}", "run `provision apply` to write it")]
     if e.uri and url != e.uri:
         out.append(AuditFinding("secrets", d.name, f"{d.url_var} is stale (the endpoint's URL is {e.uri})", "run `provision apply` to rewrite it"))
+    if d.openai_url_var and e.uri and data.secrets.get(d.openai_url_var) != e.uri.rstrip("/") + "/v1":
+        out.append(AuditFinding("secrets", d.name, f"{d.openai_url_var} is missing or stale (should be {e.uri.rstrip('/')}/v1)", "run `provision apply` to rewrite it"))
     keys = data.keys.get(d.name)
     if keys is not None and key not in (keys.primary.reveal(), keys.secondary.reveal()):
         out.append(AuditFinding("secrets", d.name, f"{d.key_var} is no longer a valid key of the endpoint", "run `provision apply` to write the current key"))

@@ -96,7 +96,7 @@ def result_dict(result: ApplyResult, secrets_path: str) -> dict[str, Any]:
     return {
         "ok": result.ok,
         "deployments": [r.as_dict() for r in result.deployments],
-        "secrets": {"path": secrets_path, "variables": sorted(v for e in result.secrets for v in (e.url_var, e.key_var))},
+        "secrets": {"path": secrets_path, "variables": sorted(v for e in result.secrets for v in (e.url_var, e.key_var, e.openai_url_var) if v)},
     }
 
 

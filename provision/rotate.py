@@ -53,7 +53,7 @@ def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: f
         probe = gateway.chat(endpoint.uri, key)
         if not probe.ok:
             raise ProvisionError(f"the {label} key of {d.name} failed its probe ({probe.error}); the secrets file was left on the key it had")
-        write_secrets(spec.secrets, [SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key)])
+        write_secrets(spec.secrets, [SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key, d.openai_url_var)])
         result.file_key = label
         step(f"secrets file now holds the {label} key (probed: {probe.latency_ms:.0f} ms)")
 

@@ -31,6 +31,11 @@ class SecretEntry:
     url: str
     key_var: str
     key: Secret
+    openai_url_var: Optional[str] = None  # the OpenAI-compatible base URL, {url}/v1, for OpenAI SDK clients
+
+    @property
+    def openai_url(self) -> str:
+        return self.url.rstrip("/") + "/v1"
 
 
 def _dotenv_value(value: str) -> str:
@@ -114,6 +119,8 @@ def write_secrets(sink: SecretsSink, entries: list[SecretEntry], remove: tuple[s
     for e in sorted(entries, key=lambda e: e.deployment):
         values[e.url_var] = e.url
         values[e.key_var] = e.key.reveal()
+        if e.openai_url_var:
+            values[e.openai_url_var] = e.openai_url
     directory = os.path.dirname(os.path.abspath(sink.path))
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -154,6 +161,8 @@ def publish_to_github(entries: list[SecretEntry], environ: Mapping[str, str], st
         with open(output, "a", encoding="utf-8") as f:
             for e in entries:
                 f.write(f"{e.url_var}={e.url}\n")
+                if e.openai_url_var:
+                    f.write(f"{e.openai_url_var}={e.openai_url}\n")
 
 
 def forget_entries(sink: SecretsSink, variables: list[str]) -> None:

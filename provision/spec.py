@@ -32,7 +32,7 @@ DEPLOYMENT_FIELDS = ("name", "model", "subscription", "resource_group", "project
 DEFAULTABLE = tuple(f for f in DEPLOYMENT_FIELDS if f not in ("name", "secrets"))
 TOP_FIELDS = ("version", "defaults", "secrets", "deployments")
 SECRETS_FIELDS = ("path", "format")
-SECRET_NAME_FIELDS = ("url", "key")
+SECRET_NAME_FIELDS = ("url", "key", "openai_url")
 FORMATS = ("dotenv", "json")
 DEFAULT_REGIONS = ("eastus2", "francecentral")
 DEFAULT_ROLE = "Azure AI Developer"
@@ -52,6 +52,11 @@ class Deployment:
     url_var: str
     key_var: str
     line: Optional[int] = None
+    openai_url_var: Optional[str] = None  # also write the OpenAI-compatible base URL ({url}/v1) here
+
+    @property
+    def secret_vars(self) -> tuple[str, ...]:
+        return (self.url_var, self.key_var) + ((self.openai_url_var,) if self.openai_url_var else ())
 
     @property
     def model_name(self) -> str:
@@ -301,12 +306,13 @@ class _Parser:
         self.unknown_keys(names, f"{path}.secrets", SECRET_NAME_FIELDS)
         url_var = str(names.get("url") or url_var)
         key_var = str(names.get("key") or key_var)
-        for field_name, var in (("url", url_var), ("key", key_var)):
+        openai_var = str(names["openai_url"]) if names.get("openai_url") else None
+        for field_name, var in (("url", url_var), ("key", key_var), ("openai_url", openai_var or "")):
             if var and not ENV_NAME.match(var):
                 self.problem(f"{path}.secrets.{field_name}", f"'{var}' is not a valid variable name (letters, digits, '_'; not starting with a digit)")
         if not name or not model_id:
             return None
-        return Deployment(name, model_id, subscription.lower(), rg, project, tuple(allowed), role, safety, tags, url_var, key_var, self.line(path))
+        return Deployment(name, model_id, subscription.lower(), rg, project, tuple(allowed), role, safety, tags, url_var, key_var, self.line(path), openai_var)
 
     def _cross_checks(self, deployments: list[tuple[int, Deployment]]) -> None:
         names: dict[str, int] = {}
@@ -324,7 +330,9 @@ class _Parser:
                     f"{path}.model",
                     f"deployments[{first}] already deploys {d.model_name} in project {d.project}; Azure allows one deployment per model per project",
                 )
-            for field_name, var in (("url", d.url_var), ("key", d.key_var)):
+            for field_name, var in (("url", d.url_var), ("key", d.key_var), ("openai_url", d.openai_url_var or "")):
+                if not var:
+                    continue
                 owner = variables.setdefault(var, (i, field_name))
                 if owner != (i, field_name):
                     self.problem(f"{path}.secrets.{field_name}", f"variable {var} is already used by deployments[{owner[0]}].secrets.{owner[1]}; give it another name")
@@ -353,7 +361,7 @@ def json_schema() -> dict[str, Any]:
         "tags": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
         "secrets": {
             "type": "object",
-            "properties": {"url": string, "key": string},
+            "properties": {"url": string, "key": string, "openai_url": {"type": "string", "description": "Also write the OpenAI-compatible base URL ({url}/v1) under this name."}},
             "additionalProperties": False,
             "description": "Variable names for the URL and key in the secrets file.",
         },

@@ -89,5 +89,5 @@ def destroy_and_forget(pre: DestroyPreflight, gateway: Gateway, parallel: int, p
     results = run_destroy(pre.items, gateway, parallel, progress) if pre.deletions else []
     done = {r.name for r in results if r.ok}
     gone = [i.deployment for i in pre.items if i.endpoint_action == GONE or (i.endpoint_action == DELETE and i.deployment.name in done)]
-    forget_entries(pre.spec.secrets, [v for d in gone for v in (d.url_var, d.key_var)])
+    forget_entries(pre.spec.secrets, [v for d in gone for v in d.secret_vars])
     return results

@@ -315,3 +315,19 @@ def test_only_applies_the_named_deployments_and_keeps_the_other_entries(cli):
     assert set(cli.secrets_file()) == {"MISTRAL_SMALL_URL", "MISTRAL_SMALL_KEY", "MISTRAL_LARGE_URL", "MISTRAL_LARGE_KEY"}
     run = cli("plan", "--only", "nope")
     assert run.code == 2 and "nope is not a deployment of deployments.yaml (it has: mistral-large-chat, mistral-small-chat)" in run.stderr
+
+
+def test_openai_compatible_base_url_works_with_the_openai_sdk(cli):
+    import openai
+
+    cli.spec(spec_text(dict(LARGE, secrets={"url": "MISTRAL_LARGE_URL", "key": "MISTRAL_LARGE_KEY", "openai_url": "MISTRAL_LARGE_OPENAI_BASE_URL"})))
+    assert cli("apply", "--yes").code == 0
+    values = cli.secrets_file()
+    assert values["MISTRAL_LARGE_OPENAI_BASE_URL"] == "https://mistral-large-chat.eastus2.models.ai.azure.com/v1"
+    # this test process already has the emulator's environment (proxy, CA) from the `emu` fixture
+    client = openai.OpenAI(base_url=values["MISTRAL_LARGE_OPENAI_BASE_URL"], api_key=values["MISTRAL_LARGE_KEY"])
+    reply = client.chat.completions.create(model="mistral-large", messages=[{"role": "user", "content": "hello"}], max_tokens=5)
+    assert reply.choices[0].message.content
+    assert cli("audit", "--detailed-exitcode").code == 0
+    assert cli("destroy", "--yes").code == 0
+    assert not (cli.dir / ".secrets/deployments.env").read_text().strip(), "every entry of the deployment is removed"

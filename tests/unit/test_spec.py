@@ -164,3 +164,26 @@ def test_schema_validates_the_example_and_rejects_a_typo():
     data["deployments"][0]["modle"] = "x"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, json_schema())
+
+
+def test_openai_url_variable_is_optional_validated_and_clash_checked():
+    from provision.errors import SpecError
+    from provision.spec import parse_spec
+
+    text = """
+version: 1
+defaults: {subscription: 6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11, resource_group: rg-genai, project: contoso-chat}
+deployments:
+  - {name: a, model: Mistral-large, secrets: {openai_url: A_OPENAI}}
+  - {name: b, model: Mistral-small}
+"""
+    spec = parse_spec(text, environ={})
+    assert spec.deployments[0].openai_url_var == "A_OPENAI" and spec.deployments[1].openai_url_var is None
+    assert spec.deployments[0].secret_vars == ("A_URL", "A_KEY", "A_OPENAI")
+    try:
+        parse_spec(text.replace("A_OPENAI", "B_URL"), environ={})
+    except SpecError as err:
+        assert [str(p) for p in err.problems] == [
+            "deployments.yaml:6: deployments[1].secrets.url: variable B_URL is already used by deployments[0].secrets.openai_url; give it another name"]
+    else:
+        raise AssertionError("a clash must be reported")
