@@ -24,6 +24,16 @@ def main() -> None:
     endpoints, for the real Azure SDKs and az, on 127.0.0.1."""
 
 
+def _require_valid_world(world_file: Optional[str]) -> None:
+    """An invalid world file: every problem on its own line, exit 2, before anything starts."""
+    try:
+        load_world(path=world_file)
+    except WorldError as err:
+        for problem in err.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+
+
 @main.command()
 @click.option("--world", "world_file", type=click.Path(dir_okay=False), help="World file (YAML). Default: the built-in world.")
 @click.option("--port", default=0, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
@@ -33,12 +43,7 @@ def main() -> None:
               help="How long-running operations progress: instant (the first poll ends them), fast (the second poll, 20 ms later), arm (the second poll, after Retry-After: 1 s).")
 def serve(world_file: Optional[str], port: int, ready_file: Optional[str], state_file: Optional[str], pace: str) -> None:
     """Serve until interrupted; write the ready file once listening."""
-    try:
-        load_world(path=world_file)
-    except WorldError as err:
-        for problem in err.problems:
-            click.echo(f"error: {problem}", err=True)
-        sys.exit(2)
+    _require_valid_world(world_file)
     ready_file = ready_file or os.path.join(DEFAULT_HOME, "ready.json")
     directory = os.path.dirname(os.path.abspath(ready_file))
     os.makedirs(directory, exist_ok=True)
@@ -85,12 +90,7 @@ def run(world_file: Optional[str], pace: str, fail_on_egress: bool, command: tup
 
     from .api import scrubbed_environ
 
-    try:
-        load_world(path=world_file)
-    except WorldError as err:
-        for problem in err.problems:
-            click.echo(f"error: {problem}", err=True)
-        sys.exit(2)
+    _require_valid_world(world_file)
     with tempfile.TemporaryDirectory(prefix="azure-emulator-") as directory, Emulator(world_file=world_file, pace=pace, directory=directory) as emu:
         env = {**scrubbed_environ(), **emu.env, "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"}
         try:
