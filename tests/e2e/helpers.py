@@ -12,14 +12,8 @@ from typing import Any, Optional
 import yaml
 
 from tests.conftest import clean_environ
-
-SUB_GENAI = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
-SUB_JAPAN = "0d6e4c3b-7a2f-4e8d-9b1c-5a4f3e2d1c01"
-PRINCIPALS = {
-    "provision-ci": ("9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d", "emulator-secret-provision-ci"),
-    "ai-developer-only": ("8b2c3d4e-5f6a-4b7c-9d8e-1f2a3b4c5d6e", "emulator-secret-ai-developer-only"),
-    "reader-only": ("7c3d4e5f-6a7b-4c8d-8e9f-2a3b4c5d6e7f", "emulator-secret-reader-only"),
-}
+from tests.emulator.clients import SECRETS as PRINCIPALS  # the default world's service principals: (client id, secret)
+from tests.emulator.clients import SUB_GENAI, SUB_JAPAN  # noqa: F401  (re-exported for the e2e tests)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -101,13 +95,12 @@ def spec_text(*deployments: dict[str, Any], defaults: Optional[dict[str, Any]] =
 
 def many_projects_world(projects: int) -> str:
     """The default world with `projects` more projects (proj-00...) in contoso-hub (East US 2)."""
-    from azure_emulator import world as world_module
 
-    text = (Path(world_module.__file__).parent / "default_world.yaml").read_text()
-    data = yaml.safe_load(text)
-    hub = data["subscriptions"][0]["resource_groups"][0]["hubs"][0]
-    hub["projects"] = list(hub["projects"]) + [f"proj-{i:02d}" for i in range(projects)]
-    return yaml.safe_dump(data, sort_keys=False)
+    def add_projects(data):
+        hub = data["subscriptions"][0]["resource_groups"][0]["hubs"][0]
+        hub["projects"] = list(hub["projects"]) + [f"proj-{i:02d}" for i in range(projects)]
+
+    return world_with(add_projects)
 
 
 def world_with(edit) -> str:
