@@ -10,8 +10,16 @@ from .live import ChatResult
 from .secret import Secret
 from .spec import Deployment
 
-ENDPOINT_GONE = 404
 NOT_CALLED = -1  # no URL or key in the secrets file: nothing to call with
+UNREACHABLE = 0
+REMEDIES = {  # what a failed call's status means for the user
+    NOT_CALLED: "run `provision apply` to write the secrets file",
+    UNREACHABLE: "the endpoint could not be reached: check the network or proxy, then `provision audit`",
+    401: "the key in the secrets file is not valid: run `provision apply` to write the current one",
+    404: "no endpoint answers at this URL: `provision audit` shows why; `provision apply` recreates it",
+    429: "the deployment's rate limit was hit: retry later",
+    503: "the endpoint is suspended or unavailable: check its Marketplace subscription (`provision audit`)",
+}
 
 
 @dataclass(frozen=True)
@@ -22,22 +30,9 @@ class ProbeResult:
 
     @property
     def remedy(self) -> str:
-        r = self.result
-        if r.ok:
+        if self.result.ok:
             return ""
-        if r.status == NOT_CALLED:
-            return "run `provision apply` to write the secrets file"
-        if r.status == 0:
-            return "the endpoint could not be reached: check the network or proxy, then `provision audit`"
-        if r.status == 401:
-            return "the key in the secrets file is not valid: run `provision apply` to write the current one"
-        if r.status == ENDPOINT_GONE:
-            return "no endpoint answers at this URL: `provision audit` shows why; `provision apply` recreates it"
-        if r.status == 503:
-            return "the endpoint is suspended or unavailable: check its Marketplace subscription (`provision audit`)"
-        if r.status == 429:
-            return "the deployment's rate limit was hit: retry later"
-        return "`provision audit` shows the endpoint's state"
+        return REMEDIES.get(self.result.status, "`provision audit` shows the endpoint's state")
 
     def as_dict(self) -> dict[str, object]:
         r = self.result
