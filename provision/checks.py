@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Optional
 
-from .live import Identity, LiveState, Permission, ProjectState
-from .plan import ADOPT, CREATE, NAMESPACES, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, Plan
+from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState
+from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, Plan
 from .regions import display_region
 from .spec import Deployment, Spec
 

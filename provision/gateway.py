@@ -448,9 +448,6 @@ class Gateway:
         choice = (data.get("choices") or [{}])[0]
         return ChatResult(True, 200, elapsed, str(data.get("model") or ""), str(choice.get("finish_reason") or ""), "")
 
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
 
 
 def _json_or_raise(response: Any) -> Any:

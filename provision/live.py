@@ -10,6 +10,9 @@ from .secret import Secret
 MANAGED_TAG = "provision:managed"  # on every endpoint the tool creates; value "true"
 DEPLOYMENT_TAG = "provision:deployment"  # the spec's deployment name
 SUBSCRIPTION_SUFFIX = "-provision"  # Marketplace subscriptions have no tags: the name marks ours
+MLS = "microsoft.machinelearningservices"  # resource provider namespaces, as keys (lower case)
+SAAS = "microsoft.saas"
+NAMESPACES = {MLS: "Microsoft.MachineLearningServices", SAAS: "Microsoft.SaaS"}  # key -> as Azure spells it
 
 
 @dataclass(frozen=True)

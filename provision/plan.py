@@ -11,16 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .live import DEPLOYMENT_TAG, MANAGED_TAG, SUBSCRIPTION_SUFFIX, Endpoint, LiveState, MarketplaceSubscription, ProjectState
+from .live import DEPLOYMENT_TAG, MANAGED_TAG, NAMESPACES, SUBSCRIPTION_SUFFIX, Endpoint, LiveState, MarketplaceSubscription, ProjectState
 from .spec import Deployment, Spec
 
-MLS = "microsoft.machinelearningservices"
-SAAS = "microsoft.saas"
-NAMESPACES = {MLS: "Microsoft.MachineLearningServices", SAAS: "Microsoft.SaaS"}
 
 # actions: what the step does to Azure
 SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT = "subscribe", "create", "update", "retag", "resume", "replace", "adopt"
-WRITES = (SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT)
 
 
 @dataclass(frozen=True)

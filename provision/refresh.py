@@ -9,12 +9,10 @@ from typing import Callable, Optional, TypeVar
 
 from .errors import AzureError, explain
 from .gateway import Gateway
-from .live import LiveState, ProjectState, SubscriptionState, Workspace
+from .live import MLS, SAAS, LiveState, ProjectState, SubscriptionState, Workspace
 from .spec import Spec
 
 T = TypeVar("T")
-MLS = "microsoft.machinelearningservices"
-SAAS = "microsoft.saas"
 
 
 def _attempt(errors: dict[str, str], what: str, fn: Callable[[], T]) -> Optional[T]:
