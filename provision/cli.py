@@ -109,11 +109,11 @@ def _report(opts: Options, pre: Any) -> None:
     _emit(opts, _preflight_dict(pre), lines)
 
 
-def _refused(pre: Any) -> ChecksFailed:
+def _refused(pre: Any, nothing_was: str = "changed") -> ChecksFailed:
     from .checks import failed
 
     bad = failed(pre.findings)
-    return ChecksFailed(f"{len(bad)} check{'s' if len(bad) != 1 else ''} failed; nothing was changed (each FAIL above says how to fix it)")
+    return ChecksFailed(f"{len(bad)} check{'s' if len(bad) != 1 else ''} failed; nothing was {nothing_was} (each FAIL above says how to fix it)")
 
 
 PARALLEL = click.option("--parallel", type=click.IntRange(1, 64), default=32, show_default=True, help="Deployments provisioned at once (and reads made at once).")
@@ -122,12 +122,16 @@ ADOPT = click.option("--adopt", is_flag=True, help="Take over an existing endpoi
 ONLY = click.option("--only", "only", multiple=True, metavar="NAME", help="Only this deployment (repeatable).")
 
 
+def preflight_options(f: Any) -> Any:
+    """The options plan and apply share: what to read and which changes to allow."""
+    for option in (ONLY, ADOPT, ALLOW_REPLACE, PARALLEL):
+        f = option(f)
+    return f
+
+
 @cli.command()
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when there are changes to apply.")
-@PARALLEL
-@ALLOW_REPLACE
-@ADOPT
-@ONLY
+@preflight_options
 @common
 @click.pass_obj
 def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
@@ -142,10 +146,7 @@ def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: b
 
 @cli.command()
 @click.option("-y", "--yes", is_flag=True, help="Apply without asking (required when not on a terminal).")
-@PARALLEL
-@ALLOW_REPLACE
-@ADOPT
-@ONLY
+@preflight_options
 @common
 @click.pass_obj
 def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
@@ -214,8 +215,7 @@ def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscripti
     if opts.output == "text" or not pre.ok or dry_run or not pre.deletions:
         _emit(opts, report, destroy_text(pre, dry_run) + (["Nothing to delete."] if pre.ok and not dry_run and not pre.deletions else []))
     if not pre.ok:
-        bad = len([f for f in pre.findings if not f.ok])
-        raise ChecksFailed(f"{bad} check{'s' if bad != 1 else ''} failed; nothing was deleted (each FAIL above says how to fix it)")
+        raise _refused(pre, "deleted")
     if dry_run:
         return
     if pre.deletions:
