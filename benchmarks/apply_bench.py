@@ -21,6 +21,7 @@ import yaml
 
 from azure_emulator import Emulator
 from azure_emulator.api import scrubbed_environ
+from tests.e2e.helpers import many_projects_world  # the same world the e2e test of 20 deployments uses
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY_S = 0.030
@@ -32,14 +33,6 @@ SUB = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
 # final GET, listKeys. (The token request goes to Entra ID, which has no injected latency.)
 SEQUENTIAL_REQUESTS = 2 + 1 + 3 + 1 + 1 + 5 + 1 + 1
 RUNS = 3
-
-
-def world_with_projects(n: int) -> str:
-    text = (ROOT / "azure_emulator" / "default_world.yaml").read_text()
-    data = yaml.safe_load(text)
-    hub = data["subscriptions"][0]["resource_groups"][0]["hubs"][0]
-    hub["projects"] = list(hub["projects"]) + [f"proj-{i:02d}" for i in range(n)]
-    return yaml.safe_dump(data, sort_keys=False)
 
 
 def spec(deployments: list[dict[str, Any]]) -> str:
@@ -91,7 +84,7 @@ def main() -> None:
         deployments = [{"name": f"p{i:02d}-{m.split('-')[1]}", "model": m, "project": f"proj-{i:02d}"} for i in range(10) for m in ("Mistral-large", "Mistral-small")]
         for _ in range(RUNS):
             emu.control.reset()
-            emu.control.load_world(world_with_projects(10))
+            emu.control.load_world(many_projects_world(10))
             arm_like(emu)
             (directory / "deployments.yaml").write_text(spec(deployments))
             elapsed, _ = run_apply(emu, directory, env)
