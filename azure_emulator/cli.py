@@ -16,9 +16,24 @@ from .store import PACES
 from .world import WorldError, load_world
 
 DEFAULT_HOME = os.environ.get("AZURE_EMULATOR_HOME") or os.path.join(os.path.expanduser("~"), ".azure-emulator")
+DISTRIBUTION = "mistral-azure-provision"  # the distribution that ships azure-emulator (and provision)
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version(DISTRIBUTION)
+    except PackageNotFoundError:
+        installed = "unknown"
+    click.echo(f"azure-emulator {installed} ({DISTRIBUTION})")
+    ctx.exit()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help="Show the version and exit.")
 def main() -> None:
     """The local Azure emulator: ARM, Entra ID, Marketplace and the serverless inference
     endpoints, for the real Azure SDKs and az, on 127.0.0.1."""
