@@ -6,36 +6,21 @@ Validation reports every problem at once, each with file:line, the field path an
 from __future__ import annotations
 
 import difflib
+import datetime
 import os
 import re
-import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
-
-import yaml
+from typing import Any, Mapping, Optional
 
 from .errors import Problem, SpecError
+from .fields import DEPLOYMENT, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SPEC_VERSION, TOP, VERSIONED_MODEL, Field, Kind, by_name, json_schema, names
 from .regions import REGIONS, normalize_region
+from .specfile import MAX_SPEC_BYTES, Document, load_document, read_text
 
-SPEC_VERSION = 1
 MISTRAL_REGISTRY = "azureml://registries/azureml-mistral/models/"
-MODEL_ID = re.compile(r"^azureml://registries/(?P<registry>[^/]+)/models/(?P<name>[^/]+)$", re.IGNORECASE)
-VERSIONED = re.compile(r"^azureml://registries/[^/]+/models/[^/]+/versions/[^/]+$", re.IGNORECASE)
-ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,51}$")
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-WORKSPACE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$")
-RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-
-DEPLOYMENT_FIELDS = ("name", "model", "subscription", "resource_group", "project", "allowed_regions", "required_role", "content_safety", "tags", "secrets")
-DEFAULTABLE = tuple(f for f in DEPLOYMENT_FIELDS if f not in ("name", "secrets"))
-TOP_FIELDS = ("version", "defaults", "secrets", "deployments")
-SECRETS_FIELDS = ("path", "format")
-SECRET_NAME_FIELDS = ("url", "key", "openai_url")
-FORMATS = ("dotenv", "json")
-DEFAULT_REGIONS = ("eastus2", "francecentral")
-DEFAULT_ROLE = "Azure AI Developer"
+DEFAULTABLE = tuple(f.name for f in DEPLOYMENT if f.defaultable)
+FIELDS = by_name(DEPLOYMENT)
 
 
 @dataclass(frozen=True)
@@ -90,18 +75,14 @@ class Spec:
 
 
 def load_spec(path: str, environ: Optional[Mapping[str, str]] = None) -> Spec:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise SpecError([Problem(path, None, "", "no such file; pass the spec with -f FILE (default deployments.yaml)")]) from None
-    except OSError as exc:
-        raise SpecError([Problem(path, None, "", f"cannot read the spec: {exc.strerror}")]) from None
-    return parse_spec(text, path, os.environ if environ is None else environ)
+    """Read and validate a spec file (see specfile.py for what the reading refuses)."""
+    return parse_spec(read_text(path), path, os.environ if environ is None else environ)
 
 
 def parse_spec(text: str, file: str = "deployments.yaml", environ: Optional[Mapping[str, str]] = None) -> Spec:
-    return _Parser(text, file, os.environ if environ is None else environ).parse()
+    if len(text) > MAX_SPEC_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        raise SpecError([Problem(file, None, "", f"is more than {MAX_SPEC_BYTES:,} bytes (1 MiB), the most a spec may be: split it into several specs")])
+    return _Parser(load_document(text, file), file, os.environ if environ is None else environ).parse()
 
 
 def default_secret_names(name: str) -> tuple[str, str]:
@@ -110,43 +91,45 @@ def default_secret_names(name: str) -> tuple[str, str]:
 
 
 def normalize_model(model: str) -> str:
-    """A catalog name (Mistral-large) becomes the Mistral registry's model id."""
-    return model if model.lower().startswith("azureml://") else MISTRAL_REGISTRY + model
+    """A catalog name (mistral-medium-2505) becomes the Mistral registry's model id."""
+    return model if model.startswith("azureml://") else MISTRAL_REGISTRY + model
+
+
+def show(value: str, limit: int = 80) -> str:
+    """A value inside a one-line message: quoted, control characters escaped, long values cut."""
+    text = value if len(value) <= limit else value[:limit] + "…"
+    return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) + "'"
+
+
+def full_match(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None
+
+
+@dataclass(frozen=True)
+class _Named:
+    """What the cross-checks need of a deployment, even one with other problems."""
+
+    index: int
+    name: str
+    project_key: tuple[str, str, str]
+    project: str
+    model_id: str
+    variables: tuple[tuple[str, str], ...]  # (field, variable name)
 
 
 class _Parser:
-    def __init__(self, text: str, file: str, environ: Mapping[str, str]) -> None:
-        self.text = text
+    def __init__(self, doc: Document, file: str, environ: Mapping[str, str]) -> None:
+        self.doc = doc
         self.file = file
         self.environ = environ
         self.problems: list[Problem] = []
-        self.lines: dict[str, int] = {}
         self.unset: set[str] = set()  # fields whose ${VAR} was unset: reported once, not again as empty
 
-    # -- locations and problems ------------------------------------------------------------
-    def _index(self, node: yaml.Node, path: str) -> None:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                sub = f"{path}.{key.value}" if path else str(key.value)
-                self.lines[sub] = key.start_mark.line + 1
-                self._index(value, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, value in enumerate(node.value):
-                self._index(value, f"{path}[{i}]")
-
-    def line(self, path: str) -> Optional[int]:
-        probe = path
-        while probe:
-            if probe in self.lines:
-                return self.lines[probe]
-            probe = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", probe)
-        return None
-
+    # -- problems --------------------------------------------------------------------------------
     def problem(self, path: str, message: str) -> None:
         if path in self.unset:
             return
-        self.problems.append(Problem(self.file, self.line(path), path, message))
+        self.problems.append(Problem(self.file, self.doc.line(path), path, message))
 
     def unknown_keys(self, data: Mapping[str, Any], path: str, allowed: tuple[str, ...]) -> None:
         for key in data:
@@ -155,6 +138,17 @@ class _Parser:
             hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
             fix = f"did you mean '{hint[0]}'?" if hint else f"allowed: {', '.join(allowed)}"
             self.problem(f"{path}.{key}" if path else str(key), f"unknown field ({fix})")
+
+    def not_text(self, value: Any, path: str) -> str:
+        """Why a value that should be text is not, and the fix."""
+        if isinstance(value, (list, dict)):
+            return f"must be text, not a {'list' if isinstance(value, list) else 'mapping'}"
+        raw = self.doc.raw.get(path, str(value))
+        if value is None:
+            return "must be text, not empty"
+        what = ("a boolean" if isinstance(value, bool) else "a date" if isinstance(value, (datetime.date, datetime.datetime))
+                else "a number" if isinstance(value, (int, float)) else type(value).__name__)
+        return f"must be text: YAML reads {raw} as {what}; quote it: '{raw}'"
 
     # -- ${VAR} and ${VAR:-default} ------------------------------------------------------------
     def interpolate(self, value: Any, path: str) -> Any:
@@ -175,219 +169,188 @@ class _Parser:
             return [self.interpolate(v, f"{path}[{i}]") for i, v in enumerate(value)]
         return value
 
-    # -- parsing -------------------------------------------------------------------------------
+    # -- one value, by its field in the table ----------------------------------------------------
+    def text(self, f: Field, value: Any, path: str) -> str:
+        """A text field: '' when absent (reported if required) or invalid (reported)."""
+        if value is None or value == "":
+            if f.required:
+                self.problem(path, f.missing)
+            return ""
+        if not isinstance(value, str):
+            self.problem(path, self.not_text(value, path))
+            return ""
+        if f.pattern and not full_match(f.pattern, value):
+            self.problem(path, f"{show(value)} is not {f.invalid}")  # still returned: the cross-checks look at it
+        return value
+
+    def choice(self, f: Field, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        if not any(type(value) is type(c) and value == c for c in f.choices):
+            self.problem(path, f"{show(str(value))} is not {f.invalid}")
+            return None
+        return value
+
+    # -- the spec --------------------------------------------------------------------------------
     def parse(self) -> Spec:
-        try:
-            node = yaml.compose(self.text)
-            data = yaml.safe_load(self.text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise SpecError([Problem(self.file, mark.line + 1 if mark else None, "", f"not valid YAML: {getattr(exc, 'problem', None) or exc}")]) from None
-        if node is not None:
-            self._index(node, "")
+        data = self.doc.data
         if not isinstance(data, dict):
             raise SpecError([Problem(self.file, 1, "", "the spec must be a mapping with version, defaults, secrets and deployments")])
         data = self.interpolate(data, "")
-        self.unknown_keys(data, "", TOP_FIELDS)
+        self.unknown_keys(data, "", names(TOP))
         version = data.get("version", SPEC_VERSION)
-        if version != SPEC_VERSION:
+        if isinstance(version, bool) or version != SPEC_VERSION:
             self.problem("version", f"unsupported version {version!r} (this provision reads version {SPEC_VERSION})")
-        defaults = data.get("defaults") or {}
-        if not isinstance(defaults, dict):
+        defaults = data.get("defaults")
+        if defaults is None:
+            defaults = {}
+        elif not isinstance(defaults, dict):
             self.problem("defaults", "must be a mapping of deployment fields")
             defaults = {}
         self.unknown_keys(defaults, "defaults", DEFAULTABLE)
-        sink = self._secrets(data.get("secrets") or {})
+        sink = self._secrets(data.get("secrets"))
         raw = data.get("deployments")
         if not isinstance(raw, list) or not raw:
-            self.problem("deployments", "at least one deployment is required (a list of mappings with name and model)")
+            self.problem("deployments", by_name(TOP)["deployments"].missing)
             raw = []
-        deployments = []
+        deployments: list[Deployment] = []
+        named: list[_Named] = []
         for i, item in enumerate(raw):
-            dep = self._deployment(item, f"deployments[{i}]", defaults)
+            dep, seen = self._deployment(item, i, defaults)
             if dep is not None:
-                deployments.append((i, dep))
+                deployments.append(dep)
+            if seen is not None:
+                named.append(seen)
         # Cross-checks also look at deployments with other problems, so that every problem shows at once.
-        self._cross_checks(deployments)
+        self._cross_checks(named)
         if self.problems:
             raise SpecError(sorted(dict.fromkeys(self.problems), key=lambda p: p.line or 0))
-        return Spec(self.file, SPEC_VERSION, sink, tuple(d for _, d in deployments))
+        return Spec(self.file, SPEC_VERSION, sink, tuple(deployments))
 
     def _secrets(self, raw: Any) -> SecretsSink:
+        if raw is None:
+            raw = {}
         if not isinstance(raw, dict):
             self.problem("secrets", "must be a mapping with path and format")
             raw = {}
-        self.unknown_keys(raw, "secrets", SECRETS_FIELDS)
-        path = str(raw.get("path") or ".secrets/deployments.env")
-        fmt = str(raw.get("format") or ("json" if path.endswith(".json") else "dotenv"))
-        if fmt not in FORMATS:
-            self.problem("secrets.format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
+        self.unknown_keys(raw, "secrets", names(SECRETS_FILE))
+        path_field, format_field = SECRETS_FILE
+        path = self.text(path_field, raw.get("path"), "secrets.path") or str(path_field.default)
+        fmt = self.choice(format_field, raw.get("format"), "secrets.format") or ("json" if path.endswith(".json") else "dotenv")
         if not os.path.isabs(path):  # relative to the spec's directory, wherever provision runs
             path = os.path.normpath(os.path.join(os.path.dirname(self.file), path))
-        return SecretsSink(path, fmt)
+        return SecretsSink(path, str(fmt))
 
-    def _checked(self, merged: Mapping[str, Any], key: str, at: str, valid: Callable[[str], Any], missing: str, invalid: str) -> str:
-        """A required text field: recorded as missing, or as invalid ('{value}' in the message)."""
-        value = str(merged.get(key) or "")
-        if not value:
-            self.problem(at, missing)
-        elif not valid(value):
-            self.problem(at, invalid.replace("{value}", value))
-        return value
-
-    def _deployment(self, item: Any, path: str, defaults: Mapping[str, Any]) -> Optional[Deployment]:
-        """The deployment as far as it can be read (problems are recorded; the spec is only
-        returned when there are none)."""
+    def _deployment(self, item: Any, i: int, defaults: Mapping[str, Any]) -> tuple[Optional[Deployment], Optional[_Named]]:
+        """The deployment when it is complete, and what the cross-checks need of it in any case."""
+        path = f"deployments[{i}]"
         if not isinstance(item, dict):
             self.problem(path, "each deployment is a mapping with at least name and model")
-            return None
-        self.unknown_keys(item, path, DEPLOYMENT_FIELDS)
+            return None, None
+        self.unknown_keys(item, path, names(DEPLOYMENT))
         merged = {**defaults, **item}
 
         def where(key: str) -> str:
             return f"{path}.{key}" if key in item or key not in defaults else f"defaults.{key}"
 
-        name = self._checked(merged, "name", f"{path}.name", ENDPOINT_NAME.match,
-                             "missing (the endpoint name; it becomes part of the endpoint's URL)",
-                             "'{value}' is not a valid endpoint name: start with a letter; letters, digits and hyphens only; at most 52 characters")
-        model_raw = str(merged.get("model") or "")
-        model_id = ""
-        if not model_raw:
-            self.problem(f"{path}.model", "missing (a catalog name such as Mistral-large, or azureml://registries/azureml-mistral/models/Mistral-large)")
-        elif VERSIONED.match(model_raw):
-            self.problem(where("model"), f"'{model_raw}' pins a version; serverless deployments always run the latest version: remove '/versions/…'")
-        else:
-            model_id = normalize_model(model_raw)
-            if not MODEL_ID.match(model_id) or not MODEL_NAME.match(model_id.rsplit("/", 1)[-1]):
-                self.problem(where("model"), f"'{model_raw}' is not a model name or an azureml://registries/<registry>/models/<name> id")
-        subscription = self._checked(merged, "subscription", where("subscription"), _is_guid,
-                                     "missing: set it here or in defaults (for example ${AZURE_SUBSCRIPTION_ID})",
-                                     "'{value}' is not a subscription id (a GUID)")
-        rg = self._checked(merged, "resource_group", where("resource_group"), RESOURCE_GROUP.match,
-                           "missing: set it here or in defaults",
-                           "'{value}' is not a resource group name (1-90 letters, digits, '-', '_', '.', '(', ')')")
-        project = self._checked(merged, "project", where("project"), WORKSPACE_NAME.match,
-                                "missing: the hub-based AI Studio project; set it here or in defaults",
-                                "'{value}' is not a project name (3-33 letters, digits, '-' or '_', starting with a letter or digit)")
-        regions = merged.get("allowed_regions", list(DEFAULT_REGIONS))
-        allowed: list[str] = []
-        if isinstance(regions, str):
-            regions = [regions]
-        if not isinstance(regions, list) or not regions:
-            self.problem(where("allowed_regions"), "must be a non-empty list of Azure regions, e.g. [eastus2, francecentral]")
-            regions = []
-        for j, region in enumerate(regions):
-            short = normalize_region(str(region))
-            if short not in REGIONS:
-                hint = difflib.get_close_matches(short, list(REGIONS), n=1, cutoff=0.6)
-                self.problem(f"{where('allowed_regions')}[{j}]", f"unknown Azure region '{region}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
-            else:
-                allowed.append(short)
-        role = str(merged.get("required_role") or DEFAULT_ROLE)
-        safety_raw = merged.get("content_safety")
-        safety: Optional[bool] = None
-        if safety_raw is not None:
-            value = str(safety_raw).lower() if not isinstance(safety_raw, bool) else ("enabled" if safety_raw else "disabled")
-            if value not in ("enabled", "disabled"):
-                self.problem(where("content_safety"), f"'{safety_raw}' is not 'enabled' or 'disabled'")
-            safety = value == "enabled"
-        tags = merged.get("tags") or {}
-        if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in tags.items()):
-            self.problem(where("tags"), "must be a mapping of tag names to text values")
-            tags = {}
-        tags = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in tags.items()}
-        if any(k.lower().startswith("provision:") for k in tags):
-            self.problem(where("tags"), "tag names starting with 'provision:' are reserved for the tool's ownership tags")
-        url_var, key_var = default_secret_names(name) if name else ("", "")
-        names = item.get("secrets") or {}
-        if not isinstance(names, dict):
-            self.problem(f"{path}.secrets", "must be a mapping {url: VAR, key: VAR}")
-            names = {}
-        self.unknown_keys(names, f"{path}.secrets", SECRET_NAME_FIELDS)
-        url_var = str(names.get("url") or url_var)
-        key_var = str(names.get("key") or key_var)
-        openai_var = str(names["openai_url"]) if names.get("openai_url") else None
-        for field_name, var in (("url", url_var), ("key", key_var), ("openai_url", openai_var or "")):
-            if var and not ENV_NAME.match(var):
-                self.problem(f"{path}.secrets.{field_name}", f"'{var}' is not a valid variable name (letters, digits, '_'; not starting with a digit)")
-        if not name or not model_id:
-            return None
-        return Deployment(name, model_id, subscription.lower(), rg, project, tuple(allowed), role, safety, tags, url_var, key_var, self.line(path), openai_var)
+        def text(key: str) -> str:
+            return self.text(FIELDS[key], merged.get(key), where(key))
 
-    def _cross_checks(self, deployments: list[tuple[int, Deployment]]) -> None:
-        names: dict[str, int] = {}
+        name = text("name")
+        model_id = self._model(merged.get("model"), where("model"))
+        subscription, rg, project = text("subscription").lower(), text("resource_group"), text("project")
+        regions = self._regions(merged.get("allowed_regions", FIELDS["allowed_regions"].default), where("allowed_regions"))
+        role = text("required_role") or str(FIELDS["required_role"].default)
+        safety = self.choice(FIELDS["content_safety"], merged.get("content_safety"), where("content_safety"))
+        tags = self._tags(merged.get("tags"), where("tags"))
+        url_var, key_var, openai_var = self._secret_names(item.get("secrets"), f"{path}.secrets", name)
+        variables = tuple((f, v) for f, v in (("url", url_var), ("key", key_var), ("openai_url", openai_var or "")) if v)
+        seen = _Named(i, name, (subscription, rg.lower(), project.lower()), project, model_id, variables) if name else None
+        if not (name and model_id and subscription and rg and project):
+            return None, seen
+        content_safety = None if safety is None else safety in (True, "enabled", "Enabled")
+        line = self.doc.line(path)
+        return Deployment(name, model_id, subscription, rg, project, regions, role, content_safety, tags, url_var, key_var, line, openai_var), seen
+
+    def _model(self, value: Any, path: str) -> str:
+        f = FIELDS["model"]
+        if isinstance(value, str) and full_match(VERSIONED_MODEL, value):
+            self.problem(path, f"{show(value)} pins a version; serverless deployments always run the latest version: remove '/versions/…'")
+            return ""
+        model = self.text(f, value, path)
+        return normalize_model(model) if model and full_match(f.pattern, model) else ""
+
+    def _regions(self, value: Any, path: str) -> tuple[str, ...]:
+        f = FIELDS["allowed_regions"]
+        items = [(path, value)] if isinstance(value, str) else [(f"{path}[{j}]", v) for j, v in enumerate(value)] if isinstance(value, list) else []
+        if not items:
+            self.problem(path, "must be a non-empty list of Azure regions, e.g. [eastus2, francecentral]")
+            return ()
+        found: list[str] = []
+        for at, region in items:
+            if not isinstance(region, str) or not region:
+                self.problem(at, self.not_text(region, at))
+                continue
+            short = normalize_region(region)
+            if not full_match(f.pattern, region) or short not in REGIONS:
+                hint = difflib.get_close_matches(short, sorted(REGIONS), n=1, cutoff=0.6)
+                self.problem(at, f"unknown Azure region {show(region)}" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            else:
+                found.append(short)
+        return tuple(dict.fromkeys(found))
+
+    def _tags(self, value: Any, path: str) -> dict[str, str]:
+        f = FIELDS["tags"]
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(path, "must be a mapping of tag names to text values")
+            return {}
+        tags: dict[str, str] = {}
+        for key, raw in value.items():
+            at = f"{path}.{key}"
+            if not full_match(f.pattern, key):
+                self.problem(at, f"{show(key)} is not {f.invalid}")
+            if raw is None or isinstance(raw, (list, dict)):
+                self.problem(at, "a tag's value must be text, a number or a boolean")
+                continue
+            text = raw if isinstance(raw, str) else self.doc.raw.get(at, str(raw))
+            if len(text) > 256 or not full_match(r"[^\r\n]*", text):
+                self.problem(at, "a tag's value is one line of at most 256 characters")
+            tags[key] = text
+        if any(k.lower().startswith(RESERVED_TAG_PREFIX) for k in tags):
+            self.problem(path, f"tag names starting with '{RESERVED_TAG_PREFIX}' are reserved for the tool's ownership tags")
+        return tags
+
+    def _secret_names(self, raw: Any, path: str, name: str) -> tuple[str, str, Optional[str]]:
+        url_var, key_var = default_secret_names(name) if name else ("", "")
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            self.problem(path, "must be a mapping {url: VAR, key: VAR}")
+            raw = {}
+        self.unknown_keys(raw, path, names(SECRET_NAMES))
+        found = {f.name: self.text(f, raw.get(f.name), f"{path}.{f.name}") for f in SECRET_NAMES}
+        return found["url"] or url_var, found["key"] or key_var, found["openai_url"] or None
+
+    def _cross_checks(self, deployments: list[_Named]) -> None:
+        names_seen: dict[str, int] = {}
         models: dict[tuple[tuple[str, str, str], str], int] = {}
         variables: dict[str, tuple[int, str]] = {}
-        for i, d in deployments:
-            path = f"deployments[{i}]"
-            first = names.setdefault(d.name.lower(), i)
-            if first != i:
+        for d in deployments:
+            path = f"deployments[{d.index}]"
+            first = names_seen.setdefault(d.name.lower(), d.index)
+            if first != d.index:
                 self.problem(f"{path}.name", f"'{d.name}' is already the name of deployments[{first}]; endpoint names must be unique")
-            key = (d.project_key, d.model_id.lower())
-            first = models.setdefault(key, i)
-            if first != i:
-                self.problem(
-                    f"{path}.model",
-                    f"deployments[{first}] already deploys {d.model_name} in project {d.project}; Azure allows one deployment per model per project",
-                )
-            for field_name, var in (("url", d.url_var), ("key", d.key_var), ("openai_url", d.openai_url_var or "")):
-                if not var:
-                    continue
-                owner = variables.setdefault(var, (i, field_name))
-                if owner != (i, field_name):
+            if d.model_id and all(d.project_key):
+                first = models.setdefault((d.project_key, d.model_id.lower()), d.index)
+                if first != d.index:
+                    model_name = d.model_id.rsplit("/", 1)[-1]
+                    self.problem(f"{path}.model", f"deployments[{first}] already deploys {model_name} in project {d.project}; Azure allows one deployment per model per project")
+            for field_name, var in d.variables:
+                owner = variables.setdefault(var, (d.index, field_name))
+                if owner != (d.index, field_name):
                     self.problem(f"{path}.secrets.{field_name}", f"variable {var} is already used by deployments[{owner[0]}].secrets.{owner[1]}; give it another name")
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-        return True
-    except ValueError:
-        return False
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of deployments.yaml (for editors: `provision schema > deployments.schema.json`)."""
-    string = {"type": "string"}
-    deployment_props: dict[str, Any] = {
-        "name": {"type": "string", "pattern": ENDPOINT_NAME.pattern, "description": "Endpoint name; part of its URL, unique in the region."},
-        "model": {"type": "string", "description": "Catalog name (Mistral-large) or azureml://registries/<registry>/models/<name>; no version."},
-        "subscription": {"type": "string", "description": "Azure subscription id (GUID); ${VAR} allowed."},
-        "resource_group": {"type": "string", "pattern": RESOURCE_GROUP.pattern},
-        "project": {"type": "string", "pattern": WORKSPACE_NAME.pattern, "description": "Hub-based AI Studio project."},
-        "allowed_regions": {"type": "array", "items": string, "minItems": 1, "description": "Regions the project's hub may be in."},
-        "required_role": {"type": "string", "default": DEFAULT_ROLE},
-        "content_safety": {"enum": ["enabled", "disabled", True, False]},
-        "tags": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
-        "secrets": {
-            "type": "object",
-            "properties": {"url": string, "key": string, "openai_url": {"type": "string", "description": "Also write the OpenAI-compatible base URL ({url}/v1) under this name."}},
-            "additionalProperties": False,
-            "description": "Variable names for the URL and key in the secrets file.",
-        },
-    }
-    defaults_props = {k: v for k, v in deployment_props.items() if k in DEFAULTABLE}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "provision deployments.yaml",
-        "type": "object",
-        "properties": {
-            "version": {"const": SPEC_VERSION},
-            "defaults": {"type": "object", "properties": defaults_props, "additionalProperties": False},
-            "secrets": {
-                "type": "object",
-                "properties": {"path": string, "format": {"enum": list(FORMATS)}},
-                "additionalProperties": False,
-            },
-            "deployments": {
-                "type": "array",
-                "minItems": 1,
-                "items": {"type": "object", "properties": deployment_props, "required": ["name", "model"], "additionalProperties": False},
-            },
-        },
-        "required": ["deployments"],
-        "additionalProperties": False,
-    }
 
 
 __all__ = ["Deployment", "Spec", "SecretsSink", "load_spec", "parse_spec", "json_schema"]

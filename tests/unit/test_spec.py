@@ -132,7 +132,7 @@ def test_duplicate_names_and_clashing_variables():
     [
         ("deployments: []", "spec.yaml:1: deployments: at least one deployment is required (a list of mappings with name and model)"),
         ("- a\n- b", "spec.yaml:1: the spec must be a mapping with version, defaults, secrets and deployments"),
-        ("deployments: [\n", "spec.yaml:2: not valid YAML: expected the node content, but found '<stream end>'"),
+        ("deployments: [\n", "spec.yaml:2: not valid YAML: did not find expected node content"),
         ("version: 2\ndeployments: [{name: a, model: m, subscription: %s, resource_group: r, project: ppp}]" % SUB,
          "spec.yaml:1: version: unsupported version 2 (this provision reads version 1)"),
         ("deployments: [{name: a, model: m, subscription: nope, resource_group: r, project: ppp}]",
@@ -146,13 +146,13 @@ def test_single_problems(text, expected):
 
 
 def test_schema_covers_every_field():
-    from provision import spec as spec_module
+    from provision import fields, spec as spec_module
 
     schema = json_schema()
     items = schema["properties"]["deployments"]["items"]
-    assert set(items["properties"]) == set(spec_module.DEPLOYMENT_FIELDS)
+    assert set(items["properties"]) == set(fields.names(fields.DEPLOYMENT))
     assert set(schema["properties"]["defaults"]["properties"]) == set(spec_module.DEFAULTABLE)
-    assert set(schema["properties"]) == set(spec_module.TOP_FIELDS)
+    assert set(schema["properties"]) == set(fields.names(fields.TOP))
 
 
 def test_schema_validates_the_example_and_rejects_a_typo():
