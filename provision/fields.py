@@ -21,6 +21,7 @@ _REGISTRY = r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"
 _MODEL = r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}(?:\.[A-Za-z0-9_-]+)*"  # no '.', '..' or empty component
 MODEL_ID = rf"azureml://registries/{_REGISTRY}/models/{_MODEL}"
 VERSIONED_MODEL = r"azureml://registries/[^/]+/models/[^/]+/versions/[^/]+"
+ONE_LINE = r"[^\r\n\x85\u2028\u2029]*"  # no line break of any kind YAML knows
 INTERPOLATED = r"[\s\S]*\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}[\s\S]*"  # a value with ${VAR}: checked once replaced
 
 
@@ -75,7 +76,7 @@ DEPLOYMENT = (
           missing="missing: the hub-based AI Studio project; set it here or in defaults"),
     Field("allowed_regions", Kind.TEXT_LIST, "Regions the project's hub may be in.", r"[A-Za-z0-9][A-Za-z0-9 -]{1,39}",
           "an Azure region name, e.g. eastus2", defaultable=True, default=list(DEFAULT_REGIONS)),
-    Field("required_role", Kind.TEXT, "The role the caller must hold on the resource group.", r"[^\s](?:[^\r\n]{0,510}[^\s])?",
+    Field("required_role", Kind.TEXT, "The role the caller must hold on the resource group.", r"[^\s](?:[^\r\n\x85\u2028\u2029]{0,510}[^\s])?",
           "a role name (one line, no surrounding spaces)", defaultable=True, default=DEFAULT_ROLE),
     Field("content_safety", Kind.CHOICE, "Azure AI Content Safety on the endpoint; Azure's default when absent.",
           choices=("enabled", "disabled", "Enabled", "Disabled", True, False), invalid="'enabled' or 'disabled'", defaultable=True),
@@ -85,7 +86,7 @@ DEPLOYMENT = (
 )
 
 SECRETS_FILE = (
-    Field("path", Kind.TEXT, "The secrets file, relative to the spec's directory.", r"[^\r\n]{1,4096}", "a file path (one line)", default=".secrets/deployments.env"),
+    Field("path", Kind.TEXT, "The secrets file, relative to the spec's directory.", r"[^\r\n\x85\u2028\u2029]{1,4096}", "a file path (one line)", default=".secrets/deployments.env"),
     Field("format", Kind.CHOICE, "dotenv or json (default: json if the path ends .json).", choices=("dotenv", "json"), invalid="one of dotenv, json"),
 )
 
@@ -139,7 +140,7 @@ def field_schema(f: Field) -> dict[str, Any]:
         schema = {
             "type": "object",
             "propertyNames": {"pattern": anchored(f.pattern), "not": {"pattern": "^" + _ci(RESERVED_TAG_PREFIX)}},
-            "additionalProperties": {"anyOf": [{"type": "string", "maxLength": 256, "pattern": anchored(r"[^\r\n]*")}, {"type": ["number", "boolean"]}]},
+            "additionalProperties": {"anyOf": [{"type": "string", "maxLength": 256, "pattern": anchored(ONE_LINE)}, {"type": ["number", "boolean"]}]},
         }
     elif f.kind is Kind.SECTION:
         schema = section_schema(f.fields)

@@ -5,15 +5,16 @@ Validation reports every problem at once, each with file:line, the field path an
 """
 from __future__ import annotations
 
-import difflib
 import datetime
+import difflib
+import functools
 import os
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from .errors import Problem, SpecError
-from .fields import DEPLOYMENT, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SPEC_VERSION, TOP, VERSIONED_MODEL, Field, Kind, by_name, json_schema, names
+from .fields import DEPLOYMENT, ONE_LINE, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SPEC_VERSION, TOP, VERSIONED_MODEL, Field, Kind, by_name, json_schema, names
 from .regions import REGIONS, normalize_region
 from .specfile import MAX_SPEC_BYTES, Document, load_document, read_text
 
@@ -81,7 +82,7 @@ def load_spec(path: str, environ: Optional[Mapping[str, str]] = None) -> Spec:
 
 def parse_spec(text: str, file: str = "deployments.yaml", environ: Optional[Mapping[str, str]] = None) -> Spec:
     if len(text) > MAX_SPEC_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
-        raise SpecError([Problem(file, None, "", f"is more than {MAX_SPEC_BYTES:,} bytes (1 MiB), the most a spec may be: split it into several specs")])
+        raise SpecError([Problem(file, None, "", f"is more than {MAX_SPEC_BYTES:,} bytes (256 KiB), the most a spec may be: split it into several specs")])
     return _Parser(load_document(text, file), file, os.environ if environ is None else environ).parse()
 
 
@@ -101,8 +102,13 @@ def show(value: str, limit: int = 80) -> str:
     return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) + "'"
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
 def full_match(pattern: str, value: str) -> bool:
-    return re.fullmatch(pattern, value) is not None
+    return _compiled(pattern).fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -315,7 +321,7 @@ class _Parser:
                 self.problem(at, "a tag's value must be text, a number or a boolean")
                 continue
             text = raw if isinstance(raw, str) else self.doc.raw.get(at, str(raw))
-            if len(text) > 256 or not full_match(r"[^\r\n]*", text):
+            if len(text) > 256 or not full_match(ONE_LINE, text):
                 self.problem(at, "a tag's value is one line of at most 256 characters")
             tags[key] = text
         if any(k.lower().startswith(RESERVED_TAG_PREFIX) for k in tags):

@@ -22,7 +22,7 @@ import yaml
 
 from .errors import Problem, SpecError
 
-MAX_SPEC_BYTES = 1024 * 1024  # 1 MiB: a spec of thousands of deployments fits; README documents it
+MAX_SPEC_BYTES = 256 * 1024  # 256 KiB, about 3,000 deployments; validated well under a second (BENCHMARKS.md)
 MAX_DEPTH = 32
 INTERPOLATION_HINT = "in flow style ({...} or [...]) a ${VAR} value must be quoted: \"${VAR}\""
 
@@ -68,14 +68,14 @@ def read_text(path: str) -> str:
     if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
         raise fail("is not a regular file (a device or socket); pass the spec file with -f FILE")
     if info.st_size > MAX_SPEC_BYTES:
-        raise fail(f"is {info.st_size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,} bytes (1 MiB): split it into several specs")
+        raise fail(f"is {info.st_size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,} bytes (256 KiB): split it into several specs")
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise fail(f"cannot read the spec: {exc.strerror}") from None
     if len(data) > MAX_SPEC_BYTES:
-        raise fail(f"is more than {MAX_SPEC_BYTES:,} bytes (1 MiB), the most a spec may be: split it into several specs")
+        raise fail(f"is more than {MAX_SPEC_BYTES:,} bytes (256 KiB), the most a spec may be: split it into several specs")
     return decode(data, path)
 
 
@@ -117,9 +117,13 @@ class _Builder:
         return SpecError([Problem(self.file, line, "", message)])
 
     def scalar(self, event: Any) -> Any:
+        if event.style and event.tag is None:  # quoted or block ('' or None is plain): always text
+            return event.value
         tag = event.tag if event.tag not in (None, "!") else self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
         if event.tag == "!":
             tag = "tag:yaml.org,2002:str"
+        if tag == "tag:yaml.org,2002:str":
+            return event.value
         if tag == "tag:yaml.org,2002:merge":
             raise self.fail(event.start_mark.line + 1, "merge keys (<<) are not supported: write the fields out")
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
@@ -163,9 +167,13 @@ class _Builder:
         try:
             for event in yaml.parse(text, Loader=_Loader):
                 self.event(event)
+        except yaml.reader.ReaderError as exc:
+            line = text.count("\n", 0, exc.position) + 1
+            code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            raise SpecError([Problem(self.file, line, "", f"holds the control character U+{code:04X}, which YAML does not allow; remove it")]) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            message = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+            message = " ".join(f"not valid YAML: {getattr(exc, 'problem', None) or exc}".split())
             lines = text.splitlines()
             if mark is not None and mark.line < len(lines) and "${" in lines[mark.line]:
                 message += f" ({INTERPOLATION_HINT})"
