@@ -96,10 +96,14 @@ def normalize_model(model: str) -> str:
     return model if model.startswith("azureml://") else MISTRAL_REGISTRY + model
 
 
+def one_line(text: str) -> str:
+    """Control characters and line breaks escaped: a problem is always one line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def show(value: str, limit: int = 80) -> str:
     """A value inside a one-line message: quoted, control characters escaped, long values cut."""
-    text = value if len(value) <= limit else value[:limit] + "…"
-    return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) + "'"
+    return "'" + one_line(value if len(value) <= limit else value[:limit] + "…") + "'"
 
 
 @functools.lru_cache(maxsize=64)
@@ -135,7 +139,7 @@ class _Parser:
     def problem(self, path: str, message: str) -> None:
         if path in self.unset:
             return
-        self.problems.append(Problem(self.file, self.doc.line(path), path, message))
+        self.problems.append(Problem(self.file, self.doc.line(path), one_line(path), one_line(message)))
 
     def unknown_keys(self, data: Mapping[str, Any], path: str, allowed: tuple[str, ...]) -> None:
         for key in data:

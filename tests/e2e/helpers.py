@@ -83,6 +83,15 @@ class Cli:
         return values
 
 
+def arrived(entry: dict[str, Any]) -> float:
+    """When the request of a request-log entry reached the emulator (its clock, seconds since the epoch).
+
+    The log's `time` is taken once the answer has been written and `duration_ms` runs from the
+    request's arrival. A request a client sends after reading an answer therefore always arrives
+    after that answer's request arrived; it may arrive before the answer's `time` was taken."""
+    return entry["time"] - entry["duration_ms"] / 1000
+
+
 def spec_text(*deployments: dict[str, Any], defaults: Optional[dict[str, Any]] = None, secrets: Optional[dict[str, Any]] = None) -> str:
     doc = {
         "version": 1,

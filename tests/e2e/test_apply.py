@@ -7,7 +7,7 @@ import signal
 import time
 
 
-from .helpers import spec_text
+from .helpers import arrived, spec_text
 
 LARGE = {"name": "mistral-large-chat", "model": "Mistral-large", "content_safety": "enabled", "tags": {"team": "chat"},
          "secrets": {"url": "MISTRAL_LARGE_URL", "key": "MISTRAL_LARGE_KEY"}}
@@ -162,6 +162,10 @@ def test_twenty_deployments_across_ten_projects(cli, emu):
     from .helpers import many_projects_world
 
     emu.control.load_world(many_projects_world(10))
+    # every endpoint operation stays in progress for 1 s of the server's clock, polled at Retry-After
+    # (1 s; no retry-after-ms, so 20 operations do not spend ARM's read quota), so that the
+    # deployments' operations can be seen side by side in the server's record below
+    emu.control.configure(pace={"serverlessEndpoints": {"polls": 0, "seconds": 1}, "default": {"polls": 0, "seconds": 0}}, retry_after_ms=None)
     deployments = []
     for i in range(10):
         for model in ("Mistral-large", "Mistral-small"):
@@ -176,9 +180,14 @@ def test_twenty_deployments_across_ten_projects(cli, emu):
         assert secrets[f"{d['name'].upper().replace('-', '_')}_KEY"] == cli.keys_of(d["name"])[0]
     assert len(cli.resources("serverlessEndpoints")) == 20
     assert len(cli.resources("marketplaceSubscriptions")) == 20
-    # the deployments ran side by side: their endpoint creations overlapped
-    puts = [r["time"] for r in cli.writes() if r["method"] == "PUT" and "serverlessEndpoints" in r["path"]]
-    assert max(puts) - min(puts) < 5, "endpoint PUTs were not concurrent"
+    # the deployments ran side by side: some endpoint's PUT reached the server while another
+    # deployment's endpoint operation was still in progress. The server's own record of each
+    # operation: `started` when its PUT was handled, `ended` at the poll that finished it, one
+    # monotonic clock. Order only: one after the other, no two overlap, however fast the machine.
+    ops = [op for op in emu.control.state()["operations"] if op["resource_type"] == "serverlessEndpoints" and op["kind"] == "create"]
+    assert len(ops) == 20 and all(op["ended"] is not None for op in ops), ops
+    in_progress_at_start = [sum(o["started"] <= op["started"] < o["ended"] for o in ops) for op in ops]
+    assert max(in_progress_at_start) >= 2, f"endpoint operations ran one after another: {sorted((o['started'], o['ended']) for o in ops)}"
 
 
 def test_unregistered_provider_is_registered_by_apply_when_allowed(cli, emu):
@@ -294,15 +303,25 @@ def test_many_deployments_count_the_passed_checks_instead_of_listing_them(cli, e
 
 
 def test_waits_follow_retry_after(cli, emu):
-    """ARM-like pacing: polls are spaced by Retry-After (1 s), never faster, and stop when done."""
-    emu.control.configure(pace={"marketplaceSubscriptions": {"polls": 0, "seconds": 2}, "default": {"polls": 0, "seconds": 0}}, retry_after=1, retry_after_ms=None)
+    """ARM-like pacing: polls are spaced by Retry-After, never faster, and stop when done. Retry-After
+    is 2 s here, not the gateway's own 1 s fallback interval, so the spacing can only come from it."""
+    emu.control.configure(pace={"marketplaceSubscriptions": {"polls": 2, "seconds": 2}, "default": {"polls": 0, "seconds": 0}}, retry_after=2, retry_after_ms=None)
     cli.spec(spec_text(LARGE))
     assert cli("apply", "--yes").code == 0
-    polls = [r["time"] for r in emu.control.requests() if "mfeOperationsStatus" in r["path"]]
-    sub_polls = polls[:-1]  # the endpoint's operation ends at its first poll
-    gaps = [b - a for a, b in zip(sub_polls, sub_polls[1:])]
-    assert 2 <= len(sub_polls) <= 4, sub_polls
-    assert all(g >= 0.95 for g in gaps[1:]), gaps  # the first poll follows the PUT at once (azure-core), then Retry-After
+    state = emu.control.state()
+    retry_after = state["config"]["retry_after"]  # what every answer about the operation says (no retry-after-ms)
+    assert retry_after == 2 and state["config"]["retry_after_ms"] is None
+    [op] = [o["id"] for o in state["operations"] if o["resource_type"] == "marketplaceSubscriptions"]
+    polls = [r for r in emu.control.requests() if r["path"].endswith("/mfeOperationsStatus/" + op)]
+    # The first poll follows the PUT at once (azure-core); the next waits Retry-After. The operation
+    # ends at the first poll that is both its 2nd and 2 s after its start: for a client that waits
+    # Retry-After (2 s), its 2nd poll. More polls: it polled too soon or went on after the end.
+    assert len(polls) == 2, polls
+    # Arrivals as the server recorded them: the client sent the 2nd poll at least Retry-After after
+    # it read the answer to the 1st, which was written after the 1st arrived. 0.999: clock
+    # granularity only. No upper bound (how much longer is the machine's speed).
+    gap = arrived(polls[1]) - arrived(polls[0])
+    assert gap >= 0.999 * retry_after, gap
 
 
 def test_only_applies_the_named_deployments_and_keeps_the_other_entries(cli):

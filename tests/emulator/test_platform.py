@@ -1,8 +1,6 @@
 """Providers, throttling, long-running-operation pacing, faults: what azure-core's pipeline sees."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from azure.ai.ml.entities import MarketplaceSubscription, ServerlessEndpoint
 from azure.core.exceptions import HttpResponseError
@@ -25,6 +23,12 @@ role_assignments:
 models:
   - {name: Mistral-large, regions: [eastus2]}
 """
+
+
+def _arrived(entry):
+    """When a request reached the emulator, from its request-log entry: `time` is taken after the
+    answer was written, `duration_ms` runs from the request's arrival."""
+    return entry["time"] - entry["duration_ms"] / 1000
 
 
 def test_providers_get_and_register(emu):
@@ -88,15 +92,28 @@ def test_throttle_headers_and_body(emu):
 @pytest.mark.slow
 def test_arm_like_pacing_honours_retry_after(emu):
     emu.control.configure(preset="arm", pace={"default": {"polls": 2, "seconds": 0}})
-    ml = ml_client()
-    started = time.monotonic()
-    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
-    elapsed = time.monotonic() - started
+    told = []  # the Retry-After of every answer the SDK received for the operation's status
+
+    def hook(response):
+        if "mfeOperationsStatus" in response.http_request.url:
+            told.append(response.http_response.headers.get("Retry-After"))
+
+    # polling_interval=0: the SDK's own interval (30 s by default) is made 0, so the only thing
+    # that can space its polls is the Retry-After the emulator sends; a missing or 0 Retry-After
+    # makes it poll at once and the gap below fails (instead of the test taking 30 s).
+    ml_client().marketplace_subscriptions.begin_create_or_update(
+        MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE), polling_interval=0, raw_response_hook=hook).result()
     polls = [e for e in emu.control.requests() if "mfeOperationsStatus" in e["path"]]
-    assert len(polls) == 2
-    gap = polls[1]["time"] - polls[0]["time"]
-    assert 0.95 <= gap <= 2.5, gap  # the poller waited Retry-After: 1, not its 30 s default
-    assert elapsed < 3
+    assert len(polls) == 2, polls  # the operation ends at its second poll: no early stop, no extra poll
+    assert told == ["1", "1"], told  # what the server told the poller (the `arm` preset: Retry-After: 1)
+    retry_after = int(told[0])
+    # Arrivals as the server recorded them (the log's `time` is taken once the answer is written;
+    # duration_ms runs from the arrival). The poller sent its second poll at least Retry-After
+    # after it read the first answer, which was written after the first poll arrived: so the
+    # arrivals are at least Retry-After apart. 0.999: clock granularity only. No upper bound:
+    # how much longer it took is the machine's speed, not the client's behaviour.
+    gap = _arrived(polls[1]) - _arrived(polls[0])
+    assert gap >= 0.999 * retry_after, gap
 
 
 def test_failed_operation_surfaces_as_sdk_error(emu):
@@ -125,11 +142,14 @@ def test_transient_faults_are_retried_by_the_sdk(emu):
 def test_route_fault_and_latency(emu):
     from .clients import arm_call, project_path
 
-    emu.control.faults(routes=[{"method": "GET", "path": "/workspaces/contoso-chat$", "status": 404, "code": "ResourceNotFound", "times": 1}], latency_ms=30)
-    started = time.monotonic()
+    latency_ms = 30
+    emu.control.faults(routes=[{"method": "GET", "path": "/workspaces/contoso-chat$", "status": 404, "code": "ResourceNotFound", "times": 1}], latency_ms=latency_ms)
     assert arm_call("GET", project_path(), api_version="2024-10-01-preview").status_code == 404
     assert arm_call("GET", project_path(), api_version="2024-10-01-preview").status_code == 200
-    assert time.monotonic() - started >= 0.06
+    gets = [e for e in emu.control.requests() if e["kind"] == "arm" and e["path"].endswith("/workspaces/contoso-chat")]
+    assert [e["status"] for e in gets] == [404, 200], gets  # the route fault answered once (times: 1), then the workspace did
+    # the server held the request that got through for latency_ms before answering it (the log's duration_ms)
+    assert gets[1]["duration_ms"] >= latency_ms, gets[1]
 
 
 def test_paging_follows_next_link(emu):
