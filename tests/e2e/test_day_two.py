@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from .helpers import SUB_GENAI, spec_text
+from .helpers import SUB_GENAI, arrived, spec_text
 
 LARGE = {"name": "mistral-large-chat", "model": "Mistral-large", "content_safety": "enabled", "tags": {"team": "chat"},
          "secrets": {"url": "MISTRAL_LARGE_URL", "key": "MISTRAL_LARGE_KEY"}}
@@ -18,7 +18,7 @@ MODEL = "azureml://registries/azureml-mistral/models/"
 
 
 def deletes(cli):
-    return [(r["time"], r["path"].split("/")[-2]) for r in cli.writes() if r["method"] == "DELETE"]
+    return [r["path"].split("/")[-2] for r in cli.writes() if r["method"] == "DELETE"]
 
 
 def test_destroy_deletes_the_endpoint_first_waits_then_the_subscription(cli, emu):
@@ -29,12 +29,15 @@ def test_destroy_deletes_the_endpoint_first_waits_then_the_subscription(cli, emu
     emu.control.clear_requests()
     run = cli("destroy", "--yes", "--only", "mistral-large-chat")
     assert run.code == 0, run
-    assert [kind for _, kind in deletes(cli)] == ["serverlessEndpoints", "marketplaceSubscriptions"]
-    # the subscription's DELETE came only after the endpoint's deletion had finished (its last poll)
-    log = emu.control.requests()
-    endpoint_done = max(r["time"] for r in log if "mfeOperation" in r["path"] or r["path"].endswith("/serverlessEndpoints/mistral-large-chat"))
-    sub_delete = next(r["time"] for r in log if r["method"] == "DELETE" and "marketplaceSubscriptions" in r["path"])
-    assert sub_delete >= endpoint_done - 0.05
+    assert deletes(cli) == ["serverlessEndpoints", "marketplaceSubscriptions"]
+    # the subscription's DELETE came only after the endpoint's deletion had finished: in the server's
+    # record of the two operations (one monotonic clock), the endpoint's ended (at the poll that
+    # finished it) before the subscription's started (when its DELETE was handled)
+    deleted = [op for op in emu.control.state()["operations"] if op["kind"] == "delete"]
+    [endpoint_op] = [op for op in deleted if op["resource_type"] == "serverlessEndpoints"]
+    [sub_op] = [op for op in deleted if op["resource_type"] == "marketplaceSubscriptions"]
+    assert endpoint_op["resource_id"].endswith("/serverlessendpoints/mistral-large-chat") and endpoint_op["status"] == "Succeeded"
+    assert endpoint_op["ended"] is not None and endpoint_op["ended"] < sub_op["started"], (endpoint_op, sub_op)
     assert [r["name"] for r in cli.resources("serverlessEndpoints")] == ["mistral-small-chat"]
     assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["Mistral-small-provision"]
     assert cli.resources("saas") and all("small" in r["name"] for r in cli.resources("saas"))
@@ -197,33 +200,64 @@ def test_rotation_never_breaks_a_client_calling_in_a_loop(cli, emu):
     session = requests.Session()
     session.proxies = {"https": env["HTTPS_PROXY"]}
     session.verify = env["REQUESTS_CA_BUNDLE"]
-    failures, calls, stop = [], [], threading.Event()
+    calls, stop = [], threading.Event()  # calls: (the key the client read from the file, the answer's status), in order
 
     def client():
         while not stop.is_set():
             values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-            r = session.post(values["MISTRAL_LARGE_URL"] + "/chat/completions", headers={"Authorization": f"Bearer {values['MISTRAL_LARGE_KEY']}"},
-                             json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}, timeout=10)
-            calls.append(r.status_code)
-            if r.status_code != 200:
-                failures.append(r.status_code)
+            try:  # ?caller=loop tells this client's calls apart from the tool's probes in the request log
+                status = session.post(values["MISTRAL_LARGE_URL"] + "/chat/completions", params={"caller": "loop"},
+                                      headers={"Authorization": f"Bearer {values['MISTRAL_LARGE_KEY']}"},
+                                      json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}, timeout=10).status_code
+            except requests.RequestException as exc:
+                status = type(exc).__name__
+            calls.append((values["MISTRAL_LARGE_KEY"], status))
             time.sleep(0.01)
+
+    def loop_calls():
+        return [r for r in emu.control.requests() if r["kind"] == "inference" and r["query"].get("caller") == "loop"]
+
+    def regenerations():
+        return [r for r in emu.control.requests() if r["path"].endswith("/regenerateKeys")]
+
+    def wait_for(condition, what):  # a guard against hanging, not a measure: the condition is about order
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline and thread.is_alive(), f"the client never {what}: {[s for _, s in calls[-5:]]}"
+            time.sleep(0.02)
 
     thread = threading.Thread(target=client)
     thread.start()
     try:
+        wait_for(lambda: calls, "made a call")  # it is calling before the rotation starts
         run = cli("keys", "rotate", "mistral-large-chat", "--yes", "--grace", "1")
+        if run.code == 0:
+            # it goes on calling until it has used the key the file now holds, and the server has
+            # logged one of its calls arriving after the regenerateKeys answer was written
+            new_primary = cli.keys_of("mistral-large-chat")[0]
+            wait_for(lambda: any(key == new_primary for key, _ in calls), "used the new key")
+            wait_for(lambda: any(arrived(r) > regenerations()[0]["time"] for r in loop_calls()), "called after the regeneration")
     finally:
-        time.sleep(0.3)
         stop.set()
         thread.join()
     assert run.code == 0, run
     after = cli.keys_of("mistral-large-chat")
     assert after[0] != before[0] and after[1] == before[1], "the primary key was regenerated, the secondary kept"
     assert cli.secrets_file()["MISTRAL_LARGE_KEY"] == after[0]
-    assert len(calls) > 20 and failures == [], f"{len(failures)} of {len(calls)} calls failed: {failures[:5]}"
-    regen = [r for r in cli.writes() if r["path"].endswith("/regenerateKeys")]
-    assert len(regen) == 1
+    failures = [status for _, status in calls if status != 200]
+    assert failures == [], f"{len(failures)} of {len(calls)} calls failed: {failures[:5]}"
+    # the client followed the file: the old primary, then the secondary (the grace period, which is
+    # what a client gets to re-read the file), then the new primary, never back
+    names = {before[0]: "old primary", before[1]: "secondary", after[0]: "new primary"}
+    used = [names.get(key, "another key") for key, _ in calls]
+    assert [k for i, k in enumerate(used) if i == 0 or k != used[i - 1]] == ["old primary", "secondary", "new primary"]
+    # as the server saw it: the client's calls arrived before the regenerateKeys request and after its
+    # answer, and the server answered every one of them 200
+    regen = regenerations()
+    assert len(regen) == 1, regen
+    loop = loop_calls()
+    assert any(arrived(r) < arrived(regen[0]) for r in loop) and any(arrived(r) > regen[0]["time"] for r in loop)
+    assert {r["status"] for r in loop} == {200}, [r["status"] for r in loop]
     # rotating the secondary (which the file does not hold) needs no switch
     run = cli("keys", "rotate", "mistral-large-chat", "--key", "secondary", "--yes", "--output", "json")
     assert run.code == 0, run
