@@ -7,10 +7,10 @@ Returns what happened per deployment; writing the secrets is the caller's next s
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from .workers import worker_pool
 from .errors import AzureError, ProvisionError, explain
 from .gateway import Gateway, project_id
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
@@ -124,7 +124,7 @@ def apply_plan(plan: Plan, gateway: Gateway, parallel: int, progress: Progress) 
             results.append(DeploymentResult(dp.deployment.name, ok=False, error=reason))
         else:
             runnable.append(dp)
-    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="deploy")
+    pool = worker_pool(max(1, parallel), "deploy")
     try:
         for result, entry in pool.map(lambda dp: _deploy(gateway, dp, progress), runnable):
             results.append(result)

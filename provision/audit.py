@@ -5,13 +5,14 @@ missing, unhealthy, drift, policy, subscription, orphan, unmanaged, secrets, pro
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .errors import AzureError, explain
+from .workers import worker_pool
+from .errors import REMEDIES, AzureError, explain
 from .gateway import Gateway, project_id
-from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, SaasResource
+from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource
+from .names import TextEnum
 from .plan import desired_tags
 from .refresh import read_live
 from .regions import display_region
@@ -19,9 +20,24 @@ from .secrets import read_secrets
 from .spec import Deployment, Spec
 
 
+class Kind(TextEnum):
+    """The kinds of audit finding, in the order a report lists them."""
+
+    READ = "read"
+    MISSING = "missing"
+    UNHEALTHY = "unhealthy"
+    SUBSCRIPTION = "subscription"
+    POLICY = "policy"
+    DRIFT = "drift"
+    SECRETS = "secrets"
+    PROBE = "probe"
+    ORPHAN = "orphan"
+    UNMANAGED = "unmanaged"
+
+
 @dataclass(frozen=True)
 class AuditFinding:
-    kind: str
+    kind: Kind
     subject: str  # a deployment of the spec, or a resource outside it
     message: str
     remedy: str = ""
@@ -43,7 +59,7 @@ class AuditData:
 
 
 def _endpoint_of(d: Deployment, p: ProjectState) -> Optional[Endpoint]:
-    return next((e for e in p.endpoints if e.name.lower() == d.name.lower()), None)
+    return next((e for e in p.endpoints or () if e.name.lower() == d.name.lower()), None)
 
 
 def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe: bool) -> AuditData:
@@ -82,7 +98,7 @@ def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe
                 data.read_errors.append(f"project {w.name}: {explain(exc)}")
             data.extra_projects.append(extra)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="audit") as pool:
+    with worker_pool(max(1, parallel), "audit") as pool:
         futures = [pool.submit(keys_of, d) for d in spec.deployments]
         if everything:
             groups = sorted({(d.subscription, d.resource_group) for d in spec.deployments})
@@ -92,7 +108,7 @@ def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe
     if probe:
         from .probe import probe_one
 
-        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="probe") as pool:
+        with worker_pool(max(1, parallel), "probe") as pool:
             for d, result in zip(spec.deployments, pool.map(lambda d: probe_one(d, data.secrets, gateway), spec.deployments)):
                 data.probes[d.name] = result
     data.extra_projects.sort(key=lambda p: p.name.lower())
@@ -102,31 +118,35 @@ def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe
 def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> list[AuditFinding]:
     out: list[AuditFinding] = []
     if p.workspace is None:
-        return [AuditFinding("missing", d.name, f"project {d.project} does not exist or cannot be read", "fix `project` in the spec, or the caller's access")]
+        if Read.PROJECT in p.failures:
+            return []  # a `read` finding says why
+        return [AuditFinding(Kind.MISSING, d.name, f"project {d.project} does not exist in resource group {d.resource_group}", "fix `project` in the spec, or create the project")]
     if p.hub is not None and p.hub.location not in d.allowed_regions:
-        out.append(AuditFinding("policy", d.name, f"hub {p.hub.name} is in {display_region(p.hub.location)}, which allowed_regions no longer allows",
+        out.append(AuditFinding(Kind.POLICY, d.name, f"hub {p.hub.name} is in {display_region(p.hub.location)}, which allowed_regions no longer allows",
                                 "move the deployment to a project in an allowed region (provision destroy, then apply)"))
     e = _endpoint_of(d, p)
-    if e is None:
-        out.append(AuditFinding("missing", d.name, f"endpoint {d.name} does not exist in {d.project}", "run `provision apply`"))
+    if p.endpoints is None:
+        pass  # could not be listed: a `read` finding says why; nothing is claimed about the endpoint
+    elif e is None:
+        out.append(AuditFinding(Kind.MISSING, d.name, f"endpoint {d.name} does not exist in {d.project}", "run `provision apply`"))
     else:
         if e.provisioning_state.lower() != "succeeded":
-            out.append(AuditFinding("unhealthy", d.name, f"endpoint {d.name} is {e.provisioning_state}", "run `provision apply` to retry it"))
+            out.append(AuditFinding(Kind.UNHEALTHY, d.name, f"endpoint {d.name} is {e.provisioning_state}", "run `provision apply` to retry it"))
         elif e.endpoint_state.lower() != "online":
-            out.append(AuditFinding("unhealthy", d.name, f"endpoint {d.name} is {e.endpoint_state}, not Online", "check its Marketplace subscription (below); `provision apply` resubscribes"))
+            out.append(AuditFinding(Kind.UNHEALTHY, d.name, f"endpoint {d.name} is {e.endpoint_state}, not Online", _offline_remedy(d, p, e)))
         if e.model_id.lower() != d.model_id.lower():
-            out.append(AuditFinding("drift", d.name, f"model is {e.model_id.rsplit('/', 1)[-1]}, the spec says {d.model_name}", "`provision apply --allow-replace` (new URL and keys)"))
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"model is {e.model_id.rsplit('/', 1)[-1]}, the spec says {d.model_name}", "`provision apply --allow-replace` (new URL and keys)"))
         if d.content_safety is not None and e.content_safety is not d.content_safety:
             live_cs = {True: "enabled", False: "disabled", None: "unknown"}[e.content_safety]
-            out.append(AuditFinding("drift", d.name, f"content safety is {live_cs}, the spec says {'enabled' if d.content_safety else 'disabled'}", "run `provision apply`"))
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"content safety is {live_cs}, the spec says {'enabled' if d.content_safety else 'disabled'}", "run `provision apply`"))
         wanted = desired_tags(d)
         if not e.managed:
-            out.append(AuditFinding("drift", d.name, f"endpoint {d.name} was not created by provision (no provision:managed tag)", "`provision apply --adopt` to manage it"))
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"endpoint {d.name} was not created by provision (no provision:managed tag)", "`provision apply --adopt` to manage it"))
         elif dict(e.tags) != wanted:
             changed = sorted(k for k in set(wanted) | set(e.tags) if wanted.get(k) != e.tags.get(k))
-            out.append(AuditFinding("drift", d.name, f"tags differ from the spec: {', '.join(changed)}", "run `provision apply`"))
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"tags differ from the spec: {', '.join(changed)}", "run `provision apply`"))
         if e.location and e.location not in d.allowed_regions:
-            out.append(AuditFinding("drift", d.name, f"endpoint region {display_region(e.location)} is not in allowed_regions", "move it to an allowed region"))
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"endpoint region {display_region(e.location)} is not in allowed_regions", "move it to an allowed region"))
         out += _subscription_findings(d, p, e)
         out += _secret_findings(d, e, data)
     probe = data.probes.get(d.name)
@@ -134,21 +154,46 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
         from .probe import ProbeResult
 
         remedy = ProbeResult(d.name, data.secrets.get(d.url_var, ""), probe).remedy
-        out.append(AuditFinding("probe", d.name, f"chat call failed: {probe.error}", remedy))
+        out.append(AuditFinding(Kind.PROBE, d.name, f"chat call failed: {probe.error}", remedy))
     return out
 
 
-def _subscription_findings(d: Deployment, p: ProjectState, e: Endpoint) -> list[AuditFinding]:
-    if d.microsoft_sold:
-        return []
-    sub: Optional[MarketplaceSubscription] = None
+def _subscription_of(d: Deployment, p: ProjectState, e: Endpoint) -> Optional[MarketplaceSubscription]:
+    subs = p.marketplace_subscriptions or ()
     if e.marketplace_subscription_id:
-        sub = next((s for s in p.marketplace_subscriptions if s.id.lower() == e.marketplace_subscription_id.lower()), None)
-    sub = sub or next((s for s in p.marketplace_subscriptions if s.model_id.lower() == d.model_id.lower()), None)
-    if sub is None:
-        return [AuditFinding("subscription", d.name, f"endpoint {d.name} has no Marketplace subscription to {d.model_name}'s offer: it cannot serve", "run `provision apply` to subscribe again")]
+        found = next((s for s in subs if s.id.lower() == e.marketplace_subscription_id.lower()), None)
+        if found is not None:
+            return found
+    return next((s for s in subs if s.model_id.lower() == d.model_id.lower()), None)
+
+
+SUSPENDED_REMEDY = ("a suspended subscription is a billing matter provision cannot fix: resolve it in the Azure portal "
+                    "(Marketplace > SaaS subscriptions: payment method, or the EA's Marketplace policy); the endpoint comes back when it is Subscribed")
+
+
+def _offline_remedy(d: Deployment, p: ProjectState, e: Endpoint) -> str:
+    """What brings an endpoint that is not Online back, as far as its subscription tells."""
+    if d.microsoft_sold or p.marketplace_subscriptions is None:
+        return "`provision audit` after a while; if it stays so, recreate it: `provision destroy --only " + d.name + "`, then `provision apply`"
+    sub = _subscription_of(d, p, e)
+    if sub is None or sub.status.lower() == "unsubscribed":
+        return "its Marketplace subscription is gone: run `provision apply`, which subscribes the project again (the endpoint comes back Online)"
+    if sub.status.lower() == "suspended":
+        return SUSPENDED_REMEDY
+    return f"its Marketplace subscription {sub.name} is {sub.status}: run `provision audit` again once it is Subscribed"
+
+
+def _subscription_findings(d: Deployment, p: ProjectState, e: Endpoint) -> list[AuditFinding]:
+    if d.microsoft_sold or p.marketplace_subscriptions is None:
+        return []
+    sub = _subscription_of(d, p, e)
+    if sub is None or sub.status.lower() == "unsubscribed":
+        what = f"Marketplace subscription {sub.name} is Unsubscribed" if sub else f"endpoint {d.name} has no Marketplace subscription to {d.model_name}'s offer"
+        return [AuditFinding(Kind.SUBSCRIPTION, d.name, f"{what}: it cannot serve", "run `provision apply` to subscribe again")]
+    if sub.status.lower() == "suspended":
+        return [AuditFinding(Kind.SUBSCRIPTION, d.name, f"Marketplace subscription {sub.name} is Suspended", SUSPENDED_REMEDY)]
     if sub.status.lower() != "subscribed":
-        return [AuditFinding("subscription", d.name, f"Marketplace subscription {sub.name} is {sub.status}", "resolve it in the Azure portal (billing), then `provision apply`")]
+        return [AuditFinding(Kind.SUBSCRIPTION, d.name, f"Marketplace subscription {sub.name} is {sub.status}", "run `provision audit` again once Azure has finished with it")]
     return []
 
 
@@ -157,14 +202,14 @@ def _secret_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[AuditF
     url, key = data.secrets.get(d.url_var), data.secrets.get(d.key_var)
     if url is None or key is None:
         missing = [v for v, val in ((d.url_var, url), (d.key_var, key)) if val is None]
-        return [AuditFinding("secrets", d.name, f"the secrets file has no {' or '.join(missing)}", "run `provision apply` to write it")]
+        return [AuditFinding(Kind.SECRETS, d.name, f"the secrets file has no {' or '.join(missing)}", "run `provision apply` to write it")]
     if e.uri and url != e.uri:
-        out.append(AuditFinding("secrets", d.name, f"{d.url_var} is stale (the endpoint's URL is {e.uri})", "run `provision apply` to rewrite it"))
+        out.append(AuditFinding(Kind.SECRETS, d.name, f"{d.url_var} is stale (the endpoint's URL is {e.uri})", "run `provision apply` to rewrite it"))
     if d.openai_url_var and e.uri and data.secrets.get(d.openai_url_var) != e.uri.rstrip("/") + "/v1":
-        out.append(AuditFinding("secrets", d.name, f"{d.openai_url_var} is missing or stale (should be {e.uri.rstrip('/')}/v1)", "run `provision apply` to rewrite it"))
+        out.append(AuditFinding(Kind.SECRETS, d.name, f"{d.openai_url_var} is missing or stale (should be {e.uri.rstrip('/')}/v1)", "run `provision apply` to rewrite it"))
     keys = data.keys.get(d.name)
     if keys is not None and key not in (keys.primary.reveal(), keys.secondary.reveal()):
-        out.append(AuditFinding("secrets", d.name, f"{d.key_var} is no longer a valid key of the endpoint", "run `provision apply` to write the current key"))
+        out.append(AuditFinding(Kind.SECRETS, d.name, f"{d.key_var} is no longer a valid key of the endpoint", "run `provision apply` to write the current key"))
     return out
 
 
@@ -174,19 +219,21 @@ def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool)
     out = []
     for p in projects:
         key = (p.subscription.lower(), p.resource_group.lower(), p.name.lower())
-        for e in p.endpoints:
+        for e in p.endpoints or ():
             if (key, e.name.lower()) in named:
                 continue
             if e.managed:
-                out.append(AuditFinding("orphan", e.name, f"endpoint {e.name} in {p.name} was made by provision but the spec no longer names it", "`provision destroy` it with the old spec, or add it back"))
+                out.append(AuditFinding(Kind.ORPHAN, e.name, f"endpoint {e.name} in {p.name} was made by provision but the spec no longer names it", "`provision destroy` it with the old spec, or add it back"))
             elif everything:
-                out.append(AuditFinding("unmanaged", e.name, f"endpoint {e.name} in {p.name} ({e.model_id.rsplit('/', 1)[-1]}) is not in the spec and not managed by provision", "add it to the spec (apply --adopt), or delete it"))
-        for s in p.marketplace_subscriptions:
+                out.append(AuditFinding(Kind.UNMANAGED, e.name, f"endpoint {e.name} in {p.name} ({e.model_id.rsplit('/', 1)[-1]}) is not in the spec and not managed by provision", "add it to the spec (apply --adopt), or delete it"))
+        if p.endpoints is None:
+            continue  # with the endpoints unread, no subscription can be called unused
+        for s in p.marketplace_subscriptions or ():
             used = any(e.model_id.lower() == s.model_id.lower() or (e.marketplace_subscription_id or "").lower() == s.id.lower() for e in p.endpoints)
             if used or (key, s.model_id.lower()) in wanted_models or not (s.managed or everything):
                 continue
             who = "made by provision" if s.managed else "not managed by provision"
-            out.append(AuditFinding("orphan", s.name, f"Marketplace subscription {s.name} in {p.name} ({who}) has no endpoint: a billing relationship left behind",
+            out.append(AuditFinding(Kind.ORPHAN, s.name, f"Marketplace subscription {s.name} in {p.name} ({who}) has no endpoint: a billing relationship left behind",
                                     "delete it (`provision destroy` deletes the ones it made)"))
     return out
 
@@ -198,7 +245,7 @@ def _saas_findings(data: AuditData) -> list[AuditFinding]:
         offers: dict[str, int] = {}
         for p in projects:
             if p.subscription.lower() == sub and p.resource_group.lower() == rg:
-                for s in p.marketplace_subscriptions:
+                for s in p.marketplace_subscriptions or ():
                     offers[s.offer_id.lower()] = offers.get(s.offer_id.lower(), 0) + 1
         by_offer: dict[str, list[SaasResource]] = {}
         for r in resources:
@@ -207,7 +254,7 @@ def _saas_findings(data: AuditData) -> list[AuditFinding]:
         for offer, found in sorted(by_offer.items()):
             if len(found) > offers.get(offer, 0):
                 names = ", ".join(sorted(r.name for r in found))
-                out.append(AuditFinding("orphan", names, f"{len(found)} SaaS resource(s) of offer {offer} in {rg} but {offers.get(offer, 0)} Marketplace subscription(s) to it: billing with no deployment behind it",
+                out.append(AuditFinding(Kind.ORPHAN, names, f"{len(found)} SaaS resource(s) of offer {offer} in {rg} but {offers.get(offer, 0)} Marketplace subscription(s) to it: billing with no deployment behind it",
                                         "cancel the extra SaaS subscription in the Azure portal (Resource group > SaaS)"))
     return out
 
@@ -215,18 +262,21 @@ def _saas_findings(data: AuditData) -> list[AuditFinding]:
 def audit_findings(spec: Spec, data: AuditData) -> list[AuditFinding]:
     live = data.live
     if live.identity is None:
-        return [AuditFinding("read", "caller", live.identity_error or "no credential", "set the Azure credential (see `provision whoami`)")]
-    out: list[AuditFinding] = [AuditFinding("read", "audit", e, "") for e in data.read_errors]
+        error = live.identity_error
+        return [AuditFinding(Kind.READ, "caller", explain(error, with_remedy=False) if error else "no credential",
+                             REMEDIES.get(error.code if error else "", REMEDIES["CredentialUnavailable"]))]
+    out: list[AuditFinding] = [AuditFinding(Kind.READ, "audit", e, "") for e in data.read_errors]
     for d in spec.deployments:
         p = live.projects[d.project_key]
-        for what, reason in sorted(p.read_errors.items()):
-            if what in ("endpoints", "marketplace subscriptions", "hub"):
-                out.append(AuditFinding("read", d.name, f"could not read the {what} of {d.project}: {reason}", ""))
+        for what, error in sorted(p.failures.items()):
+            if what in (Read.PROJECT, Read.ENDPOINTS, Read.MARKETPLACE, Read.HUB):
+                out.append(AuditFinding(Kind.READ, d.name, f"could not read the {what} of {d.project}: {explain(error, with_remedy=False)}",
+                                        REMEDIES.get(error.code, f"check the caller's access: `provision whoami`")))
         out += _deployment_findings(d, p, data)
     unique = {id(p): p for p in live.projects.values()}
     out += _orphan_findings(spec, list(unique.values()), data.everything)
     if data.everything:
         out += _orphan_findings(spec, data.extra_projects, True)
         out += _saas_findings(data)
-    order = ["read", "missing", "unhealthy", "subscription", "policy", "drift", "secrets", "probe", "orphan", "unmanaged"]
-    return sorted(dict.fromkeys(out), key=lambda f: (order.index(f.kind) if f.kind in order else 99, f.subject, f.message))
+    order = list(Kind)
+    return sorted(dict.fromkeys(out), key=lambda f: (order.index(f.kind), f.subject, f.message))

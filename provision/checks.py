@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Optional
 
-from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState
-from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, Plan
+from .errors import REMEDIES, AzureError, explain
+from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read
+from .names import TextEnum
+from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, Action, Plan
 from .regions import display_region
 from .spec import Deployment, Spec
 
@@ -25,9 +27,21 @@ MARKETPLACE_ACTIONS = (
 )
 
 
+class Check(TextEnum):
+    IDENTITY = "identity"
+    PROJECT = "project"
+    REGION = "region"
+    ROLE = "role"
+    PERMISSIONS = "permissions"
+    PROVIDERS = "providers"
+    CONFLICT = "conflict"
+    SECRETS = "secrets"
+    OWNERSHIP = "ownership"
+
+
 @dataclass(frozen=True)
 class Finding:
-    check: str  # identity | project | region | role | permissions | providers | conflict
+    check: Check
     subject: str  # the deployment, subscription or "caller" it is about
     ok: bool
     message: str
@@ -62,11 +76,18 @@ def _covers(scope: str, target: str) -> bool:
     return target == scope or target.startswith(scope + "/") or scope == ""
 
 
+def _unread(failure: Optional[AzureError]) -> str:
+    return explain(failure, with_remedy=False) if failure is not None else "unknown"
+
+
 def identity_findings(live: LiveState) -> list[Finding]:
     if live.identity is None:
-        return [Finding("identity", "caller", False, live.identity_error or "no credential", "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or workload identity, or a managed identity), or run `az login`")]
+        error = live.identity_error
+        code = error.code if error is not None else "CredentialUnavailable"
+        message = explain(error, with_remedy=False) if error is not None else "no credential"
+        return [Finding(Check.IDENTITY, "caller", False, message, REMEDIES.get(code, REMEDIES["CredentialUnavailable"]))]
     i = live.identity
-    return [Finding("identity", "caller", True, f"{i.kind} {i.name} (object id {i.object_id}, tenant {i.tenant_id})")]
+    return [Finding(Check.IDENTITY, "caller", True, f"{i.kind} {i.name} (object id {i.object_id}, tenant {i.tenant_id})")]
 
 
 def role_finding(d: Deployment, p: ProjectState, live: LiveState) -> Finding:
@@ -77,18 +98,22 @@ def role_finding(d: Deployment, p: ProjectState, live: LiveState) -> Finding:
         f"{_principal_type(live.identity)} --role \"{d.required_role}\" --scope {rg_scope}"
     )
     if p.assignments is None:
-        return Finding("role", d.name, False, f"could not read the caller's role assignments ({p.read_errors.get('role assignments', 'unknown')})", f"ask an owner to check or grant: {grant}")
-    role_id = live.subscriptions[d.subscription].role_ids.get(d.required_role.lower(), "")
+        return Finding(Check.ROLE, d.name, False, f"could not read the caller's role assignments ({_unread(p.failures.get(Read.ASSIGNMENTS))})", f"ask an owner to check or grant: {grant}")
+    sub = live.subscriptions[d.subscription]
+    role_id = sub.role_ids.get(d.required_role.lower())
+    if role_id is None:
+        failure = sub.failures.get((Read.ROLE, d.required_role.lower()))
+        return Finding(Check.ROLE, d.name, False, f"could not read the role definition '{d.required_role}' ({_unread(failure)})", f"ask an owner to check or grant: {grant}")
     if not role_id:
-        return Finding("role", d.name, False, f"no role named '{d.required_role}' in subscription {d.subscription}", "fix `required_role` in the spec (the built-in is 'Azure AI Developer')")
+        return Finding(Check.ROLE, d.name, False, f"no role named '{d.required_role}' in subscription {d.subscription}", "fix `required_role` in the spec (the built-in is 'Azure AI Developer')")
     for a in sorted(p.assignments, key=lambda a: len(a.scope)):
         if a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() == role_id and _covers(a.scope, p.id):
             via = "" if a.principal_id.lower() == live.identity.object_id.lower() else f" through group {a.principal_id}"
-            return Finding("role", d.name, True, f"'{d.required_role}' assigned{via} at {a.scope}")
-    return Finding("role", d.name, False, f"the caller does not hold '{d.required_role}' on resource group {d.resource_group}, project {d.project}", f"ask an owner to run: {grant}")
+            return Finding(Check.ROLE, d.name, True, f"'{d.required_role}' assigned{via} at {a.scope}")
+    return Finding(Check.ROLE, d.name, False, f"the caller does not hold '{d.required_role}' on resource group {d.resource_group}, project {d.project}", f"ask an owner to run: {grant}")
 
 
-def _needed_actions(actions: set[str]) -> list[tuple[str, str]]:
+def _needed_actions(actions: set[Action]) -> list[tuple[str, str]]:
     """(action, why) pairs that the planned steps need on the project."""
     needed = [(f"{SE}/read", "read the endpoint"), (f"{SE}/listKeys/action", "read its keys")]
     if actions & {CREATE, UPDATE, RETAG, RESUME, ADOPT, REPLACE}:
@@ -101,22 +126,22 @@ def _needed_actions(actions: set[str]) -> list[tuple[str, str]]:
     return needed
 
 
-def permission_finding(d: Deployment, p: ProjectState, actions: set[str]) -> Finding:
+def permission_finding(d: Deployment, p: ProjectState, actions: set[Action]) -> Finding:
     if p.permissions is None:
-        return Finding("permissions", d.name, False, f"could not read the caller's permissions on {d.project} ({p.read_errors.get('permissions', 'unknown')})", "grant the caller Microsoft.Authorization/*/read (every built-in role has it)")
+        return Finding(Check.PERMISSIONS, d.name, False, f"could not read the caller's permissions on {d.project} ({_unread(p.failures.get(Read.PERMISSIONS))})", "grant the caller Microsoft.Authorization/*/read (every built-in role has it)")
     missing = [(a, why) for a, why in _needed_actions(actions) if not allowed(p.permissions, a)]
     if not missing:
-        return Finding("permissions", d.name, True, "the caller may " + ", ".join(dict.fromkeys(why for _, why in _needed_actions(actions))))
+        return Finding(Check.PERMISSIONS, d.name, True, "the caller may " + ", ".join(dict.fromkeys(why for _, why in _needed_actions(actions))))
     market = [a for a, _ in missing if a in MARKETPLACE_ACTIONS]
     if market and len(market) == len(missing):
         return Finding(
-            "permissions", d.name, False,
+            Check.PERMISSIONS, d.name, False,
             f"subscribing project {d.project} to the Marketplace offer of {d.model_name} needs Marketplace rights the caller lacks: {', '.join(market)}",
             f"ask for Owner or Contributor at /subscriptions/{d.subscription}, or a custom role with those actions there (Azure AI Developer alone does not include them); "
             "or let an admin run `provision apply` once: later runs only need the endpoint rights",
         )
     return Finding(
-        "permissions", d.name, False,
+        Check.PERMISSIONS, d.name, False,
         "the caller may not " + "; ".join(f"{why} ({a})" for a, why in missing),
         f"ask for '{d.required_role}' on resource group {d.resource_group}" + (" and Marketplace rights at the subscription" if market else ""),
     )
@@ -124,38 +149,38 @@ def permission_finding(d: Deployment, p: ProjectState, actions: set[str]) -> Fin
 
 def project_findings(d: Deployment, p: ProjectState) -> list[Finding]:
     if p.workspace is None:
-        reason = p.read_errors.get("project")
-        if reason:
-            return [Finding("project", d.name, False, f"could not read project {d.project}: {reason}", "check `subscription`, `resource_group` and `project` in the spec, and the caller's access")]
-        return [Finding("project", d.name, False, f"project {d.project} does not exist in resource group {d.resource_group} of subscription {d.subscription}", "create the AI Studio project in a hub, or fix `project` in the spec")]
+        failure = p.failures.get(Read.PROJECT)
+        if failure is not None:
+            return [Finding(Check.PROJECT, d.name, False, f"could not read project {d.project}: {_unread(failure)}", "check `subscription`, `resource_group` and `project` in the spec, and the caller's access")]
+        return [Finding(Check.PROJECT, d.name, False, f"project {d.project} does not exist in resource group {d.resource_group} of subscription {d.subscription}", "create the AI Studio project in a hub, or fix `project` in the spec")]
     w = p.workspace
     if w.kind.lower() != "project" or not w.hub_id:
-        return [Finding("project", d.name, False, f"workspace {d.project} is a '{w.kind}' workspace, not a hub-based project", "point `project` at an AI Studio project (a workspace of kind Project in a hub)")]
+        return [Finding(Check.PROJECT, d.name, False, f"workspace {d.project} is a '{w.kind}' workspace, not a hub-based project", "point `project` at an AI Studio project (a workspace of kind Project in a hub)")]
     if p.hub is None:
-        return [Finding("project", d.name, False, f"the hub of project {d.project} ({w.hub_id}) could not be read: {p.read_errors.get('hub', 'not found')}", "give the caller read access to the hub")]
-    findings = [Finding("project", d.name, True, f"project {d.project} in hub {p.hub.name}")]
+        return [Finding(Check.PROJECT, d.name, False, f"the hub of project {d.project} ({w.hub_id}) could not be read: {_unread(p.failures.get(Read.HUB)) if Read.HUB in p.failures else 'not found'}", "give the caller read access to the hub")]
+    findings = [Finding(Check.PROJECT, d.name, True, f"project {d.project} in hub {p.hub.name}")]
     region = p.hub.location
     allowed_list = ", ".join(display_region(r) for r in d.allowed_regions)
     if region in d.allowed_regions:
-        findings.append(Finding("region", d.name, True, f"hub {p.hub.name} is in {display_region(region)} (allowed: {allowed_list})"))
+        findings.append(Finding(Check.REGION, d.name, True, f"hub {p.hub.name} is in {display_region(region)} (allowed: {allowed_list})"))
     else:
-        findings.append(Finding("region", d.name, False, f"hub {p.hub.name} is in {display_region(region)}, which is not allowed (allowed: {allowed_list})", "use a project whose hub is in an allowed region, or add the region to `allowed_regions` if policy permits"))
+        findings.append(Finding(Check.REGION, d.name, False, f"hub {p.hub.name} is in {display_region(region)}, which is not allowed (allowed: {allowed_list})", "use a project whose hub is in an allowed region, or add the region to `allowed_regions` if policy permits"))
     return findings
 
 
-def conflict_findings(d: Deployment, p: ProjectState, plan_actions: set[str], allow_replace: bool, adopt: bool) -> list[Finding]:
+def conflict_findings(d: Deployment, p: ProjectState, plan_actions: set[Action], allow_replace: bool, adopt: bool) -> list[Finding]:
     findings = []
-    for other in p.endpoints:
+    for other in p.endpoints or ():
         if other.name.lower() != d.name.lower() and other.model_id.lower() == d.model_id.lower() and other.provisioning_state.lower() != "deleting":
             findings.append(Finding(
-                "conflict", d.name, False,
+                Check.CONFLICT, d.name, False,
                 f"endpoint '{other.name}' already serves {d.model_name} in project {d.project} (Azure allows one deployment per model per project)",
                 f"name the deployment '{other.name}' to manage that endpoint, or remove it first (`provision destroy` if provision made it)",
             ))
     if REPLACE in plan_actions and not allow_replace:
-        findings.append(Finding("conflict", d.name, False, f"endpoint {d.name} serves another model; changing the model deletes and recreates it (new URL and keys)", "re-run with --allow-replace"))
+        findings.append(Finding(Check.CONFLICT, d.name, False, f"endpoint {d.name} serves another model; changing the model deletes and recreates it (new URL and keys)", "re-run with --allow-replace"))
     if ADOPT in plan_actions and not adopt:
-        findings.append(Finding("conflict", d.name, False, f"endpoint {d.name} exists but was not created by provision (no provision:managed tag)", "re-run with --adopt to manage it, or choose another `name`"))
+        findings.append(Finding(Check.CONFLICT, d.name, False, f"endpoint {d.name} exists but was not created by provision (no provision:managed tag)", "re-run with --adopt to manage it, or choose another `name`"))
     return findings
 
 
@@ -165,15 +190,15 @@ def provider_findings(plan: Plan, live: LiveState) -> list[Finding]:
     for sub in sorted(live.subscriptions.values(), key=lambda s: s.id):
         for ns, state in sorted(sub.providers.items()):
             if not state:
-                findings.append(Finding("providers", sub.id, False, f"could not read provider {NAMESPACES.get(ns, ns)}: {sub.read_errors.get(f'provider {ns}', 'unknown')}", "check the subscription id and the caller's access"))
+                findings.append(Finding(Check.PROVIDERS, sub.id, False, f"could not read provider {NAMESPACES.get(ns, ns)}: {_unread(sub.failures.get((Read.PROVIDER, ns)))}", "check the subscription id and the caller's access"))
             elif (sub.id.lower(), ns) not in registering:
-                findings.append(Finding("providers", sub.id, True, f"{NAMESPACES.get(ns, ns)} is {state}"))
+                findings.append(Finding(Check.PROVIDERS, sub.id, True, f"{NAMESPACES.get(ns, ns)} is {state}"))
     for r in plan.registrations:
         perms = _subscription_permissions(live, r.subscription)
         if perms is not None and allowed(perms, f"{r.namespace}/register/action"):
-            findings.append(Finding("providers", r.subscription, True, f"{r.namespace} is not registered; the caller may register it (apply will)"))
+            findings.append(Finding(Check.PROVIDERS, r.subscription, True, f"{r.namespace} is not registered; the caller may register it (apply will)"))
         else:
-            findings.append(Finding("providers", r.subscription, False, f"{r.namespace} is not registered on subscription {r.subscription}, and the caller may not register it", f"ask an owner to run: az provider register --namespace {r.namespace} --subscription {r.subscription}"))
+            findings.append(Finding(Check.PROVIDERS, r.subscription, False, f"{r.namespace} is not registered on subscription {r.subscription}, and the caller may not register it", f"ask an owner to run: az provider register --namespace {r.namespace} --subscription {r.subscription}"))
     return findings
 
 
@@ -197,9 +222,9 @@ def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = Fa
         findings.append(role_finding(d, p, live))
         findings.append(permission_finding(d, p, actions))
         if p.workspace is not None:
-            for what in ("endpoints", "marketplace subscriptions"):
-                if what in p.read_errors:
-                    findings.append(Finding("project", d.name, False, f"could not list the {what} of {d.project}: {p.read_errors[what]}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
+            for what in (Read.ENDPOINTS, Read.MARKETPLACE):
+                if what in p.failures:
+                    findings.append(Finding(Check.PROJECT, d.name, False, f"could not list the {what} of {d.project}: {_unread(p.failures[what])}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
             findings += conflict_findings(d, p, actions, allow_replace, adopt)
     findings += provider_findings(plan, live)
     return findings

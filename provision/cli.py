@@ -306,7 +306,7 @@ def rotate(opts: Options, name: str, which: str, grace: float, yes: bool) -> Non
 @click.pass_obj
 def whoami(opts: Options, parallel: int) -> None:
     """Who the Azure credential is, and whether it holds the roles the spec needs."""
-    from .checks import Finding
+    from .checks import Check, Finding
     from .errors import AzureError, explain
     from .render import findings_text, identity_dict
 
@@ -320,7 +320,7 @@ def whoami(opts: Options, parallel: int) -> None:
         try:
             names.update(gateway.role_names(sub.rsplit("/", 1)[-1], ids))
         except AzureError as exc:
-            findings.append(Finding("role", "caller", False, f"could not read role names: {explain(exc)}", ""))
+            findings.append(Finding(Check.ROLE, "caller", False, f"could not read role names: {explain(exc)}", ""))
     rows = [{"role": names.get(a.role_definition_id, a.role_definition_id.rsplit("/", 1)[-1]), "scope": a.scope,
              "through": None if pre.live.identity and a.principal_id.lower() == pre.live.identity.object_id.lower() else a.principal_id} for a in assignments]
     width = max([len(r["role"]) for r in rows] + [4])

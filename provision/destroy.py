@@ -9,27 +9,37 @@ a subscription first leaves its endpoints unhealthy). Already gone is done.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .workers import worker_pool
 from .apply import Progress
-from .checks import Finding, allowed, identity_findings
-from .errors import AzureError, explain
+from .checks import Check, Finding, allowed, identity_findings
+from .errors import REMEDIES, AzureError, explain
 from .gateway import Gateway, project_id
-from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState
+from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read
+from .names import TextEnum
 from .spec import Deployment, Spec
 
-DELETE, GONE, KEEP, REFUSE = "delete", "gone", "keep", "refuse"
+class Disposal(TextEnum):
+    """What destroy does with an endpoint or a subscription."""
+
+    DELETE = "delete"
+    GONE = "gone"
+    KEEP = "keep"
+    REFUSE = "refuse"
+
+
+DELETE, GONE, KEEP, REFUSE = Disposal
 
 
 @dataclass(frozen=True)
 class DestroyItem:
     deployment: Deployment
     endpoint: Optional[Endpoint]
-    endpoint_action: str  # delete | gone | refuse
+    endpoint_action: Disposal  # delete | gone | refuse
     subscription: Optional[MarketplaceSubscription]
-    subscription_action: str  # delete | keep | gone
+    subscription_action: Disposal  # delete | keep | gone
     reason: str = ""  # why a subscription is kept, or an endpoint refused
 
     def lines(self) -> list[str]:
@@ -63,10 +73,10 @@ def _subscription_of(d: Deployment, p: ProjectState, endpoint: Optional[Endpoint
     if d.microsoft_sold:
         return None
     if endpoint is not None and endpoint.marketplace_subscription_id:
-        found = next((s for s in p.marketplace_subscriptions if s.id.lower() == endpoint.marketplace_subscription_id.lower()), None)
+        found = next((s for s in p.marketplace_subscriptions or () if s.id.lower() == endpoint.marketplace_subscription_id.lower()), None)
         if found is not None:
             return found
-    return next((s for s in p.marketplace_subscriptions if s.model_id.lower() == d.model_id.lower()), None)
+    return next((s for s in p.marketplace_subscriptions or () if s.model_id.lower() == d.model_id.lower()), None)
 
 
 def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_subscription: bool = False, include_unmanaged: bool = False) -> list[DestroyItem]:
@@ -75,7 +85,7 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
     items = []
     for d in chosen:
         p = live.projects[d.project_key]
-        endpoint = next((e for e in p.endpoints if e.name.lower() == d.name.lower()), None)
+        endpoint = next((e for e in p.endpoints or () if e.name.lower() == d.name.lower()), None)
         if endpoint is None:
             action, reason = GONE, ""
         elif not endpoint.managed and not include_unmanaged:
@@ -85,7 +95,7 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
         sub = _subscription_of(d, p, endpoint)
         sub_action = GONE
         if sub is not None:
-            users = [e.name for e in p.endpoints if (d.project_key, e.name.lower()) not in leaving
+            users = [e.name for e in p.endpoints or () if (d.project_key, e.name.lower()) not in leaving
                      and ((e.marketplace_subscription_id or "").lower() == sub.id.lower() or e.model_id.lower() == sub.model_id.lower())]
             if action == REFUSE:
                 sub_action = KEEP
@@ -108,13 +118,14 @@ def destroy_checks(items: list[DestroyItem], live: LiveState) -> list[Finding]:
     for item in items:
         d = item.deployment
         p = live.projects[d.project_key]
-        for what, reason in sorted(p.read_errors.items()):
-            if what in ("project", "endpoints", "marketplace subscriptions"):
-                findings.append(Finding("project", d.name, False, f"could not read the {what} of {d.project}: {reason}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
-        if p.workspace is None and "project" not in p.read_errors:
-            findings.append(Finding("project", d.name, True, f"project {d.project} does not exist: nothing to delete"))
+        for what, error in sorted(p.failures.items()):
+            if what in (Read.PROJECT, Read.ENDPOINTS, Read.MARKETPLACE):
+                findings.append(Finding(Check.PROJECT, d.name, False, f"could not read the {what} of {d.project}: {explain(error, with_remedy=False)}",
+                                        REMEDIES.get(error.code, f"ask for '{d.required_role}' on resource group {d.resource_group}")))
+        if p.workspace is None and Read.PROJECT not in p.failures:
+            findings.append(Finding(Check.PROJECT, d.name, True, f"project {d.project} does not exist: nothing to delete"))
         if item.endpoint_action == REFUSE:
-            findings.append(Finding("ownership", d.name, False, f"endpoint {d.name} in {d.project} was not created by provision", "pass --include-unmanaged to delete it anyway, or remove the deployment from the spec"))
+            findings.append(Finding(Check.OWNERSHIP, d.name, False, f"endpoint {d.name} in {d.project} was not created by provision", "pass --include-unmanaged to delete it anyway, or remove the deployment from the spec"))
         needed = []
         if item.endpoint_action == DELETE:
             needed.append("Microsoft.MachineLearningServices/workspaces/serverlessEndpoints/delete")
@@ -123,9 +134,9 @@ def destroy_checks(items: list[DestroyItem], live: LiveState) -> list[Finding]:
         if needed and p.permissions is not None:
             missing = [a for a in needed if not allowed(p.permissions, a)]
             if missing:
-                findings.append(Finding("permissions", d.name, False, f"the caller may not {', '.join(missing)}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
+                findings.append(Finding(Check.PERMISSIONS, d.name, False, f"the caller may not {', '.join(missing)}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
             else:
-                findings.append(Finding("permissions", d.name, True, "the caller may delete what the plan deletes"))
+                findings.append(Finding(Check.PERMISSIONS, d.name, True, "the caller may delete what the plan deletes"))
     return findings
 
 
@@ -167,7 +178,7 @@ def _destroy_one(gateway: Gateway, item: DestroyItem, progress: Progress) -> Des
 def run_destroy(items: list[DestroyItem], gateway: Gateway, parallel: int, progress: Progress) -> list[DestroyResult]:
     work = [i for i in items if i.endpoint_action == DELETE or i.subscription_action == DELETE]
     done = {i.deployment.name: DestroyResult(i.deployment.name, ok=True) for i in items if i not in work}
-    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="destroy")
+    pool = worker_pool(max(1, parallel), "destroy")
     try:
         for r in pool.map(lambda i: _destroy_one(gateway, i, progress), work):
             done[r.name] = r

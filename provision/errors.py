@@ -76,8 +76,9 @@ REMEDIES: dict[str, str] = {
     "LinkedAuthorizationFailed": "subscribing needs Marketplace rights at the subscription (Owner, Contributor, or a custom role with Microsoft.MarketplaceOrdering/* and Microsoft.SaaS/resources/write)",
     "MissingSubscriptionRegistration": "a resource provider is not registered: `az provider register --namespace <namespace>` or grant <namespace>/register/action",
     "ServerlessEndpointModelImmutable": "the model of an endpoint cannot change: re-run with --allow-replace to delete and recreate it",
-    "CredentialUnavailable": "no Azure credential: set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET (or workload identity), or run `az login`",
-    "ConnectionFailed": "Azure could not be reached: check the network or proxy (HTTPS_PROXY), then run again; `provision apply` continues where it stopped",
+    "CredentialUnavailable": "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or workload identity, or a managed identity), or run `az login`",
+    "CredentialRejected": "fix the credential: AZURE_CLIENT_SECRET holds the secret's value (not its id), AZURE_CLIENT_ID the app's client id, AZURE_TENANT_ID its tenant; with OIDC, the federated credential must trust this subject",
+    "ConnectionFailed": "check the network and the proxy (HTTPS_PROXY / NO_PROXY), then run again; `provision apply` continues where it stopped",
     "SubscriptionNotFound": "the Azure subscription id is wrong or not visible to this identity: check `subscription` in the spec",
     "ResourceGroupNotFound": "check `resource_group` in the spec",
 }
@@ -90,8 +91,8 @@ STEP_REMEDIES: dict[tuple[str, str], str] = {
 }
 
 
-def explain(error: AzureError, step: str = "") -> str:
-    """One line: Azure's code, its message, and what to do."""
+def explain(error: AzureError, step: str = "", with_remedy: bool = True) -> str:
+    """One line: Azure's code, its message, and (unless the caller says it itself) what to do."""
     codes = error.codes
     remedy = next((REMEDIES[c] for c in codes if c in REMEDIES), "") or next((STEP_REMEDIES[(step, c)] for c in codes if (step, c) in STEP_REMEDIES), "")
     if "MissingSubscriptionRegistration" in codes:
@@ -101,4 +102,4 @@ def explain(error: AzureError, step: str = "") -> str:
             remedy = remedy.replace("<namespace>", quoted[-1])
     label = "/".join(codes) or "AzureError"
     message = " ".join(str(error).split())
-    return f"{label}: {message}" + (f" (fix: {remedy})" if remedy else "")
+    return f"{label}: {message}" + (f" (fix: {remedy})" if remedy and with_remedy else "")

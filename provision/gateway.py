@@ -46,9 +46,39 @@ TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
 TRANSIENT_ATTEMPTS = 5
 
 
-def parse_azure_error(exc: BaseException) -> AzureError:
+def sdk_errors() -> tuple[type[BaseException], ...]:
+    """What the Azure SDKs and the HTTP transport raise: the only exceptions the gateway turns into
+    AzureError. Anything else (a KeyError in our own code) is a bug and leaves as it is."""
+    import requests
+    from azure.core.exceptions import AzureError as SdkError
+
+    return (SdkError, requests.RequestException)
+
+
+def _proxy_for(url: str) -> str:
+    import requests.utils
+
+    return requests.utils.get_environ_proxies(url).get("https", "")
+
+
+def unreachable(url: str, exc: BaseException) -> AzureError:
+    """A network or proxy failure, naming the host, the proxy and the underlying error."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or url
+    proxy = _proxy_for(url)
+    inner = getattr(exc, "inner_exception", None) or exc
+    reason = inner.args[0] if inner.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError carries the real cause
+    cause = type(inner).__name__ + (f" ({type(reason).__name__})" if isinstance(reason, BaseException) and type(reason).__name__ != type(inner).__name__ else "")
+    via = f" through the proxy {proxy}" if proxy else " (no proxy)"
+    return AzureError(f"could not reach {host}{via}: {cause}", "ConnectionFailed")
+
+
+def parse_azure_error(exc: BaseException, url: str = "") -> AzureError:
     """Azure's error envelope -> AzureError(code, inner code, status). Message text is Azure's own,
     which never contains a key (keys only travel in listKeys/regenerateKeys answers)."""
+    import requests
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError, ServiceResponseError
 
     if isinstance(exc, AzureError):
@@ -56,10 +86,11 @@ def parse_azure_error(exc: BaseException) -> AzureError:
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
         text = str(exc.message or exc)
         entra = re.search(r"(AADSTS\d+: [^.]*\.)", text)  # Entra ID's own error code says what is wrong
-        first = entra.group(1) if entra else (text.strip().splitlines() or ["no credential"])[0]
-        return AzureError(f"could not get a token: {first}", "CredentialUnavailable")
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-        return AzureError(f"could not reach Azure: {type(exc).__name__}", "ConnectionFailed")
+        if entra:
+            return AzureError(f"Microsoft Entra ID refused the credential: {entra.group(1)}", "CredentialRejected")
+        return AzureError("no Azure credential was found (DefaultAzureCredential tried them all; --debug lists what each said)", "CredentialUnavailable")
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError, requests.ConnectionError, requests.Timeout)):
+        return unreachable(url or "https://management.azure.com", exc)
     if isinstance(exc, HttpResponseError):
         status = exc.status_code
         body: Any = None
@@ -208,18 +239,19 @@ class Gateway:
                 )
             return self._resources[subscription]
 
-    def _call(self, fn: Callable[[], Any], idempotent: bool = True) -> Any:
+    def _call(self, fn: Callable[[], Any], idempotent: bool = True, url: str = "") -> Any:
         """Run one SDK call; Azure failures leave as AzureError. The pipeline already retries what
         azure-core deems safe; an idempotent call (reads, listKeys, PUT, PATCH, DELETE: a repeat
         joins the running operation) is also retried when a POST's connection dropped, or the
         pipeline's own retries ran out on a transient answer."""
+        caught = sdk_errors()
         for attempt in range(TRANSIENT_ATTEMPTS):
             try:
                 return fn()
             except AzureError:
                 raise
-            except Exception as exc:
-                error = parse_azure_error(exc)
+            except caught as exc:
+                error = parse_azure_error(exc, url or self.cloud.arm)
                 transient = error.code == "ConnectionFailed" or error.status in TRANSIENT_STATUSES
                 if not (idempotent and transient) or attempt == TRANSIENT_ATTEMPTS - 1:
                     raise error from None
@@ -295,9 +327,18 @@ class Gateway:
 
     # --- identity ---------------------------------------------------------------------------
     def identity(self) -> Identity:
-        """Who the credential is, from the claims of a Resource Manager token (no extra request)."""
+        """Who the credential is, from the claims of a Resource Manager token (no extra request).
+        A credential that fails is told apart: the sign-in service cannot be reached (network or
+        proxy), Entra ID refused it (its AADSTS code), or there is none."""
         scope = self.cloud.scope
-        token = self._call(lambda: self.credential.get_token(scope)).token
+        try:
+            token = self._call(lambda: self.credential.get_token(scope), url=f"https://{self.cloud.authority}/").token
+        except AzureError as exc:
+            if exc.code != "ConnectionFailed":
+                blocked = self._unreachable(f"https://{self.cloud.authority}/")
+                if blocked is not None:
+                    raise blocked from None
+            raise
         claims = _token_claims(token)
         oid = str(claims.get("oid") or "")
         if not oid:
@@ -309,6 +350,14 @@ class Gateway:
         else:
             kind, name = "service principal", str(claims.get("appid") or claims.get("azp") or oid)
         return Identity(object_id=oid, tenant_id=str(claims.get("tid") or ""), kind=kind, name=name)
+
+    def _unreachable(self, url: str) -> Optional[AzureError]:
+        """Whether `url` answers at all (any HTTP status will do) through this environment's proxy."""
+        try:
+            self._http().get(url, timeout=10)
+        except sdk_errors() as exc:
+            return unreachable(url, exc)
+        return None
 
     # --- workspaces -------------------------------------------------------------------------
     def get_workspace(self, workspace_id: str) -> Optional[Workspace]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from .errors import AzureError
+from .names import TextEnum
 from .secret import Secret
 
 MANAGED_TAG = "provision:managed"  # on every endpoint the tool creates; value "true"
@@ -145,20 +147,39 @@ class Keys:
     secondary: Secret
 
 
+class Read(TextEnum):
+    """What refresh reads; a failed read is recorded under its name, with Azure's error."""
+
+    PROJECT = "project"
+    HUB = "hub"
+    ENDPOINTS = "endpoints"
+    MARKETPLACE = "marketplace subscriptions"
+    ASSIGNMENTS = "role assignments"
+    PERMISSIONS = "permissions"
+    PROVIDER = "provider"
+    ROLE = "role definition"
+
+
 @dataclass
 class ProjectState:
-    """Everything read about one project (None where it could not be read, with the reason)."""
+    """Everything read about one project. A list that could not be read is None (never empty:
+    "could not read" must not look like "does not exist"), and `failures` holds Azure's error."""
 
     subscription: str
     resource_group: str
     name: str
     workspace: Optional[Workspace] = None
     hub: Optional[Workspace] = None
-    endpoints: tuple[Endpoint, ...] = ()
-    marketplace_subscriptions: tuple[MarketplaceSubscription, ...] = ()
+    endpoints: Optional[tuple[Endpoint, ...]] = None
+    marketplace_subscriptions: Optional[tuple[MarketplaceSubscription, ...]] = None
     assignments: Optional[tuple[RoleAssignment, ...]] = None
     permissions: Optional[tuple[Permission, ...]] = None
-    read_errors: dict[str, str] = field(default_factory=dict)  # what -> one-line reason
+    failures: dict[Read, AzureError] = field(default_factory=dict)
+
+    @property
+    def listed(self) -> bool:
+        """The project, its endpoints and (when needed) its subscriptions were all read."""
+        return self.workspace is not None and self.endpoints is not None and Read.MARKETPLACE not in self.failures
 
     @property
     def id(self) -> str:
@@ -168,14 +189,14 @@ class ProjectState:
 @dataclass
 class SubscriptionState:
     id: str
-    providers: dict[str, str] = field(default_factory=dict)  # namespace (lower) -> registrationState
-    role_ids: dict[str, str] = field(default_factory=dict)  # role name (lower) -> role definition GUID (lower)
-    read_errors: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, Optional[str]] = field(default_factory=dict)  # namespace (lower) -> registrationState; None: not read
+    role_ids: dict[str, Optional[str]] = field(default_factory=dict)  # role name (lower) -> role definition GUID (lower), "" none; None: not read
+    failures: dict[tuple[Read, str], AzureError] = field(default_factory=dict)  # (PROVIDER, namespace) / (ROLE, name)
 
 
 @dataclass
 class LiveState:
     identity: Optional[Identity]
-    identity_error: Optional[str]
+    identity_error: Optional[AzureError]
     projects: dict[tuple[str, str, str], ProjectState]  # Deployment.project_key -> state
     subscriptions: dict[str, SubscriptionState]  # subscription id (lower) -> state

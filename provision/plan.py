@@ -11,17 +11,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .live import DEPLOYMENT_TAG, MANAGED_TAG, NAMESPACES, SUBSCRIPTION_SUFFIX, Endpoint, LiveState, MarketplaceSubscription, ProjectState
+from .names import TextEnum
+from .live import DEPLOYMENT_TAG, MANAGED_TAG, NAMESPACES, SUBSCRIPTION_SUFFIX, Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read
 from .spec import Deployment, Spec
 
 
-# actions: what the step does to Azure
-SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT = "subscribe", "create", "update", "retag", "resume", "replace", "adopt"
+class Action(TextEnum):
+    """What a step does to Azure."""
+
+    SUBSCRIBE = "subscribe"
+    CREATE = "create"
+    UPDATE = "update"
+    RETAG = "retag"
+    RESUME = "resume"
+    REPLACE = "replace"
+    ADOPT = "adopt"
+
+
+SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT = Action  # the names the other stages import
 
 
 @dataclass(frozen=True)
 class Step:
-    action: str
+    action: Action
     kind: str  # "marketplace subscription" | "endpoint"
     name: str
     detail: str
@@ -82,7 +94,7 @@ def _same(a: str, b: str) -> bool:
 def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Optional[str]]:
     if d.microsoft_sold:
         return [], None
-    found: Optional[MarketplaceSubscription] = next((s for s in p.marketplace_subscriptions if _same(s.model_id, d.model_id)), None)
+    found: Optional[MarketplaceSubscription] = next((s for s in p.marketplace_subscriptions or () if _same(s.model_id, d.model_id)), None)
     if found is None:
         name = f"{d.model_name}{SUBSCRIPTION_SUFFIX}"
         return [Step(SUBSCRIBE, "marketplace subscription", name, f"accepts the terms of {d.model_name}'s Marketplace offer; pay-as-you-go billing")], name
@@ -95,7 +107,7 @@ def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Opt
 
 
 def _endpoint_steps(d: Deployment, p: ProjectState, tags: dict[str, str]) -> tuple[list[Step], Optional[Endpoint]]:
-    live = next((e for e in p.endpoints if _same(e.name, d.name)), None)
+    live = next((e for e in p.endpoints or () if _same(e.name, d.name)), None)
     if live is None:
         return [Step(CREATE, "endpoint", d.name, d.model_name)], None
     if not _same(live.model_id, d.model_id):
@@ -123,15 +135,18 @@ def plan_changes(spec: Spec, live: LiveState) -> Plan:
     registrations: list[Registration] = []
     for sub in sorted(live.subscriptions.values(), key=lambda s: s.id):
         for ns in sorted(sub.providers):
-            if sub.providers[ns] and sub.providers[ns].lower() != "registered":
+            state = sub.providers[ns]
+            if state and state.lower() != "registered":
                 registrations.append(Registration(sub.id, NAMESPACES.get(ns, ns)))
     plans = []
     for d in spec.deployments:
         p = live.projects[d.project_key]
         tags = desired_tags(d)
-        if p.workspace is None or p.read_errors.get("endpoints") or p.read_errors.get("marketplace subscriptions"):
-            plans.append(DeploymentPlan(d, (), None, None, tags, None, blocked="the project could not be read"))
+        if not p.listed:
+            what = "does not exist" if p.workspace is None and Read.PROJECT not in p.failures else "could not be read"
+            plans.append(DeploymentPlan(d, (), None, None, tags, None, blocked=f"the project {what}"))
             continue
+        assert p.workspace is not None  # listed
         sub_steps, sub_name = _subscription_steps(d, p)
         ep_steps, live_ep = _endpoint_steps(d, p, tags)
         plans.append(DeploymentPlan(d, tuple(sub_steps + ep_steps), sub_name, p.workspace.location, tags, live_ep))

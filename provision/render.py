@@ -14,6 +14,7 @@ from .checks import Finding
 from .live import Identity
 from .plan import Plan
 from .regions import display_region
+from .workers import leave_signals_to_the_main_thread
 
 
 LIST_PASSED_UP_TO = 5  # subjects; beyond that the passed checks are counted, not listed
@@ -131,6 +132,7 @@ class ProgressLine:
             self.stream.write("\r\033[K")
 
     def _spin(self) -> None:
+        leave_signals_to_the_main_thread()
         frame = 0
         while not self._stop.wait(0.1):
             with self.lock:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from .apply import ApplyResult, Progress, apply_plan
-from .checks import Finding, failed, run_checks
+from .checks import Check, Finding, failed, run_checks
 from .gateway import Gateway
 from .live import LiveState
 from .plan import Plan, plan_changes
@@ -38,9 +38,9 @@ def secrets_finding(spec: Spec) -> Finding:
     while not os.path.isdir(existing):
         existing = os.path.dirname(existing)
     if not os.access(existing, os.W_OK | os.X_OK) or (os.path.exists(spec.secrets.path) and not os.access(spec.secrets.path, os.R_OK)):
-        return Finding("secrets", spec.secrets.path, False, f"cannot write the secrets file {spec.secrets.path} (no write access to {existing})",
+        return Finding(Check.SECRETS, spec.secrets.path, False, f"cannot write the secrets file {spec.secrets.path} (no write access to {existing})",
                        "fix the directory's permissions, or point `secrets.path` elsewhere")
-    return Finding("secrets", spec.secrets.path, True, f"{spec.secrets.format} file, readable and writable")
+    return Finding(Check.SECRETS, spec.secrets.path, True, f"{spec.secrets.format} file, readable and writable")
 
 
 def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool = False, adopt: bool = False) -> Preflight:
