@@ -94,6 +94,10 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
         if endpoint is None or endpoint.provisioning_state.lower() != "succeeded" or not endpoint.uri:
             state = endpoint.provisioning_state if endpoint else "missing"
             raise ProvisionError(f"endpoint {d.name} is {state}, not Succeeded; run apply again")
+        if endpoint.endpoint_state.lower() != "online":
+            # Ready means it serves: provisioned and Online (a Suspended endpoint answers 503).
+            raise ProvisionError(f"endpoint {d.name} is provisioned but {endpoint.endpoint_state}, not Online, so it cannot serve; "
+                                 "`provision audit` says why (usually its Marketplace subscription) and how to fix it")
         keys = gateway.list_keys(project, d.name)
         if not keys.primary:
             raise ProvisionError(f"endpoint {d.name} returned no key; run apply again")

@@ -46,6 +46,7 @@ class Finding:
     ok: bool
     message: str
     remedy: str = ""
+    unread: bool = False  # failed because something could not be read, not because of what was read
 
     def as_dict(self) -> dict[str, object]:
         return {"check": self.check, "subject": self.subject, "ok": self.ok, "message": self.message, "remedy": self.remedy}
@@ -80,6 +81,13 @@ def _unread(failure: Optional[AzureError]) -> str:
     return explain(failure, with_remedy=False) if failure is not None else "unknown"
 
 
+def _cannot_read(check: Check, subject: str, message: str, failure: Optional[AzureError], remedy: str) -> Finding:
+    """A check that could not be made: the fix is the read's (network, credential) when Azure's
+    error code has one, else `remedy`."""
+    fix = REMEDIES.get(failure.code, remedy) if failure is not None and failure.code in ("ConnectionFailed", "CredentialRejected", "CredentialUnavailable") else remedy
+    return Finding(check, subject, False, f"{message} ({_unread(failure)})", fix, unread=True)
+
+
 def identity_findings(live: LiveState) -> list[Finding]:
     if live.identity is None:
         error = live.identity_error
@@ -98,12 +106,12 @@ def role_finding(d: Deployment, p: ProjectState, live: LiveState) -> Finding:
         f"{_principal_type(live.identity)} --role \"{d.required_role}\" --scope {rg_scope}"
     )
     if p.assignments is None:
-        return Finding(Check.ROLE, d.name, False, f"could not read the caller's role assignments ({_unread(p.failures.get(Read.ASSIGNMENTS))})", f"ask an owner to check or grant: {grant}")
+        return _cannot_read(Check.ROLE, d.name, "could not read the caller's role assignments", p.failures.get(Read.ASSIGNMENTS), f"ask an owner to check or grant: {grant}")
     sub = live.subscriptions[d.subscription]
     role_id = sub.role_ids.get(d.required_role.lower())
     if role_id is None:
         failure = sub.failures.get((Read.ROLE, d.required_role.lower()))
-        return Finding(Check.ROLE, d.name, False, f"could not read the role definition '{d.required_role}' ({_unread(failure)})", f"ask an owner to check or grant: {grant}")
+        return _cannot_read(Check.ROLE, d.name, f"could not read the role definition '{d.required_role}'", failure, f"ask an owner to check or grant: {grant}")
     if not role_id:
         return Finding(Check.ROLE, d.name, False, f"no role named '{d.required_role}' in subscription {d.subscription}", "fix `required_role` in the spec (the built-in is 'Azure AI Developer')")
     for a in sorted(p.assignments, key=lambda a: len(a.scope)):
@@ -128,7 +136,7 @@ def _needed_actions(actions: set[Action]) -> list[tuple[str, str]]:
 
 def permission_finding(d: Deployment, p: ProjectState, actions: set[Action]) -> Finding:
     if p.permissions is None:
-        return Finding(Check.PERMISSIONS, d.name, False, f"could not read the caller's permissions on {d.project} ({_unread(p.failures.get(Read.PERMISSIONS))})", "grant the caller Microsoft.Authorization/*/read (every built-in role has it)")
+        return _cannot_read(Check.PERMISSIONS, d.name, f"could not read the caller's permissions on {d.project}", p.failures.get(Read.PERMISSIONS), "grant the caller Microsoft.Authorization/*/read (every built-in role has it)")
     missing = [(a, why) for a, why in _needed_actions(actions) if not allowed(p.permissions, a)]
     if not missing:
         return Finding(Check.PERMISSIONS, d.name, True, "the caller may " + ", ".join(dict.fromkeys(why for _, why in _needed_actions(actions))))
@@ -151,7 +159,7 @@ def project_findings(d: Deployment, p: ProjectState) -> list[Finding]:
     if p.workspace is None:
         failure = p.failures.get(Read.PROJECT)
         if failure is not None:
-            return [Finding(Check.PROJECT, d.name, False, f"could not read project {d.project}: {_unread(failure)}", "check `subscription`, `resource_group` and `project` in the spec, and the caller's access")]
+            return [_cannot_read(Check.PROJECT, d.name, f"could not read project {d.project}", failure, "check `subscription`, `resource_group` and `project` in the spec, and the caller's access")]
         return [Finding(Check.PROJECT, d.name, False, f"project {d.project} does not exist in resource group {d.resource_group} of subscription {d.subscription}", "create the AI Studio project in a hub, or fix `project` in the spec")]
     w = p.workspace
     if w.kind.lower() != "project" or not w.hub_id:
@@ -190,7 +198,7 @@ def provider_findings(plan: Plan, live: LiveState) -> list[Finding]:
     for sub in sorted(live.subscriptions.values(), key=lambda s: s.id):
         for ns, state in sorted(sub.providers.items()):
             if not state:
-                findings.append(Finding(Check.PROVIDERS, sub.id, False, f"could not read provider {NAMESPACES.get(ns, ns)}: {_unread(sub.failures.get((Read.PROVIDER, ns)))}", "check the subscription id and the caller's access"))
+                findings.append(_cannot_read(Check.PROVIDERS, sub.id, f"could not read provider {NAMESPACES.get(ns, ns)}", sub.failures.get((Read.PROVIDER, ns)), "check the subscription id and the caller's access"))
             elif (sub.id.lower(), ns) not in registering:
                 findings.append(Finding(Check.PROVIDERS, sub.id, True, f"{NAMESPACES.get(ns, ns)} is {state}"))
     for r in plan.registrations:
@@ -224,7 +232,7 @@ def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = Fa
         if p.workspace is not None:
             for what in (Read.ENDPOINTS, Read.MARKETPLACE):
                 if what in p.failures:
-                    findings.append(Finding(Check.PROJECT, d.name, False, f"could not list the {what} of {d.project}: {_unread(p.failures[what])}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))
+                    findings.append(_cannot_read(Check.PROJECT, d.name, f"could not list the {what} of {d.project}", p.failures[what], f"ask for '{d.required_role}' on resource group {d.resource_group}"))
             findings += conflict_findings(d, p, actions, allow_replace, adopt)
     findings += provider_findings(plan, live)
     return findings

@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import click
@@ -22,6 +22,7 @@ class Options:
     file: str
     output: str
     debug: bool
+    document: dict[str, Any] = field(default_factory=dict)  # --output json: what the command reported; printed once, by main
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,17 +66,16 @@ def validate(opts: Options) -> None:
     from .spec import load_spec
 
     spec = load_spec(opts.file)
-    if opts.output == "json":
-        click.echo(json.dumps({"valid": True, "file": opts.file, "deployments": [d.name for d in spec.deployments]}, indent=2))
-    else:
-        names = ", ".join(d.name for d in spec.deployments)
-        click.echo(f"{opts.file}: valid ({len(spec.deployments)} deployment{'s' if len(spec.deployments) != 1 else ''}: {names})")
+    names = ", ".join(d.name for d in spec.deployments)
+    _emit(opts, {"valid": True, "file": opts.file, "deployments": [d.name for d in spec.deployments]},
+          [f"{opts.file}: valid ({len(spec.deployments)} deployment{'s' if len(spec.deployments) != 1 else ''}: {names})"])
 
 
 def _emit(opts: Options, data: dict[str, Any], lines: list[str]) -> None:
-    """The same facts as JSON on stdout, or as text (stdout for results, stderr stays for progress)."""
+    """The same facts as JSON, or as text on stdout (stderr stays for progress). In JSON mode the
+    facts are gathered and `main` prints one document, on success and on failure alike."""
     if opts.output == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=False))
+        opts.document.update(data)
     else:
         for line in lines:
             click.echo(line)
@@ -102,10 +102,9 @@ def _preflight_dict(pre: Any) -> dict[str, Any]:
 
 
 def _report(opts: Options, pre: Any) -> None:
-    from .render import findings_text, plan_text
+    from .render import findings_text, plan_summary, plan_text
 
-    changes = pre.plan.writes()
-    lines = ["Checks:"] + findings_text(pre.findings) + [f"Plan: {changes} change{'s' if changes != 1 else ''}"] + plan_text(pre.plan)
+    lines = ["Checks:"] + findings_text(pre.findings) + [plan_summary(pre)] + plan_text(pre.plan)
     _emit(opts, _preflight_dict(pre), lines)
 
 
@@ -330,13 +329,19 @@ def whoami(opts: Options, parallel: int) -> None:
     lines += ["Checks:"] + findings_text([f for f in findings if f.check != "identity"])
     _emit(opts, {"identity": identity_dict(pre.live.identity), "assignments": rows, "checks": [f.as_dict() for f in findings]}, lines)
     if any(not f.ok for f in findings):
+        if pre.live.identity is None:
+            raise ChecksFailed("could not sign in to Azure, so nothing else was read (the FAIL above says why)")
+        if any(not f.ok and f.unread for f in findings):
+            raise ChecksFailed("some of what the checks need could not be read (see FAIL above)")
         raise ChecksFailed("the caller lacks what the spec needs (see FAIL above)")
 
 
 @cli.command()
-def schema() -> None:
-    """Print the JSON Schema of the spec, for editors."""
-    from .spec import json_schema
+@common
+@click.pass_obj
+def schema(opts: Options) -> None:
+    """Print the JSON Schema of the spec, for editors (JSON whatever --output says)."""
+    from .fields import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 
@@ -374,40 +379,84 @@ def main(argv: Optional[list[str]] = None) -> None:
     sys.exit(code)
 
 
+def _json_mode(opts: Optional[Options], args: list[str]) -> bool:
+    if opts is not None:
+        return opts.output == "json"
+    return "--output=json" in args or any(a == "--output" and b == "json" for a, b in zip(args, args[1:]))
+
+
+def _finish_json(opts: Optional[Options], args: list[str], code: int, error: Optional[str], extra: Optional[dict[str, Any]] = None) -> None:
+    """--output json: exactly one document on stdout, on success and on failure, with `ok` (and
+    `error` and `exit_code` when it failed). A command that printed its own JSON (schema) and
+    succeeded gets nothing more."""
+    if not _json_mode(opts, args):
+        return
+    document = {**(opts.document if opts else {}), **(extra or {})}
+    if error is None and not document:
+        return
+    final: dict[str, Any] = {"ok": True, **document}
+    final["ok"] = error is None and code in (0, EXIT_CHANGES)
+    if error is not None:
+        final.update(error=error, exit_code=code)
+    click.echo(json.dumps(final, indent=2))
+
+
+def _bug(exc: BaseException) -> str:
+    """A failure in provision's own code: where, never the exception's text (it could hold anything)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "provision" in f.filename] or frames
+    where = f" at {os.path.basename(ours[-1].filename)}:{ours[-1].lineno}" if ours else ""
+    return (f"internal error ({type(exc).__name__}{where}): this is a bug in provision, not a problem with your spec or Azure; "
+            "please report it with the output of the same command run with --debug")
+
+
 def _run(args: list[str]) -> int:
     """Run one command; every failure becomes its exit code and a one-line message here."""
     _quiet_sdk_logs(list(args))
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job ends like Ctrl-C: nothing half-written
-    options: dict[str, Any] = {}
+    opts: Optional[Options] = None
+    code, error, extra = 0, None, None
+    failure: Optional[BaseException] = None
     try:
         with cli.make_context("provision", list(args)) as ctx:
-            options = ctx.params  # the group's own --output/--debug, as click parsed them
-            ctx.obj = Options(options.get("file") or "deployments.yaml", options.get("output") or "text", bool(options.get("debug")))
-            options = ctx.obj.__dict__  # the command's own -f/--output/--debug land here too
+            params = ctx.params  # the group's own -f/--output/--debug, as click parsed them
+            opts = Options(params.get("file") or "deployments.yaml", params.get("output") or "text", bool(params.get("debug")))
+            ctx.obj = opts  # the command's own -f/--output/--debug land here too
             cli.invoke(ctx)
     except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
+        code = int(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("error: interrupted; run the command again to finish (the secrets file was not half-written)", err=True)
+        message = "interrupted; run the command again to finish (the secrets file was not half-written)"
+        _finish_json(opts, args, EXIT_FAILURE, message)
+        click.echo(f"error: {message}", err=True)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(EXIT_FAILURE)  # do not wait for worker threads still polling Azure operations
     except click.ClickException as exc:
         exc.show()
-        return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)
+        code, error = (EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)), exc.format_message()
     except SpecError as exc:
-        if options.get("debug"):
-            raise
-        if options.get("output") == "json":
-            click.echo(json.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]}, indent=2))
+        failure, code, error = exc, exc.exit_code, str(exc.problems[0]) if exc.problems else "invalid"
+        extra = {"valid": False, "problems": [p.as_dict() for p in exc.problems]}
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
-            _annotate(problem.message if problem.path == "" else f"{problem.path}: {problem.message}", options, problem.file, problem.line)
-        return exc.exit_code
+            _annotate(problem.message if problem.path == "" else f"{problem.path}: {problem.message}", _options(opts), problem.file, problem.line)
     except ProvisionError as exc:
-        if options.get("debug"):
-            raise
+        failure, code, error = exc, exc.exit_code, str(exc)
         click.echo(f"error: {exc}", err=True)
-        _annotate(str(exc), options)
-        return exc.exit_code
-    return 0
+        _annotate(str(exc), _options(opts))
+    except Exception as exc:  # a bug in provision (the gateway turns every Azure failure into ProvisionError)
+        failure, code, error = exc, EXIT_FAILURE, _bug(exc)
+        click.echo(f"error: {error}", err=True)
+        _annotate(error, _options(opts))
+    _finish_json(opts, args, code, error, extra)
+    if failure is not None and opts is not None and opts.debug:
+        sys.stdout.flush()
+        raise failure
+    return code
+
+
+def _options(opts: Optional[Options]) -> dict[str, Any]:
+    return opts.__dict__ if opts is not None else {}

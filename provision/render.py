@@ -40,6 +40,16 @@ def findings_text(findings: Iterable[Finding]) -> list[str]:
     return lines
 
 
+def plan_summary(pre: Any) -> str:
+    """The plan's headline; never "0 changes" when something could not be read."""
+    if pre.live.identity is None:
+        return "Plan: not made: nothing could be read from Azure (the identity check above says why)"
+    n = pre.plan.writes()
+    blocked = sum(1 for dp in pre.plan.deployments if dp.blocked)
+    text = f"Plan: {n} change{'s' if n != 1 else ''}"
+    return text + (f"; {blocked} deployment{'s' if blocked != 1 else ''} could not be planned (below)" if blocked else "")
+
+
 def plan_text(plan: Plan) -> list[str]:
     lines = []
     for r in plan.registrations:

@@ -56,8 +56,12 @@ def read_secrets(sink: SecretsSink) -> dict[str, str]:
             text = f.read()
     except FileNotFoundError:
         return {}
+    except IsADirectoryError:
+        raise SpecError([Problem(sink.path, None, "", "the secrets file's path is a directory; point `secrets.path` at a file")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([Problem(sink.path, None, "", "the secrets file is not UTF-8 text; fix it or remove it (provision rewrites its own entries)")]) from None
     except OSError as exc:
-        raise ProvisionError(f"{sink.path}: cannot read the secrets file ({exc.strerror}); fix its permissions") from None
+        raise SpecError([Problem(sink.path, None, "", f"cannot read the secrets file ({exc.strerror}); fix its permissions")]) from None
     if sink.format == "json":
         if not text.strip():
             return {}
@@ -158,11 +162,15 @@ def publish_to_github(entries: list[SecretEntry], environ: Mapping[str, str], st
     stdout.flush()
     output = environ.get("GITHUB_OUTPUT")
     if output:
-        with open(output, "a", encoding="utf-8") as f:
-            for e in entries:
-                f.write(f"{e.url_var}={e.url}\n")
-                if e.openai_url_var:
-                    f.write(f"{e.openai_url_var}={e.openai_url}\n")
+        try:
+            with open(output, "a", encoding="utf-8") as f:
+                for e in entries:
+                    f.write(f"{e.url_var}={e.url}\n")
+                    if e.openai_url_var:
+                        f.write(f"{e.openai_url_var}={e.openai_url}\n")
+        except OSError as exc:
+            raise ProvisionError(f"GITHUB_OUTPUT ({output}): cannot append the step outputs ({exc.strerror}); everything else was done and "
+                                 "the secrets file holds the URLs. Run in a GitHub Actions step (which sets GITHUB_OUTPUT), or unset it") from None
 
 
 def forget_entries(sink: SecretsSink, variables: list[str]) -> None:

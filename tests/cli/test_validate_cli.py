@@ -42,8 +42,9 @@ def test_invalid_spec_as_json(tmp_path):
     spec.write_text("deployments: []\n")
     result = run("-f", str(spec), "--output", "json", "validate")
     assert result.returncode == 2
-    assert json.loads(result.stdout) == {"valid": False, "problems": [
-        {"file": str(spec), "line": 1, "path": "deployments", "message": "at least one deployment is required (a list of mappings with name and model)"}]}
+    problem = "at least one deployment is required (a list of mappings with name and model)"
+    assert json.loads(result.stdout) == {"ok": False, "valid": False, "problems": [{"file": str(spec), "line": 1, "path": "deployments", "message": problem}],
+                                         "error": f"{spec}:1: deployments: {problem}", "exit_code": 2}
 
 
 def test_missing_file_and_debug_traceback(tmp_path):
