@@ -5,9 +5,10 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
@@ -90,6 +91,18 @@ def arrived(entry: dict[str, Any]) -> float:
     request's arrival. A request a client sends after reading an answer therefore always arrives
     after that answer's request arrived; it may arrive before the answer's `time` was taken."""
     return entry["time"] - entry["duration_ms"] / 1000
+
+
+def logged(emu: Any, condition: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    """The request log, once condition(log) holds (or after 30 s: then the caller's assertions say
+    what is missing). The server records an entry just after writing the answer, so a client can
+    have read the answer to its last request before that request is in the log."""
+    deadline = time.monotonic() + 30
+    while True:
+        log = emu.control.requests()
+        if condition(log) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.01)
 
 
 def spec_text(*deployments: dict[str, Any], defaults: Optional[dict[str, Any]] = None, secrets: Optional[dict[str, Any]] = None) -> str:

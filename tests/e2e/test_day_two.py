@@ -236,7 +236,7 @@ def test_rotation_never_breaks_a_client_calling_in_a_loop(cli, emu):
             # logged one of its calls arriving after the regenerateKeys answer was written
             new_primary = cli.keys_of("mistral-large-chat")[0]
             wait_for(lambda: any(key == new_primary for key, _ in calls), "used the new key")
-            wait_for(lambda: any(arrived(r) > regenerations()[0]["time"] for r in loop_calls()), "called after the regeneration")
+            wait_for(lambda: any(arrived(r) > regen["time"] for regen in regenerations() for r in loop_calls()), "called after the regeneration")
     finally:
         stop.set()
         thread.join()
