@@ -75,6 +75,7 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
                 status = gateway.create_marketplace_subscription(project, step.name, d.model_id)
                 if status.lower() != "succeeded":
                     raise ProvisionError(f"Marketplace subscription {step.name} ended {status}; run apply again")
+                endpoint = None  # a resubscribed project's endpoint comes back Online: read it again
             elif step.action == RETAG:
                 gateway.patch_endpoint_tags(project, d.name, dp.endpoint_tags)
                 endpoint = gateway.get_endpoint(project, d.name)

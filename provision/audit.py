@@ -234,7 +234,7 @@ def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool)
                 continue
             who = "made by provision" if s.managed else "not managed by provision"
             out.append(AuditFinding(Kind.ORPHAN, s.name, f"Marketplace subscription {s.name} in {p.name} ({who}) has no endpoint: a billing relationship left behind",
-                                    "delete it (`provision destroy` deletes the ones it made)"))
+                                    f"no spec names its model, so no provision command deletes it: `az resource delete --ids {s.id}` (or delete it in the portal)"))
     return out
 
 

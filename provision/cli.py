@@ -380,8 +380,8 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 def _json_mode(opts: Optional[Options], args: list[str]) -> bool:
-    if opts is not None:
-        return opts.output == "json"
+    if opts is not None and opts.output == "json":
+        return True
     return "--output=json" in args or any(a == "--output" and b == "json" for a, b in zip(args, args[1:]))
 
 

@@ -188,7 +188,10 @@ class Gateway:
                     # MSAL would validate an unknown authority against login.microsoftonline.com
                     # (Azure Stack Hub, ADFS, an emulator): trust the cloud's own metadata instead.
                     options["disable_instance_discovery"] = True
-                self._credential = DefaultAzureCredential(**options)
+                try:
+                    self._credential = DefaultAzureCredential(**options)
+                except ValueError as exc:  # azure-identity's answer to settings it cannot use
+                    raise AzureError(f"the Azure credential settings cannot be used: {exc}", "CredentialUnavailable") from None
             return self._credential
 
     def _arm_client(self) -> Any:

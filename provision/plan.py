@@ -143,8 +143,11 @@ def plan_changes(spec: Spec, live: LiveState) -> Plan:
         p = live.projects[d.project_key]
         tags = desired_tags(d)
         if not p.listed:
-            what = "does not exist" if p.workspace is None and Read.PROJECT not in p.failures else "could not be read"
-            plans.append(DeploymentPlan(d, (), None, None, tags, None, blocked=f"the project {what}"))
+            if live.identity is None:
+                why = "nothing could be read from Azure"
+            else:
+                why = "the project " + ("does not exist" if p.workspace is None and Read.PROJECT not in p.failures else "could not be read")
+            plans.append(DeploymentPlan(d, (), None, None, tags, None, blocked=why))
             continue
         assert p.workspace is not None  # listed
         sub_steps, sub_name = _subscription_steps(d, p)

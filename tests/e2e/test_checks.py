@@ -134,7 +134,7 @@ def test_no_credential(cli):
     cli.extra_env = {"AZURE_CLIENT_SECRET": "wrong"}
     cli.spec(spec_text(LARGE))
     run = refused(cli, "plan")
-    assert "FAIL identity    caller: CredentialUnavailable: could not get a token: AADSTS7000215: Invalid client secret provided." in run.stdout
+    assert "FAIL identity    caller: CredentialRejected: Microsoft Entra ID refused the credential: AADSTS7000215: Invalid client secret provided." in run.stdout
     assert "Attempted credentials" not in run.stderr, "the SDK's multi-line log is shown only with --debug"
     assert "wrong" not in run.stdout + run.stderr
 
@@ -193,7 +193,7 @@ def test_github_oidc_workload_identity_signs_in_without_a_secret(cli, tmp_path):
     token.write_text(jwt("repo:someone/fork:pull_request"))  # a subject the app does not trust
     cli.emu.control.clear_requests()
     run = refused(cli, "plan")
-    assert "FAIL identity    caller: CredentialUnavailable: could not get a token: AADSTS70021" in run.stdout
+    assert "FAIL identity    caller: CredentialRejected: Microsoft Entra ID refused the credential: AADSTS70021" in run.stdout
 
 
 def test_azure_refusals_during_apply_become_one_line_with_the_fix(cli, emu):
