@@ -71,3 +71,34 @@ def test_validate_does_not_import_azure_sdks():
     code = "import sys; from provision.cli import main\ntry:\n    main(['validate'])\nexcept SystemExit:\n    pass\nprint(sorted(m for m in sys.modules if m.startswith('azure')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "AZURE_SUBSCRIPTION_ID": SUB}, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_version_names_the_distribution():
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout == f"provision {version('mistral-azure-provision')} (mistral-azure-provision)\n"
+
+
+def test_a_bug_is_reported_as_a_bug_without_its_text(monkeypatch, capsys):
+    """An exception that is not an Azure or usage failure is a bug: one line saying so and where,
+    exit 1, never the exception's text (it could hold anything); JSON mode still gets its document."""
+    from provision import cli as cli_module, spec as spec_module
+
+    def broken(path, environ=None):
+        raise KeyError("sk-not-to-be-shown")
+
+    monkeypatch.setattr(spec_module, "load_spec", broken)
+    assert cli_module._run(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error (KeyError at cli.py:") and "this is a bug in provision" in err
+    assert "sk-not-to-be-shown" not in err and "Traceback" not in err
+    assert cli_module._run(["validate", "--output", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is False and document["exit_code"] == 1 and "sk-not-to-be-shown" not in json.dumps(document)
+    try:
+        cli_module._run(["--debug", "validate"])
+    except KeyError:
+        pass  # with --debug, the traceback
+    else:
+        raise AssertionError("--debug re-raises a bug")
