@@ -8,6 +8,7 @@ from typing import Mapping, Optional
 
 from .apply import ApplyResult, Progress, apply_plan
 from .checks import Check, Finding, failed, run_checks
+from .errors import Problem, SpecError
 from .gateway import Gateway
 from .live import LiveState
 from .plan import Plan, plan_changes
@@ -36,6 +37,9 @@ def secrets_finding(spec: Spec) -> Finding:
     directory = os.path.dirname(os.path.abspath(spec.secrets.path))
     existing = directory
     while not os.path.isdir(existing):
+        if os.path.lexists(existing):  # a file where a directory of the path should be
+            raise SpecError([Problem(spec.secrets.path, None, "", f"{existing} is not a directory, so the secrets file cannot be written there; "
+                                     "remove it or point `secrets.path` elsewhere")])
         existing = os.path.dirname(existing)
     if not os.access(existing, os.W_OK | os.X_OK) or (os.path.exists(spec.secrets.path) and not os.access(spec.secrets.path, os.R_OK)):
         return Finding(Check.SECRETS, spec.secrets.path, False, f"cannot write the secrets file {spec.secrets.path} (no write access to {existing})",

@@ -111,14 +111,19 @@ def test_an_unusable_github_output_is_one_line_after_the_work_is_done(cli):
     assert cli.secrets_file()["MISTRAL_LARGE_CHAT_URL"].startswith("https://mistral-large-chat.")
 
 
-@pytest.mark.parametrize("make", ["directory", "unreadable"])
+@pytest.mark.parametrize("make", ["directory", "unreadable", "file-for-directory"])
 def test_a_secrets_path_that_cannot_be_read_is_a_usage_error_before_azure(cli, make):
     import os
 
     cli.spec(spec_text(LARGE))
     path = cli.dir / ".secrets/deployments.env"
-    path.parent.mkdir(mode=0o700)
-    if make == "directory":
+    if make == "file-for-directory":
+        path.parent.write_text("a file where the secrets directory should be\n")
+    else:
+        path.parent.mkdir(mode=0o700)
+    if make == "file-for-directory":
+        pass
+    elif make == "directory":
         path.mkdir()
     else:
         path.write_text("A=b\n")
@@ -127,5 +132,5 @@ def test_a_secrets_path_that_cannot_be_read_is_a_usage_error_before_azure(cli, m
             pytest.skip("running as a user who can read any file (root)")
     run = cli("plan")
     assert run.code == 2, run
-    assert run.stderr.startswith("error: .secrets/deployments.env: ") and len(run.stderr.strip().splitlines()) == 1
+    assert run.stderr.startswith("error: .secrets/deployments.env: ") and len(run.stderr.strip().splitlines()) == 1, run
     assert cli.writes() == [] and [r for r in cli.emu.control.requests() if r.get("kind") == "arm"] == []

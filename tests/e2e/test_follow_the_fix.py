@@ -190,3 +190,128 @@ def test_following_a_refused_checks_fix_lets_apply_through(cli, emu, situation, 
     assert check["remedy"] == remedy
     follow(cli, remedy)
     assert cli("plan", "--detailed-exitcode").code == 0
+
+
+def missing_project(cli, emu):
+    cli.spec(spec_text(dict(LARGE, project="contoso-chatt")))
+    return "missing", "mistral-large-chat"
+
+
+def test_a_missing_project_fixed_in_the_spec(cli, emu):
+    kind, subject = missing_project(cli, emu)
+    [finding] = [f for f in findings(cli) if (f["kind"], f["subject"]) == (kind, subject)]
+    assert finding["remedy"] == "fix `project` in the spec, or create the project"
+    cli.spec(spec_text(LARGE))  # "fix `project` in the spec"
+    follow(cli, "`provision apply`")
+    assert [f for f in findings(cli) if f["subject"] == subject] == []
+
+
+def test_a_policy_finding_moved_to_an_allowed_region(cli, emu):
+    _applied(cli, LARGE)
+    cli.spec(spec_text(dict(LARGE, allowed_regions=["francecentral"])))
+    [finding] = [f for f in findings(cli) if f["kind"] == "policy"]
+    assert finding["remedy"] == "move the deployment to a project in an allowed region (provision destroy, then apply)"
+    assert cli("destroy", "--yes").code == 0  # "provision destroy"
+    cli.spec(spec_text(dict(LARGE, allowed_regions=["francecentral"], project="contoso-chat-fr")))  # "a project in an allowed region"
+    assert cli("apply", "--yes").code == 0  # "then apply"
+    assert [f for f in findings(cli) if f["kind"] in ("policy", "drift")] == []
+
+
+# --- the checks' fixes, as an owner would follow them ---------------------------------------
+OWNER = ("0e1f2a3b-4c5d-4e6f-8a7b-9c0d1e2f3a4b", "emulator-secret-owner")
+
+
+def _world_with_an_owner(emu, edit=None):
+    from .helpers import world_with
+
+    def add_owner(data):
+        data["principals"].append({"name": "owner", "kind": "service_principal", "object_id": "1f2a3b4c-5d6e-4f7a-8b9c-0d1e2f3a4b5c",
+                                   "client_id": OWNER[0], "secret": OWNER[1]})
+        data["role_assignments"].append({"principal": "owner", "role": "Owner", "subscription": "Contoso GenAI"})
+        if edit:
+            edit(data)
+
+    emu.control.load_world(world_with(add_owner))
+
+
+def _as_owner():
+    import os
+
+    from azure.identity import ClientSecretCredential
+
+    return ClientSecretCredential(os.environ["AZURE_TENANT_ID"], *OWNER)
+
+
+def _run_az(command: str) -> None:
+    """The two `az` commands the checks print, done as az does them (through the SDKs az is built on)."""
+    import shlex
+    import uuid
+
+    argv = shlex.split(command)
+    if argv[:4] == ["az", "role", "assignment", "create"]:
+        opts = dict(zip(argv[4::2], argv[5::2]))
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        sub = opts["--scope"].split("/")[2]
+        client = AuthorizationManagementClient(_as_owner(), sub)
+        [role] = list(client.role_definitions.list(opts["--scope"], filter=f"roleName eq '{opts['--role']}'"))
+        client.role_assignments.create(opts["--scope"], str(uuid.uuid4()), {
+            "role_definition_id": role.id, "principal_id": opts["--assignee-object-id"], "principal_type": opts["--assignee-principal-type"]})
+    elif argv[:3] == ["az", "provider", "register"]:
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        opts = dict(zip(argv[3::2], argv[4::2]))
+        ResourceManagementClient(_as_owner(), opts["--subscription"]).providers.register(opts["--namespace"])
+    else:
+        raise AssertionError(f"not a command this test knows: {command}")
+
+
+def _failed_checks(cli):
+    run = cli("plan", "--output", "json")
+    return {c["check"]: c for c in json.loads(run.stdout)["checks"] if not c["ok"]}
+
+
+def test_the_role_fix_an_owner_runs(cli, emu):
+    _world_with_an_owner(emu)
+    cli.principal = "reader-only"
+    cli.spec(spec_text(LARGE))
+    role = _failed_checks(cli)["role"]
+    prefix = "ask an owner to run: "
+    assert role["remedy"].startswith(prefix)
+    _run_az(role["remedy"][len(prefix):])
+    assert "role" not in _failed_checks(cli)
+
+
+def test_the_provider_fix_an_owner_runs(cli, emu):
+    def saas_not_registered(data):
+        data["subscriptions"][0]["providers"] = {"Microsoft.SaaS": "NotRegistered"}
+
+    _world_with_an_owner(emu, saas_not_registered)
+    cli.principal = "ai-developer-only"
+    cli.spec(spec_text(LARGE))
+    providers = _failed_checks(cli)["providers"]
+    prefix = "ask an owner to run: "
+    assert providers["remedy"].startswith(prefix), providers
+    _run_az(providers["remedy"][len(prefix):])
+    assert "providers" not in _failed_checks(cli)
+
+
+def test_the_region_fix_in_the_spec(cli):
+    cli.spec(spec_text(dict(LARGE, project="contoso-we", resource_group="rg-westeurope")))
+    region = _failed_checks(cli)["region"]
+    assert region["remedy"] == "use a project whose hub is in an allowed region, or add the region to `allowed_regions` if policy permits"
+    cli.spec(spec_text(dict(LARGE, project="contoso-we", resource_group="rg-westeurope", allowed_regions=["eastus2", "francecentral", "westeurope"])))
+    assert "region" not in _failed_checks(cli)
+
+
+def test_the_one_model_per_project_fix_then_adopt(cli, emu):
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id=MODEL + "Mistral-large")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="someone-elses-large", model_id=MODEL + "Mistral-large")
+    cli.spec(spec_text(LARGE))
+    conflict = _failed_checks(cli)["conflict"]
+    assert conflict["remedy"].startswith("name the deployment 'someone-elses-large' to manage that endpoint")
+    cli.spec(spec_text(dict(LARGE, name="someone-elses-large")))  # "name the deployment ..."
+    adopt = _failed_checks(cli)["conflict"]
+    assert adopt["remedy"] == "re-run with --adopt to manage it, or choose another `name`"
+    follow(cli, adopt["remedy"])
+    assert _failed_checks(cli) == {}
