@@ -5,16 +5,15 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import yaml
 
 from tests.conftest import clean_environ
 from tests.emulator.clients import SECRETS as PRINCIPALS  # the default world's service principals: (client id, secret)
-from tests.emulator.clients import SUB_GENAI, SUB_JAPAN  # noqa: F401  (re-exported for the e2e tests)
+from tests.emulator.clients import SUB_GENAI, SUB_JAPAN, arrived, logged  # noqa: F401  (re-exported for the e2e tests)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -82,27 +81,6 @@ class Cli:
                 k, v = line.split("=", 1)
                 values[k.strip()] = v.strip()
         return values
-
-
-def arrived(entry: dict[str, Any]) -> float:
-    """When the request of a request-log entry reached the emulator (its clock, seconds since the epoch).
-
-    The log's `time` is taken once the answer has been written and `duration_ms` runs from the
-    request's arrival. A request a client sends after reading an answer therefore always arrives
-    after that answer's request arrived; it may arrive before the answer's `time` was taken."""
-    return entry["time"] - entry["duration_ms"] / 1000
-
-
-def logged(emu: Any, condition: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
-    """The request log, once condition(log) holds (or after 30 s: then the caller's assertions say
-    what is missing). The server records an entry just after writing the answer, so a client can
-    have read the answer to its last request before that request is in the log."""
-    deadline = time.monotonic() + 30
-    while True:
-        log = emu.control.requests()
-        if condition(log) or time.monotonic() > deadline:
-            return log
-        time.sleep(0.01)
 
 
 def spec_text(*deployments: dict[str, Any], defaults: Optional[dict[str, Any]] = None, secrets: Optional[dict[str, Any]] = None) -> str:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import time
+from typing import Any, Callable
 
 from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
@@ -62,3 +64,24 @@ def arm_call(method: str, path: str, api_version: str = "2024-10-01", body=None,
 
 def project_path(project: str = "contoso-chat", sub: str = SUB_GENAI, rg: str = "rg-genai") -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{project}"
+
+
+def arrived(entry: dict[str, Any]) -> float:
+    """When the request of a request-log entry reached the emulator (its clock, seconds since the epoch).
+
+    The log's `time` is taken once the answer has been written and `duration_ms` runs from the
+    request's arrival. A request a client sends after reading an answer therefore always arrives
+    after that answer's request arrived; it may arrive before the answer's `time` was taken."""
+    return entry["time"] - entry["duration_ms"] / 1000
+
+
+def logged(emu: Any, condition: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    """The request log, once condition(log) holds (or after 30 s: then the caller's assertions say
+    what is missing). The server records an entry just after writing the answer, so a client can
+    have read the answer to its last request before that request is in the log."""
+    deadline = time.monotonic() + 30
+    while True:
+        log = emu.control.requests()
+        if condition(log) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.01)

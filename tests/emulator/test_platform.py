@@ -1,13 +1,12 @@
 """Providers, throttling, long-running-operation pacing, faults: what azure-core's pipeline sees."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from azure.ai.ml.entities import MarketplaceSubscription, ServerlessEndpoint
 from azure.core.exceptions import HttpResponseError
 
-from .clients import MISTRAL_LARGE, SUB_GENAI, credential, ml_client
+from .clients import MISTRAL_LARGE, SUB_GENAI, arrived, credential, logged, ml_client
 
 WORLD_UNREGISTERED = """
 tenant: {id: 72f988bf-86f1-41af-91ab-2d7cd011db47}
@@ -25,24 +24,6 @@ role_assignments:
 models:
   - {name: Mistral-large, regions: [eastus2]}
 """
-
-
-def _arrived(entry):
-    """When a request reached the emulator, from its request-log entry: `time` is taken after the
-    answer was written, `duration_ms` runs from the request's arrival."""
-    return entry["time"] - entry["duration_ms"] / 1000
-
-
-def _logged(emu, condition):
-    """The request log, once condition(log) holds (or after 30 s: then the caller's assertions say
-    what is missing). The server records an entry just after writing the answer, so a client can
-    have read the answer to its last request before that request is in the log."""
-    deadline = time.monotonic() + 30
-    while True:
-        log = emu.control.requests()
-        if condition(log) or time.monotonic() > deadline:
-            return log
-        time.sleep(0.01)
 
 
 def test_providers_get_and_register(emu):
@@ -74,7 +55,7 @@ def test_missing_registration_is_auto_registered_by_the_arm_pipeline(emu):
     emu.control.load_world(WORLD_UNREGISTERED)
     response = arm_call("PUT", project_path() + "/marketplaceSubscriptions/m", body={"properties": {"modelId": MISTRAL_LARGE}})
     assert response.status_code == 201
-    entries = _logged(emu, lambda log: any(e["method"] == "PUT" and e["status"] == 201 for e in log))
+    entries = logged(emu, lambda log: any(e["method"] == "PUT" and e["status"] == 201 for e in log))
     log = [(e["method"], e["path"].rsplit("/", 1)[-1], e["status"]) for e in entries if e["kind"] == "arm"]
     assert log.index(("PUT", "m", 409)) < log.index(("POST", "register", 200)) < log.index(("PUT", "m", 201))
 
@@ -100,7 +81,7 @@ def test_throttle_headers_and_body(emu):
     # azure-core retries 429s; a raw look at the wire through the control API's log:
     arm_call("GET", project_path(), api_version="2024-10-01-preview")
     arm_call("GET", project_path(), api_version="2024-10-01-preview")
-    log = _logged(emu, lambda log: sum(e["kind"] == "arm" and e["status"] == 200 for e in log) >= 3)  # the three calls' answers
+    log = logged(emu, lambda log: sum(e["kind"] == "arm" and e["status"] == 200 for e in log) >= 3)  # the three calls' answers
     statuses = [e["status"] for e in log if e["kind"] == "arm"]
     assert 429 in statuses and statuses[-1] == 200
 
@@ -119,7 +100,7 @@ def test_arm_like_pacing_honours_retry_after(emu):
     # makes it poll at once and the gap below fails (instead of the test taking 30 s).
     ml_client().marketplace_subscriptions.begin_create_or_update(
         MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE), polling_interval=0, raw_response_hook=hook).result()
-    log = _logged(emu, lambda log: sum("mfeOperationsStatus" in e["path"] for e in log) >= 2)
+    log = logged(emu, lambda log: sum("mfeOperationsStatus" in e["path"] for e in log) >= 2)
     polls = [e for e in log if "mfeOperationsStatus" in e["path"]]
     assert len(polls) == 2, polls  # the operation ends at its second poll: no early stop, no extra poll
     assert told == ["1", "1"], told  # what the server told the poller (the `arm` preset: Retry-After: 1)
@@ -129,7 +110,7 @@ def test_arm_like_pacing_honours_retry_after(emu):
     # after it read the first answer, which was written after the first poll arrived: so the
     # arrivals are at least Retry-After apart. 0.999: clock granularity only. No upper bound:
     # how much longer it took is the machine's speed, not the client's behaviour.
-    gap = _arrived(polls[1]) - _arrived(polls[0])
+    gap = arrived(polls[1]) - arrived(polls[0])
     assert gap >= 0.999 * retry_after, gap
 
 
@@ -163,7 +144,7 @@ def test_route_fault_and_latency(emu):
     emu.control.faults(routes=[{"method": "GET", "path": "/workspaces/contoso-chat$", "status": 404, "code": "ResourceNotFound", "times": 1}], latency_ms=latency_ms)
     assert arm_call("GET", project_path(), api_version="2024-10-01-preview").status_code == 404
     assert arm_call("GET", project_path(), api_version="2024-10-01-preview").status_code == 200
-    log = _logged(emu, lambda log: any(e["kind"] == "arm" and e["status"] == 200 for e in log))
+    log = logged(emu, lambda log: any(e["kind"] == "arm" and e["status"] == 200 for e in log))
     gets = [e for e in log if e["kind"] == "arm" and e["path"].endswith("/workspaces/contoso-chat")]
     assert [e["status"] for e in gets] == [404, 200], gets  # the route fault answered once (times: 1), then the workspace did
     # the server held the request that got through for latency_ms before answering it (the log's duration_ms)
