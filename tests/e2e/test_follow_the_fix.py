@@ -315,3 +315,42 @@ def test_the_one_model_per_project_fix_then_adopt(cli, emu):
     assert adopt["remedy"] == "re-run with --adopt to manage it, or choose another `name`"
     follow(cli, adopt["remedy"])
     assert _failed_checks(cli) == {}
+
+
+# --- the fixes apply and the identity check print -----------------------------------------------
+def test_a_taken_name_renamed_as_the_fix_says(cli):
+    cli.spec(spec_text(dict(LARGE, name="shared-name", project="contoso-search", model="Mistral-small")))
+    assert cli("apply", "--yes").code == 0
+    (cli.dir / "other.yaml").write_text(spec_text(dict(LARGE, name="shared-name")))
+    run = cli("-f", "other.yaml", "apply", "--yes")
+    assert run.code == 1 and "(fix: endpoint names are unique per region across all of Azure: choose another `name` for this deployment)" in run.stdout
+    (cli.dir / "other.yaml").write_text(spec_text(dict(LARGE, name="shared-name-2")))  # "choose another `name`"
+    run = cli("-f", "other.yaml", "apply", "--yes")
+    assert run.code == 0, run
+
+
+def test_a_model_not_in_the_region_moved_as_the_fix_says(cli):
+    phi = {"name": "phi-chat", "model": "azureml://registries/azureml/models/Phi-3.5-mini-instruct"}
+    cli.spec(spec_text(dict(phi, project="contoso-chat-fr")))
+    run = cli("apply", "--yes")
+    assert run.code == 1 and "(fix: this model is not offered in the hub's region: use a project whose hub is in a region that offers it)" in run.stdout
+    cli.spec(spec_text(phi))  # contoso-chat: its hub is in East US 2, which offers it
+    assert cli("apply", "--yes").code == 0
+
+
+@pytest.mark.parametrize("broken, fixed", [
+    ({"AZURE_CLIENT_SECRET": "not-the-secret"}, {"AZURE_CLIENT_SECRET": "emulator-secret-provision-ci"}),
+    ({"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}, None),
+])
+def test_identity_fixes(cli, broken, fixed):
+    cli.spec(spec_text(LARGE))
+    cli.extra_env.update(broken)
+    identity = _failed_checks(cli)["identity"]
+    if fixed is None:  # "check the network and the proxy (HTTPS_PROXY / NO_PROXY)": the right proxy
+        assert identity["remedy"].startswith("check the network and the proxy (HTTPS_PROXY / NO_PROXY)")
+        for name in broken:
+            cli.extra_env.pop(name)
+    else:  # "AZURE_CLIENT_SECRET holds the secret's value"
+        assert "AZURE_CLIENT_SECRET holds the secret's value" in identity["remedy"]
+        cli.extra_env.update(fixed)
+    assert _failed_checks(cli) == {}
