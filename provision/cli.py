@@ -28,21 +28,8 @@ class Options:
 DISTRIBUTION = "mistral-azure-provision"  # on PyPI the bare name `provision` is an unrelated project
 
 
-def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        installed = version(DISTRIBUTION)
-    except PackageNotFoundError:
-        installed = "unknown"
-    click.echo(f"provision {installed} ({DISTRIBUTION})")
-    ctx.exit()
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help="Show the version and exit.")
+@click.version_option(package_name=DISTRIBUTION, prog_name="provision", message="%(prog)s %(version)s (%(package)s)")
 @click.option("-f", "--file", "file", default="deployments.yaml", show_default=True, help="The deployments spec.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output for people or for machines.")
 @click.option("--debug", is_flag=True, help="Show tracebacks (never keys).")
