@@ -41,12 +41,15 @@ class DestroyItem:
     subscription: Optional[MarketplaceSubscription]
     subscription_action: Disposal  # delete | keep | gone
     reason: str = ""  # why a subscription is kept, or an endpoint refused
+    project_exists: bool = True  # a mistyped project deletes nothing and forgets no secrets entry
 
     def lines(self) -> list[str]:
         d = self.deployment
         out = []
         if self.endpoint_action == DELETE:
             out.append(f"  - delete endpoint {d.name} ({d.project})")
+        elif not self.project_exists:
+            out.append(f"  = endpoint {d.name}: project {d.project} does not exist in {d.resource_group}; nothing to delete, its secrets entries are kept")
         elif self.endpoint_action == GONE:
             out.append(f"  = endpoint {d.name} ({d.project}): already gone")
         else:
@@ -66,6 +69,7 @@ class DestroyItem:
             "endpoint": {"action": self.endpoint_action, "exists": self.endpoint is not None},
             "subscription": {"name": self.subscription.name if self.subscription else None, "action": self.subscription_action},
             "reason": self.reason,
+            "project_exists": self.project_exists,
         }
 
 
@@ -107,7 +111,7 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
                 sub_action, reason = KEEP, "not created by provision (its name does not end in -provision)"
             else:
                 sub_action = DELETE
-        items.append(DestroyItem(d, endpoint, action, sub, sub_action, reason))
+        items.append(DestroyItem(d, endpoint, action, sub, sub_action, reason, project_exists=p.workspace is not None))
     return items
 
 
@@ -163,7 +167,10 @@ def _destroy_one(gateway: Gateway, item: DestroyItem, progress: Progress) -> Des
             gateway.delete_endpoint(project, d.name)
             result.done.append(f"deleted endpoint {d.name}")
             progress(d.name, f"endpoint {d.name} deleted")
-        if item.subscription_action == DELETE and item.subscription is not None:
+        users = _users_now(gateway, project, item) if item.subscription_action == DELETE else []
+        if users and item.subscription is not None:  # someone deployed on it since the plan was made: keep it
+            result.done.append(f"kept marketplace subscription {item.subscription.name} (endpoint {', '.join(users)} uses it now)")
+        elif item.subscription_action == DELETE and item.subscription is not None:
             progress(d.name, f"deleting marketplace subscription {item.subscription.name} ...")
             gateway.delete_marketplace_subscription(project, item.subscription.name)
             result.done.append(f"deleted marketplace subscription {item.subscription.name}")
@@ -173,6 +180,15 @@ def _destroy_one(gateway: Gateway, item: DestroyItem, progress: Progress) -> Des
         result.error = explain(exc, "destroy")
     result.seconds = time.monotonic() - started
     return result
+
+
+def _users_now(gateway: Gateway, project: str, item: DestroyItem) -> list[str]:
+    """Endpoints that use the subscription, read again right before it is deleted."""
+    sub = item.subscription
+    assert sub is not None
+    return sorted(e.name for e in gateway.list_endpoints(project)
+                  if e.name.lower() != item.deployment.name.lower() and e.provisioning_state.lower() != "deleting"
+                  and ((e.marketplace_subscription_id or "").lower() == sub.id.lower() or e.model_id.lower() == sub.model_id.lower()))
 
 
 def run_destroy(items: list[DestroyItem], gateway: Gateway, parallel: int, progress: Progress) -> list[DestroyResult]:

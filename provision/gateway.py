@@ -261,8 +261,8 @@ class Gateway:
                 log.debug("transient %s; attempt %d of %d", error.code, attempt + 2, TRANSIENT_ATTEMPTS)
                 time.sleep(min(0.25 * 2**attempt, 4.0))
 
-    def _send(self, method: str, path: str, body: Any = None, api_version: str = MLS_API) -> Any:
-        """One ARM request; JSON body or None; 404 -> None; other failures -> AzureError."""
+    def _send(self, method: str, path: str, body: Any = None, api_version: str = MLS_API, missing_ok: bool = True) -> Any:
+        """One ARM request; JSON body or None; 404 -> None (unless not `missing_ok`); other failures -> AzureError."""
         from azure.core.rest import HttpRequest
 
         client = self._arm_client()
@@ -271,7 +271,7 @@ class Gateway:
 
         def run() -> Any:
             response = client.send_request(request)
-            if response.status_code == 404:
+            if response.status_code == 404 and missing_ok:
                 return None
             response.raise_for_status()
             return response.json() if response.content else None
@@ -279,7 +279,9 @@ class Gateway:
         return self._call(run)
 
     def _list(self, path: str, api_version: str = MLS_API) -> Iterator[dict[str, Any]]:
-        page: Optional[dict[str, Any]] = self._send("GET", path, api_version=api_version)
+        """Every item of a collection. A 404 is an error (the collection's parent is missing, or a
+        proxy or gateway answered): an empty list is only ever what Azure listed."""
+        page: Optional[dict[str, Any]] = self._send("GET", path, api_version=api_version, missing_ok=False)
         while page:
             yield from page.get("value") or []
             next_link = page.get("nextLink")

@@ -116,4 +116,21 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32) -> LiveState:
     with worker_pool(max(1, min(parallel, len(tasks))), "read") as pool:
         for f in [pool.submit(t) for t in tasks]:
             f.result()
+    for p in projects.values():
+        _confirmed_missing(p)
     return LiveState(identity, identity_error, projects, subscriptions)
+
+
+def _confirmed_missing(p: ProjectState) -> None:
+    """A project Azure says does not exist has nothing in it: its lists' 404s are that, not failures.
+    Any other failed list stays a failure (None), so no stage mistakes it for "nothing there"."""
+    if p.workspace is not None or Read.PROJECT in p.failures:
+        return
+    for what in (Read.ENDPOINTS, Read.MARKETPLACE):
+        failure = p.failures.get(what)
+        if failure is not None and failure.status == 404:
+            del p.failures[what]
+    if Read.ENDPOINTS not in p.failures:
+        p.endpoints = ()
+    if Read.MARKETPLACE not in p.failures and p.marketplace_subscriptions is None:
+        p.marketplace_subscriptions = ()
