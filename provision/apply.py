@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from .workers import worker_pool
 from .errors import AzureError, ProvisionError, explain
 from .gateway import Gateway, project_id
-from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
+from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secrets import SecretEntry
 
 Progress = Callable[[str, str], None]  # (subject, message)
@@ -76,6 +76,8 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
                 if status.lower() != "succeeded":
                     raise ProvisionError(f"Marketplace subscription {step.name} ended {status}; run apply again")
                 endpoint = None  # a resubscribed project's endpoint comes back Online: read it again
+            elif step.action == UNSUBSCRIBE:  # the old model's, after a replacement
+                gateway.delete_marketplace_subscription(project, step.name)
             elif step.action == RETAG:
                 gateway.patch_endpoint_tags(project, d.name, dp.endpoint_tags)
                 endpoint = gateway.get_endpoint(project, d.name)

@@ -13,7 +13,7 @@ from .errors import REMEDIES, AzureError, explain
 from .gateway import Gateway, project_id
 from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource
 from .names import TextEnum
-from .plan import desired_tags
+from .plan import desired_tags, owner_of
 from .refresh import read_live
 from .regions import display_region
 from .secrets import read_secrets
@@ -33,6 +33,7 @@ class Kind(TextEnum):
     PROBE = "probe"
     ORPHAN = "orphan"
     UNMANAGED = "unmanaged"
+    OTHER_STACK = "other-stack"
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,8 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
             live_cs = {True: "enabled", False: "disabled", None: "unknown"}[e.content_safety]
             out.append(AuditFinding(Kind.DRIFT, d.name, f"content safety is {live_cs}, the spec says {'enabled' if d.content_safety else 'disabled'}", "run `provision apply`"))
         wanted = desired_tags(d)
-        if not e.managed:
-            out.append(AuditFinding(Kind.DRIFT, d.name, f"endpoint {d.name} was not created by provision (no provision:managed tag)", "`provision apply --adopt` to manage it"))
+        if not e.owned_by(d.stack, d.name):
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"endpoint {d.name} is not this spec's: {owner_of(e)}", "`provision apply --adopt` to manage it"))
         elif dict(e.tags) != wanted:
             changed = sorted(k for k in set(wanted) | set(e.tags) if wanted.get(k) != e.tags.get(k))
             out.append(AuditFinding(Kind.DRIFT, d.name, f"tags differ from the spec: {', '.join(changed)}", "run `provision apply`"))
@@ -222,19 +223,24 @@ def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool)
         for e in p.endpoints or ():
             if (key, e.name.lower()) in named:
                 continue
-            if e.managed:
-                out.append(AuditFinding(Kind.ORPHAN, e.name, f"endpoint {e.name} in {p.name} was made by provision but the spec no longer names it", "`provision destroy` it with the old spec, or add it back"))
+            if e.owned_by(spec.stack):
+                out.append(AuditFinding(Kind.ORPHAN, e.name, f"endpoint {e.name} in {p.name} was made by this spec (stack '{spec.stack}') but the spec no longer names it",
+                                        "`provision destroy --orphans` deletes it (or add it back to the spec)"))
+            elif e.stack is not None and everything:
+                out.append(AuditFinding(Kind.OTHER_STACK, e.name, f"endpoint {e.name} in {p.name} is another spec's: {owner_of(e)}", "leave it to that spec"))
             elif everything:
                 out.append(AuditFinding(Kind.UNMANAGED, e.name, f"endpoint {e.name} in {p.name} ({e.model_id.rsplit('/', 1)[-1]}) is not in the spec and not managed by provision", "add it to the spec (apply --adopt), or delete it"))
         if p.endpoints is None:
             continue  # with the endpoints unread, no subscription can be called unused
         for s in p.marketplace_subscriptions or ():
             used = any(e.model_id.lower() == s.model_id.lower() or (e.marketplace_subscription_id or "").lower() == s.id.lower() for e in p.endpoints)
-            if used or (key, s.model_id.lower()) in wanted_models or not (s.managed or everything):
+            ours = s.owned_by(spec.stack)
+            if used or (key, s.model_id.lower()) in wanted_models or not (ours or everything):
                 continue
-            who = "made by provision" if s.managed else "not managed by provision"
-            out.append(AuditFinding(Kind.ORPHAN, s.name, f"Marketplace subscription {s.name} in {p.name} ({who}) has no endpoint: a billing relationship left behind",
-                                    f"no spec names its model, so no provision command deletes it: `az resource delete --ids {s.id}` (or delete it in the portal)"))
+            who = "made by this spec" if ours else "not this spec's"
+            message = f"Marketplace subscription {s.name} in {p.name} ({who}) has no endpoint: a billing relationship left behind"
+            fix = "`provision destroy --orphans` deletes it" if ours else f"it is not this spec's to delete: `az resource delete --ids {s.id}` (or the portal) if nobody needs it"
+            out.append(AuditFinding(Kind.ORPHAN, s.name, message, fix))
     return out
 
 

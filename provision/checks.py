@@ -11,7 +11,7 @@ from typing import Iterable, Optional
 from .errors import REMEDIES, AzureError, explain
 from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read
 from .names import TextEnum
-from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UPDATE, Action, Plan
+from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, Action, Plan, owner_of
 from .regions import display_region
 from .spec import Deployment, Spec
 
@@ -128,6 +128,8 @@ def _needed_actions(actions: set[Action]) -> list[tuple[str, str]]:
         needed.append((f"{SE}/write", "create or update the endpoint"))
     if REPLACE in actions:
         needed.append((f"{SE}/delete", "replace the endpoint"))
+    if UNSUBSCRIBE in actions:
+        needed.append((f"{MS}/delete", "unsubscribe from the old model's offer"))
     if SUBSCRIBE in actions:
         needed.append((f"{MS}/write", "subscribe the project"))
         needed += [(a, "subscribe to the Marketplace offer") for a in MARKETPLACE_ACTIONS]
@@ -188,7 +190,9 @@ def conflict_findings(d: Deployment, p: ProjectState, plan_actions: set[Action],
     if REPLACE in plan_actions and not allow_replace:
         findings.append(Finding(Check.CONFLICT, d.name, False, f"endpoint {d.name} serves another model; changing the model deletes and recreates it (new URL and keys)", "re-run with --allow-replace"))
     if ADOPT in plan_actions and not adopt:
-        findings.append(Finding(Check.CONFLICT, d.name, False, f"endpoint {d.name} exists but was not created by provision (no provision:managed tag)", "re-run with --adopt to manage it, or choose another `name`"))
+        live = next((e for e in p.endpoints or () if e.name.lower() == d.name.lower()), None)
+        whose = owner_of(live) if live is not None else "not this spec's"
+        findings.append(Finding(Check.CONFLICT, d.name, False, f"endpoint {d.name} exists but is not this spec's: {whose}", "re-run with --adopt to manage it, or choose another `name`"))
     return findings
 
 

@@ -202,18 +202,21 @@ def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
 @click.option("--keep-subscription", is_flag=True, help="Keep the Marketplace subscriptions (and their SaaS billing resources).")
 @click.option("--include-unmanaged", is_flag=True, help="Also delete resources of the spec's names that provision did not create.")
+@click.option("--orphans", is_flag=True, help="Delete only what this spec's stack made that the spec no longer names (endpoints, then their subscriptions).")
 @click.option("-y", "--yes", is_flag=True, help="Delete without asking (required when not on a terminal).")
 @PARALLEL
 @common
 @click.pass_obj
-def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscription: bool, include_unmanaged: bool, yes: bool, parallel: int) -> None:
+def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscription: bool, include_unmanaged: bool, orphans: bool, yes: bool, parallel: int) -> None:
     """Delete the spec's endpoints, then their Marketplace subscriptions, and their secrets entries."""
     from .render import ProgressLine, destroy_result_text, destroy_text
     from .workflow import destroy_and_forget, destroy_preflight
 
     spec, gateway = _spec_and_gateway(opts, parallel)
     _chosen(spec, only, opts.file, "--only")
-    pre = destroy_preflight(spec, gateway, parallel, only, keep_subscription, include_unmanaged)
+    if orphans and (only or keep_subscription or include_unmanaged):
+        raise click.UsageError("--orphans deletes only what the spec no longer names; it takes no --only, --keep-subscription or --include-unmanaged")
+    pre = destroy_preflight(spec, gateway, parallel, only, keep_subscription, include_unmanaged, orphans)
     report: dict[str, Any] = {"checks": [f.as_dict() for f in pre.findings], "plan": [i.as_dict() for i in pre.items], "dry_run": dry_run, "results": []}
     if opts.output == "text" or not pre.ok or dry_run or not pre.deletions:
         _emit(opts, report, destroy_text(pre, dry_run) + (["Nothing to delete."] if pre.ok and not dry_run and not pre.deletions else []))

@@ -8,6 +8,7 @@ a subscription first leaves its endpoints unhealthy). Already gone is done.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -17,7 +18,8 @@ from .apply import Progress
 from .checks import Check, Finding, allowed, identity_findings
 from .errors import REMEDIES, AzureError, explain
 from .gateway import Gateway, project_id
-from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read
+from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name
+from .plan import owner_of
 from .names import TextEnum
 from .spec import Deployment, Spec
 
@@ -42,11 +44,14 @@ class DestroyItem:
     subscription_action: Disposal  # delete | keep | gone
     reason: str = ""  # why a subscription is kept, or an endpoint refused
     project_exists: bool = True  # a mistyped project deletes nothing and forgets no secrets entry
+    orphan: bool = False  # made by this stack, no longer in the spec (`destroy --orphans`); `deployment` stands in for it
 
     def lines(self) -> list[str]:
         d = self.deployment
         out = []
-        if self.endpoint_action == DELETE:
+        if self.orphan and self.endpoint is None:
+            pass  # a subscription left behind on its own
+        elif self.endpoint_action == DELETE:
             out.append(f"  - delete endpoint {d.name} ({d.project})")
         elif not self.project_exists:
             out.append(f"  = endpoint {d.name}: project {d.project} does not exist in {d.resource_group}; nothing to delete, its secrets entries are kept")
@@ -92,8 +97,8 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
         endpoint = next((e for e in p.endpoints or () if e.name.lower() == d.name.lower()), None)
         if endpoint is None:
             action, reason = GONE, ""
-        elif not endpoint.managed and not include_unmanaged:
-            action, reason = REFUSE, "it has no provision:managed tag, so provision did not create it; pass --include-unmanaged to delete it anyway"
+        elif not endpoint.owned_by(d.stack, d.name) and not include_unmanaged:
+            action, reason = REFUSE, f"it is not this spec's ({owner_of(endpoint)}); pass --include-unmanaged to delete it anyway"
         else:
             action, reason = DELETE, ""
         sub = _subscription_of(d, p, endpoint)
@@ -107,11 +112,46 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
                 sub_action, reason = KEEP, "--keep-subscription"
             elif users:
                 sub_action, reason = KEEP, f"endpoint {', '.join(sorted(users))} still uses it"
-            elif not sub.managed and not include_unmanaged:
-                sub_action, reason = KEEP, "not created by provision (its name does not end in -provision)"
+            elif not sub.owned_by(d.stack) and not include_unmanaged:
+                sub_action, reason = KEEP, f"not made by this spec (provision names its own {subscription_name(sub.model_name, d.stack)})"
             else:
                 sub_action = DELETE
         items.append(DestroyItem(d, endpoint, action, sub, sub_action, reason, project_exists=p.workspace is not None))
+    return items
+
+
+def _uses(e: Endpoint, sub: MarketplaceSubscription) -> bool:
+    return (e.marketplace_subscription_id or "").lower() == sub.id.lower() or e.model_id.lower() == sub.model_id.lower()
+
+
+def _stand_in(d: Deployment, name: str, model_id: str) -> Deployment:
+    """A deployment of the spec's project standing for a resource the spec no longer names."""
+    return dataclasses.replace(d, name=name, model_id=model_id, tags={}, url_var="", key_var="", openai_url_var=None, line=None)
+
+
+def plan_orphans(spec: Spec, live: LiveState) -> list[DestroyItem]:
+    """What this spec's stack made in the spec's projects and the spec no longer names: its
+    endpoints (each with its subscription when nothing else uses it), then subscriptions with no
+    endpoint at all. Exact ownership marks only; a project whose endpoints were not read is skipped
+    (destroy_checks reports it)."""
+    items: list[DestroyItem] = []
+    done: set[tuple[str, str, str]] = set()
+    for d in spec.deployments:
+        p = live.projects[d.project_key]
+        if d.project_key in done or p.endpoints is None or p.marketplace_subscriptions is None and not d.microsoft_sold:
+            continue
+        done.add(d.project_key)
+        here = [x for x in spec.deployments if x.project_key == d.project_key]
+        named, wanted = {x.name.lower() for x in here}, {x.model_id.lower() for x in here}
+        orphans = [e for e in p.endpoints if e.name.lower() not in named and e.owned_by(spec.stack)]
+        staying = [e for e in p.endpoints if e not in orphans]
+        subs = [s for s in p.marketplace_subscriptions or () if s.owned_by(spec.stack) and s.model_id.lower() not in wanted and not any(_uses(e, s) for e in staying)]
+        for e in orphans:
+            sub = next((s for s in subs if _uses(e, s)), None)
+            items.append(DestroyItem(_stand_in(d, e.name, e.model_id), e, DELETE, sub, DELETE if sub else GONE, orphan=True))
+        for s in subs:
+            if not any(_uses(e, s) for e in orphans):
+                items.append(DestroyItem(_stand_in(d, s.name, s.model_id), None, GONE, s, DELETE, orphan=True))
     return items
 
 
@@ -129,7 +169,9 @@ def destroy_checks(items: list[DestroyItem], live: LiveState) -> list[Finding]:
         if p.workspace is None and Read.PROJECT not in p.failures:
             findings.append(Finding(Check.PROJECT, d.name, True, f"project {d.project} does not exist: nothing to delete"))
         if item.endpoint_action == REFUSE:
-            findings.append(Finding(Check.OWNERSHIP, d.name, False, f"endpoint {d.name} in {d.project} was not created by provision", "pass --include-unmanaged to delete it anyway, or remove the deployment from the spec"))
+            assert item.endpoint is not None
+            findings.append(Finding(Check.OWNERSHIP, d.name, False, f"endpoint {d.name} in {d.project} is not this spec's: {owner_of(item.endpoint)}",
+                                    "pass --include-unmanaged to delete it anyway, or remove the deployment from the spec"))
         needed = []
         if item.endpoint_action == DELETE:
             needed.append("Microsoft.MachineLearningServices/workspaces/serverlessEndpoints/delete")

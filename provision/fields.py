@@ -15,6 +15,7 @@ from typing import Any
 SPEC_VERSION = 1
 DEFAULT_REGIONS = ("eastus2", "francecentral")
 DEFAULT_ROLE = "Azure AI Developer"
+DEFAULT_STACK = "default"
 RESERVED_TAG_PREFIX = "provision:"
 
 _REGISTRY = r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"
@@ -92,6 +93,9 @@ SECRETS_FILE = (
 
 TOP = (
     Field("version", Kind.INTEGER, "Spec format version.", choices=(SPEC_VERSION,), default=SPEC_VERSION, interpolate=False),
+    Field("stack", Kind.TEXT, "The name this spec's resources are marked with; give each spec that shares a project its own.",
+          r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?", "a stack name (1-32 lowercase letters, digits and '-', not starting or ending with '-')",
+          default=DEFAULT_STACK),
     Field("defaults", Kind.SECTION, "Any deployment field except name and secrets.", fields=tuple(f for f in DEPLOYMENT if f.defaultable)),
     Field("secrets", Kind.SECTION, "Where the URLs and keys are written.", fields=SECRETS_FILE),
     Field("deployments", Kind.SECTION_LIST, "The deployments.", fields=DEPLOYMENT, required=True,

@@ -11,7 +11,14 @@ from .secret import Secret
 
 MANAGED_TAG = "provision:managed"  # on every endpoint the tool creates; value "true"
 DEPLOYMENT_TAG = "provision:deployment"  # the spec's deployment name
-SUBSCRIPTION_SUFFIX = "-provision"  # Marketplace subscriptions have no tags: the name marks ours
+STACK_TAG = "provision:stack"  # the spec's stack; endpoints of provision before stacks have none: the default stack
+DEFAULT_STACK = "default"
+SUBSCRIPTION_SUFFIX = "-provision"  # Marketplace subscriptions have no tags: their exact name marks ours
+
+
+def subscription_name(model_name: str, stack: str) -> str:
+    """The name provision gives the Marketplace subscription it makes for a model, per stack."""
+    return f"{model_name}{SUBSCRIPTION_SUFFIX}" if stack == DEFAULT_STACK else f"{model_name}-{stack}{SUBSCRIPTION_SUFFIX}"
 MLS = "microsoft.machinelearningservices"  # resource provider namespaces, as keys (lower case)
 SAAS = "microsoft.saas"
 NAMESPACES = {MLS: "Microsoft.MachineLearningServices", SAAS: "Microsoft.SaaS"}  # key -> as Azure spells it
@@ -60,7 +67,19 @@ class Endpoint:
 
     @property
     def managed(self) -> bool:
-        return self.tags.get(MANAGED_TAG, "").lower() == "true"
+        """Marked by provision (by some stack): the managed tag exactly "true"."""
+        return self.tags.get(MANAGED_TAG) == "true"
+
+    @property
+    def stack(self) -> Optional[str]:
+        """The stack that made it; None when provision did not."""
+        return self.tags.get(STACK_TAG, DEFAULT_STACK) if self.managed else None
+
+    def owned_by(self, stack: str, deployment: Optional[str] = None) -> bool:
+        """Every mark exact: managed, this stack, and the deployment tag naming this endpoint
+        (and `deployment`, when given). A partial or forged mark is not ownership."""
+        tag = self.tags.get(DEPLOYMENT_TAG)
+        return self.stack == stack and tag == self.name and (deployment is None or tag == deployment)
 
     @classmethod
     def from_arm(cls, data: Mapping[str, Any]) -> "Endpoint":
@@ -90,8 +109,12 @@ class MarketplaceSubscription:
     offer_id: str = ""
 
     @property
-    def managed(self) -> bool:
-        return self.name.lower().endswith(SUBSCRIPTION_SUFFIX)
+    def model_name(self) -> str:
+        return self.model_id.rsplit("/", 1)[-1]
+
+    def owned_by(self, stack: str) -> bool:
+        """Subscriptions carry no tags: provision's are exactly the name it gives the model's, per stack."""
+        return bool(self.model_id) and self.name == subscription_name(self.model_name, stack)
 
     @classmethod
     def from_arm(cls, data: Mapping[str, Any]) -> "MarketplaceSubscription":

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .names import TextEnum
-from .live import DEPLOYMENT_TAG, MANAGED_TAG, NAMESPACES, SUBSCRIPTION_SUFFIX, Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read
+from .live import DEFAULT_STACK, DEPLOYMENT_TAG, MANAGED_TAG, NAMESPACES, STACK_TAG, Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name
 from .spec import Deployment, Spec
 
 
@@ -26,9 +26,10 @@ class Action(TextEnum):
     RESUME = "resume"
     REPLACE = "replace"
     ADOPT = "adopt"
+    UNSUBSCRIBE = "unsubscribe"
 
 
-SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT = Action  # the names the other stages import
+SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT, UNSUBSCRIBE = Action  # the names the other stages import
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,10 @@ class Plan:
 
 
 def desired_tags(d: Deployment) -> dict[str, str]:
-    return {**dict(d.tags), MANAGED_TAG: "true", DEPLOYMENT_TAG: d.name}
+    """The spec's tags and provision's marks. The default stack is the absence of a stack tag, so
+    endpoints made before stacks existed stay the default stack's without a retag."""
+    stack = {} if d.stack == DEFAULT_STACK else {STACK_TAG: d.stack}
+    return {**dict(d.tags), MANAGED_TAG: "true", DEPLOYMENT_TAG: d.name, **stack}
 
 
 def _same(a: str, b: str) -> bool:
@@ -96,7 +100,7 @@ def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Opt
         return [], None
     found: Optional[MarketplaceSubscription] = next((s for s in p.marketplace_subscriptions or () if _same(s.model_id, d.model_id)), None)
     if found is None:
-        name = f"{d.model_name}{SUBSCRIPTION_SUFFIX}"
+        name = subscription_name(d.model_name, d.stack)
         return [Step(SUBSCRIBE, "marketplace subscription", name, f"accepts the terms of {d.model_name}'s Marketplace offer; pay-as-you-go billing")], name
     state = found.provisioning_state.lower()
     if state in ("creating", "updating"):
@@ -110,10 +114,11 @@ def _endpoint_steps(d: Deployment, p: ProjectState, tags: dict[str, str]) -> tup
     live = next((e for e in p.endpoints or () if _same(e.name, d.name)), None)
     if live is None:
         return [Step(CREATE, "endpoint", d.name, d.model_name)], None
+    if not live.owned_by(d.stack, d.name):
+        return [Step(ADOPT, "endpoint", d.name, f"exists but is not this spec's ({owner_of(live)}): add its tags")], live
     if not _same(live.model_id, d.model_id):
-        return [Step(REPLACE, "endpoint", d.name, f"model {live.model_id.rsplit('/', 1)[-1]} -> {d.model_name}: delete and create")], live
-    if not live.managed:
-        return [Step(ADOPT, "endpoint", d.name, "exists but was not created by provision: add its tags")], live
+        steps = [Step(REPLACE, "endpoint", d.name, f"model {live.model_id.rsplit('/', 1)[-1]} -> {d.model_name}: delete and create")]
+        return steps + _retired_subscription(d, p, live), live
     state = live.provisioning_state.lower()
     if state in ("creating", "updating"):
         return [Step(RESUME, "endpoint", d.name, f"wait for the unfinished operation ({live.provisioning_state})")], live
@@ -129,6 +134,27 @@ def _endpoint_steps(d: Deployment, p: ProjectState, tags: dict[str, str]) -> tup
     if len(changes) == 1 and changes[0] == "tags":
         return [Step(RETAG, "endpoint", d.name, "tags")], live
     return [Step(UPDATE, "endpoint", d.name, ", ".join(changes))], live
+
+
+def owner_of(e: Endpoint) -> str:
+    """Who an endpoint belongs to, in words."""
+    if e.stack is None:
+        return "not created by provision"
+    if e.tags.get(DEPLOYMENT_TAG) != e.name:
+        return f"its provision marks are incomplete or do not match (stack '{e.stack}', deployment {e.tags.get(DEPLOYMENT_TAG)!r})"
+    return f"made by the spec of stack '{e.stack}'"
+
+
+def _retired_subscription(d: Deployment, p: ProjectState, old: Endpoint) -> list[Step]:
+    """After a model change, the old model's subscription (if this stack made it and no other
+    endpoint uses it) is what the replacement leaves behind: unsubscribe it too."""
+    if d.microsoft_sold:
+        return []
+    sub = next((s for s in p.marketplace_subscriptions or () if _same(s.model_id, old.model_id)), None)
+    users = [e for e in p.endpoints or () if e.name != old.name and _same(e.model_id, old.model_id)]
+    if sub is None or users or not sub.owned_by(d.stack):
+        return []
+    return [Step(UNSUBSCRIBE, "marketplace subscription", sub.name, f"the old model's ({sub.model_name}); nothing else uses it")]
 
 
 def plan_changes(spec: Spec, live: LiveState) -> Plan:

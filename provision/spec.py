@@ -5,6 +5,7 @@ Validation reports every problem at once, each with file:line, the field path an
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import functools
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from .errors import Problem, SpecError
-from .fields import DEPLOYMENT, ONE_LINE, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SPEC_VERSION, TOP, VERSIONED_MODEL, Field, Kind, by_name, json_schema, names
+from .fields import DEFAULT_STACK, DEPLOYMENT, ONE_LINE, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SPEC_VERSION, TOP, VERSIONED_MODEL, Field, Kind, by_name, json_schema, names
 from .regions import REGIONS, normalize_region
 from .specfile import MAX_SPEC_BYTES, Document, load_document, read_text
 
@@ -39,6 +40,7 @@ class Deployment:
     key_var: str
     line: Optional[int] = None
     openai_url_var: Optional[str] = None  # also write the OpenAI-compatible base URL ({url}/v1) here
+    stack: str = DEFAULT_STACK  # the spec's `stack`: what provision marks the resources it makes with
 
     @property
     def secret_vars(self) -> tuple[str, ...]:
@@ -70,6 +72,7 @@ class Spec:
     version: int
     secrets: SecretsSink
     deployments: tuple[Deployment, ...]
+    stack: str = DEFAULT_STACK
 
     def deployment(self, name: str) -> Optional[Deployment]:
         return next((d for d in self.deployments if d.name.lower() == name.lower()), None)
@@ -219,6 +222,7 @@ class _Parser:
             defaults = {}
         self.unknown_keys(defaults, "defaults", DEFAULTABLE)
         sink = self._secrets(data.get("secrets"))
+        stack = self.text(by_name(TOP)["stack"], data.get("stack"), "stack") or DEFAULT_STACK
         raw = data.get("deployments")
         if not isinstance(raw, list) or not raw:
             self.problem("deployments", by_name(TOP)["deployments"].missing)
@@ -235,7 +239,7 @@ class _Parser:
         self._cross_checks(named)
         if self.problems:
             raise SpecError(sorted(dict.fromkeys(self.problems), key=lambda p: p.line or 0))
-        return Spec(self.file, SPEC_VERSION, sink, tuple(deployments))
+        return Spec(self.file, SPEC_VERSION, sink, tuple(dataclasses.replace(d, stack=stack) for d in deployments), stack)
 
     def _secrets(self, raw: Any) -> SecretsSink:
         if raw is None:

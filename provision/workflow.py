@@ -13,7 +13,7 @@ from .gateway import Gateway
 from .live import LiveState
 from .plan import Plan, plan_changes
 from .refresh import read_live
-from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, run_destroy
+from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, plan_orphans, run_destroy
 from .secrets import forget_entries, publish_to_github, read_secrets, write_secrets
 from .spec import Spec
 
@@ -80,13 +80,14 @@ class DestroyPreflight:
         return sum((i.endpoint_action == DELETE) + (i.subscription_action == DELETE) for i in self.items)
 
 
-def destroy_preflight(spec: Spec, gateway: Gateway, parallel: int, only: tuple[str, ...], keep_subscription: bool, include_unmanaged: bool) -> DestroyPreflight:
+def destroy_preflight(spec: Spec, gateway: Gateway, parallel: int, only: tuple[str, ...], keep_subscription: bool, include_unmanaged: bool,
+                      orphans: bool = False) -> DestroyPreflight:
     """Read-only: what destroy would delete, and whether it may. Everything local (the secrets
     file it will edit) is checked before Azure is read, so no delete happens that cannot be followed
     by forgetting its entries."""
     local = secrets_finding(spec)
     live = read_live(spec, gateway, parallel)
-    items = plan_destroy(spec, live, only, keep_subscription, include_unmanaged)
+    items = plan_orphans(spec, live) if orphans else plan_destroy(spec, live, only, keep_subscription, include_unmanaged)
     return DestroyPreflight(spec, items, destroy_checks(items, live) + [local])
 
 
@@ -95,7 +96,7 @@ def destroy_and_forget(pre: DestroyPreflight, gateway: Gateway, parallel: int, p
     assert pre.ok, "destroy_and_forget needs a preflight whose checks passed"
     results = run_destroy(pre.items, gateway, parallel, progress) if pre.deletions else []
     done = {r.name for r in results if r.ok}
-    gone = [i.deployment for i in pre.items
-            if (i.endpoint_action == GONE and i.project_exists) or (i.endpoint_action == DELETE and i.deployment.name in done)]
+    gone = [i.deployment for i in pre.items if not i.orphan
+            and ((i.endpoint_action == GONE and i.project_exists) or (i.endpoint_action == DELETE and i.deployment.name in done))]
     forget_entries(pre.spec.secrets, [v for d in gone for v in d.secret_vars])
     return results

@@ -63,7 +63,7 @@ def test_destroy_refuses_an_unmanaged_endpoint_of_the_same_name(cli, emu):
     cli.spec(spec_text(LARGE))
     run = cli("destroy", "--yes")
     assert run.code == 1, run
-    assert "FAIL ownership   mistral-large-chat: endpoint mistral-large-chat in contoso-chat was not created by provision" in run.stdout
+    assert "FAIL ownership   mistral-large-chat: endpoint mistral-large-chat in contoso-chat is not this spec's: not created by provision" in run.stdout
     assert "pass --include-unmanaged" in run.stdout and cli.writes() == []
     run = cli("destroy", "--yes", "--include-unmanaged")
     assert run.code == 0, run
@@ -143,8 +143,8 @@ def test_audit_finds_every_kind_of_drift_and_orphan(cli, emu):
         ("subscription", "nemo-search", "endpoint nemo-search has no Marketplace subscription to Mistral-Nemo's offer: it cannot serve"),
         ("missing", "codestral-ci", "endpoint codestral-ci does not exist in contoso-chat"),
         ("secrets", "nemo-search", "the secrets file has no NEMO_SEARCH_KEY"),
-        ("orphan", "old-chat", "endpoint old-chat in contoso-search was made by provision but the spec no longer names it"),
-        ("orphan", "Ministral-3B-provision", "Marketplace subscription Ministral-3B-provision in contoso-chat (made by provision) has no endpoint: a billing relationship left behind"),
+        ("orphan", "old-chat", "endpoint old-chat in contoso-search was made by this spec (stack 'default') but the spec no longer names it"),
+        ("orphan", "Ministral-3B-provision", "Marketplace subscription Ministral-3B-provision in contoso-chat (made by this spec) has no endpoint: a billing relationship left behind"),
         ("unmanaged", "portal-endpoint", "endpoint portal-endpoint in contoso-search (Codestral-2501) is not in the spec and not managed by provision"),
     }
     assert expected <= found, sorted(expected - found)

@@ -32,8 +32,8 @@ def follow(cli, remedy: str) -> None:
         raise AssertionError("the caller adds it to the spec first; see test_unmanaged_endpoint")
     elif "`provision apply`" in remedy:
         run = cli("apply", "--yes")
-    elif "`provision destroy` it with the old spec" in remedy:
-        run = cli("-f", OLD_SPEC, "destroy", "--yes")
+    elif "`provision destroy --orphans`" in remedy:
+        run = cli("destroy", "--yes", "--orphans")
     elif m := re.search(r"`az resource delete --ids (\S+)`", remedy):
         from azure.mgmt.resource.resources import ResourceManagementClient
 
@@ -136,14 +136,35 @@ def orphan_subscription(cli, emu):
     return "orphan", "Ministral-3B-provision"
 
 
+def orphan_subscription_not_this_specs(cli, emu):
+    _applied(cli, LARGE)
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="portal-3b", model_id=MODEL + "Ministral-3B")
+    return "orphan", "portal-3b"
+
+
+orphan_subscription_not_this_specs.audit_args = ("--all",)
+
+
+def orphan_after_a_replacement(cli, emu):
+    """What apply --allow-replace leaves behind is removed by it: the old model's subscription."""
+    _applied(cli, LARGE)
+    cli.spec(spec_text(dict(LARGE, model="Mistral-small")))
+    run = cli("apply", "--yes", "--allow-replace")
+    assert run.code == 0 and "unsubscribe marketplace subscription Mistral-large-provision" in run.stdout, run
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="stale-old", model_id=MODEL + "Mistral-Nemo",
+                     tags={"provision:managed": "true", "provision:deployment": "stale-old"})
+    return "orphan", "stale-old"
+
+
 SCENARIOS = [missing, subscription_gone, unhealthy_without_subscription, content_safety_drift, tags_drift, model_drift, not_managed,
-             secrets_missing, secrets_stale_url, secrets_dead_key, probe_unauthorized, orphan_endpoint, orphan_subscription]
+             secrets_missing, secrets_stale_url, secrets_dead_key, probe_unauthorized, orphan_endpoint, orphan_subscription,
+             orphan_subscription_not_this_specs, orphan_after_a_replacement]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])
 def test_following_the_printed_fix_removes_the_finding(cli, emu, scenario):
     kind, subject = scenario(cli, emu)
-    extra = ("--probe",) if kind == "probe" else ()
+    extra = ("--probe",) if kind == "probe" else getattr(scenario, "audit_args", ())
     before = [f for f in findings(cli, *extra) if (f["kind"], f["subject"]) == (kind, subject)]
     assert before, f"the scenario did not produce a {kind} finding for {subject}"
     for finding in before:

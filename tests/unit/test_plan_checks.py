@@ -64,7 +64,7 @@ def test_in_sync_is_no_change_and_drift_is_an_update():
     subs = [MarketplaceSubscription("id", "Mistral-large-provision", LARGE, "Subscribed", "Succeeded")]
     assert not plan_changes(SPEC, live([endpoint()], subs)).changes
     assert actions(plan_changes(SPEC, live([endpoint(safety=False)], subs))) == [("update", "mistral-large-chat")]
-    assert actions(plan_changes(SPEC, live([endpoint(tags={"provision:managed": "true"})], subs))) == [("retag", "mistral-large-chat")]
+    assert actions(plan_changes(SPEC, live([endpoint(tags={"team": "other", "provision:managed": "true", "provision:deployment": "mistral-large-chat"})], subs))) == [("retag", "mistral-large-chat")]
     assert actions(plan_changes(SPEC, live([endpoint(state="Creating")], subs))) == [("resume", "mistral-large-chat")]
     assert actions(plan_changes(SPEC, live([endpoint(model=LARGE + "-2407")], subs))) == [("replace", "mistral-large-chat")]
     assert actions(plan_changes(SPEC, live([endpoint(tags={})], subs))) == [("adopt", "mistral-large-chat")]
@@ -100,3 +100,64 @@ def test_wildcards_and_not_actions_follow_azure():
     assert not allowed([AI_DEV_PERMISSIONS], "Microsoft.SaaS/resources/write")
     assert allowed([Permission(("*",), ())], "Microsoft.SaaS/resources/write")
     assert not allowed([Permission(("*/read",), ())], "Microsoft.SaaS/resources/write")
+
+
+def test_ownership_marks_must_all_match_exactly():
+    """A partial or forged mark is not ownership: the endpoint must be adopted, and destroy refuses it."""
+    from provision.destroy import REFUSE, plan_destroy
+
+    subs = [MarketplaceSubscription("id", "Mistral-large-provision", LARGE, "Subscribed", "Succeeded")]
+    forged = [
+        {"provision:managed": "true"},  # no deployment mark
+        {"provision:managed": "TRUE", "provision:deployment": "mistral-large-chat"},  # not exactly "true"
+        {"provision:managed": "true", "provision:deployment": "someone-else"},  # another deployment's mark
+        {"provision:managed": "true", "provision:deployment": "mistral-large-chat", "provision:stack": "team-b"},  # another spec's
+    ]
+    for tags in forged:
+        state = live([endpoint(tags={"team": "chat", **tags})], subs)
+        assert actions(plan_changes(SPEC, state)) == [("adopt", "mistral-large-chat")], tags
+        [item] = plan_destroy(SPEC, state)
+        assert item.endpoint_action == REFUSE and item.subscription_action != "delete", tags
+
+
+def test_a_stack_marks_its_endpoints_and_names_its_subscriptions():
+    team_b = parse_spec(f"""
+stack: team-b
+defaults: {{subscription: "{SUB}", resource_group: rg-genai, project: contoso-chat}}
+deployments:
+  - {{name: mistral-large-chat, model: Mistral-large, content_safety: enabled, tags: {{team: chat}}}}
+""", environ={})
+    plan = plan_changes(team_b, live())
+    assert actions(plan) == [("subscribe", "Mistral-large-team-b-provision"), ("create", "mistral-large-chat")]
+    assert plan.deployments[0].endpoint_tags["provision:stack"] == "team-b"
+    # the default stack's subscription is not team-b's, and a name that merely ends in -provision is nobody's
+    assert not MarketplaceSubscription("id", "Mistral-large-provision", LARGE, "Subscribed", "Succeeded").owned_by("team-b")
+    assert not MarketplaceSubscription("id", "finance-provision", LARGE, "Subscribed", "Succeeded").owned_by("default")
+
+
+def test_a_replacement_unsubscribes_the_old_models_subscription_when_nothing_else_uses_it():
+    small = "azureml://registries/azureml-mistral/models/Mistral-small"
+    subs = [MarketplaceSubscription("s1", "Mistral-small-provision", small, "Subscribed", "Succeeded"),
+            MarketplaceSubscription("s2", "Mistral-large-provision", LARGE, "Subscribed", "Succeeded")]
+    assert actions(plan_changes(SPEC, live([endpoint(model=small)], subs))) == [("replace", "mistral-large-chat"), ("unsubscribe", "Mistral-small-provision")]
+    # not when it is not this spec's, or another endpoint uses it
+    mine_not = [MarketplaceSubscription("s1", "portal-small", small, "Subscribed", "Succeeded"), subs[1]]
+    assert actions(plan_changes(SPEC, live([endpoint(model=small)], mine_not))) == [("replace", "mistral-large-chat")]
+    other = endpoint(name="small-two", model=small)
+    assert actions(plan_changes(SPEC, live([endpoint(model=small), other], subs))) == [("replace", "mistral-large-chat")]
+
+
+def test_orphans_are_only_this_stacks():
+    from provision.destroy import plan_orphans
+
+    small = "azureml://registries/azureml-mistral/models/Mistral-small"
+    mine = endpoint(name="old-small", model=small)
+    theirs = endpoint(name="their-small", model=small, tags={"provision:managed": "true", "provision:deployment": "their-small", "provision:stack": "team-b"})
+    subs = [MarketplaceSubscription("s1", "Mistral-small-provision", small, "Subscribed", "Succeeded"),
+            MarketplaceSubscription("s2", "Ministral-3B-provision", "azureml://registries/azureml-mistral/models/Ministral-3B", "Subscribed", "Succeeded")]
+    items = plan_orphans(SPEC, live([endpoint(), mine], subs))
+    assert [(i.deployment.name, i.endpoint_action, i.subscription.name if i.subscription else None, i.subscription_action) for i in items] == [
+        ("old-small", "delete", "Mistral-small-provision", "delete"), ("Ministral-3B-provision", "gone", "Ministral-3B-provision", "delete")]
+    # another stack's endpoint is not an orphan, and keeps the subscription it uses
+    items = plan_orphans(SPEC, live([endpoint(), theirs], subs))
+    assert [(i.deployment.name, i.subscription_action) for i in items] == [("Ministral-3B-provision", "delete")]

@@ -25,8 +25,8 @@ def test_endpoint_from_arm():
 
 def test_subscription_and_workspace_from_arm():
     s = MarketplaceSubscription.from_arm({"id": "i", "name": "Mistral-large-provision", "properties": {
-        "modelId": "m", "marketplaceSubscriptionStatus": "Subscribed", "provisioningState": "Succeeded", "marketplacePlan": {"offerId": "o"}}})
-    assert (s.status, s.offer_id, s.managed) == ("Subscribed", "o", True)
+        "modelId": "azureml://registries/azureml-mistral/models/Mistral-large", "marketplaceSubscriptionStatus": "Subscribed", "provisioningState": "Succeeded", "marketplacePlan": {"offerId": "o"}}})
+    assert (s.status, s.offer_id, s.owned_by("default"), s.owned_by("team-b")) == ("Subscribed", "o", True, False)
     w = Workspace.from_arm({"id": "i", "name": "p", "kind": "Project", "location": "francecentral", "properties": {"hubResourceId": "/h"}})
     assert (w.kind, w.location, w.hub_id) == ("Project", "francecentral", "/h")
 
