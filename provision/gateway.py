@@ -35,6 +35,7 @@ from .cloud import PUBLIC_CLOUD, Cloud, cloud_from_metadata
 from .errors import AzureError
 from .live import ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, SaasResource, Workspace
 from .secret import Secret
+from .throttle import ArmRateLimiter
 
 log = logging.getLogger("provision.gateway")
 
@@ -150,6 +151,7 @@ class Gateway:
         self._arm: Any = None
         self._authz: dict[str, Any] = {}
         self._resources: dict[str, Any] = {}
+        self.limiter = ArmRateLimiter()  # ARM's buckets, shared by every client and thread of this run
 
     # --- plumbing ---------------------------------------------------------------------------
     def _http(self) -> Any:
@@ -212,6 +214,7 @@ class Gateway:
                         policies.ProxyPolicy(),
                         policies.ContentDecodePolicy(),
                         policies.RetryPolicy(retry_backoff_factor=0.4),  # 429/5xx/dropped connections; honours Retry-After
+                        _rate_limit_policy(self.limiter),  # every attempt takes a token from ARM's bucket
                         ARMChallengeAuthenticationPolicy(credential, cloud.scope),
                         policies.CustomHookPolicy(),
                         ARMHttpLoggingPolicy(),  # headers only, never bodies
@@ -227,7 +230,8 @@ class Gateway:
                 from azure.mgmt.authorization import AuthorizationManagementClient
 
                 self._authz[subscription] = AuthorizationManagementClient(
-                    credential, subscription, base_url=cloud.arm, credential_scopes=[cloud.scope], transport=self._transport()
+                    credential, subscription, base_url=cloud.arm, credential_scopes=[cloud.scope], transport=self._transport(),
+                    per_retry_policies=[_rate_limit_policy(self.limiter)],
                 )
             return self._authz[subscription]
 
@@ -238,7 +242,8 @@ class Gateway:
                 from azure.mgmt.resource.resources import ResourceManagementClient
 
                 self._resources[subscription] = ResourceManagementClient(
-                    credential, subscription, base_url=cloud.arm, credential_scopes=[cloud.scope], transport=self._transport()
+                    credential, subscription, base_url=cloud.arm, credential_scopes=[cloud.scope], transport=self._transport(),
+                    per_retry_policies=[_rate_limit_policy(self.limiter)],
                 )
             return self._resources[subscription]
 
@@ -502,6 +507,21 @@ class Gateway:
         choice = (data.get("choices") or [{}])[0]
         return ChatResult(True, 200, elapsed, str(data.get("model") or ""), str(choice.get("finish_reason") or ""), "")
 
+
+
+def _rate_limit_policy(limiter: ArmRateLimiter) -> Any:
+    """A pipeline policy (one per pipeline: policies are chained) that meters every ARM attempt."""
+    from azure.core.pipeline.policies import HTTPPolicy
+
+    class ArmRateLimitPolicy(HTTPPolicy):  # type: ignore[type-arg]
+        def send(self, request: Any) -> Any:
+            http = request.http_request
+            limiter.before(http.method, http.url)
+            response = self.next.send(request)
+            limiter.after(http.method, http.url, response.http_response.status_code, response.http_response.headers)
+            return response
+
+    return ArmRateLimitPolicy()
 
 
 def _json_or_raise(response: Any) -> Any:
