@@ -6,18 +6,24 @@ it up, then the key is regenerated, the new key is probed and only then written 
 To regenerate the key the file does not hold, no client is using it: regenerate, probe, write.
 Every step that changes the file writes it atomically; a key is never written before a probe
 proved it works. If a probe fails, rotation stops with the file on a key that works.
+
+The whole procedure holds the secrets file's lock, so no `apply` writes in between (an apply
+waiting for it then writes the keys as they are after the rotation). Under GitHub Actions every
+key it writes, and the regenerated one, is masked (on stderr) before anything else happens to it.
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping, Optional, TextIO
 
 from .errors import ProvisionError
 from .gateway import Gateway, project_id
 from .live import Keys
 from .secret import Secret
-from .secrets import SecretEntry, read_secrets, write_secrets
+from .secrets import HeldSecrets, SecretEntry, hold_secrets, mask_keys, spec_directory
 from .spec import Deployment, Spec
 
 
@@ -36,7 +42,15 @@ def _pick(keys: Keys, which: str) -> Secret:
     return keys.primary if which == "primary" else keys.secondary
 
 
-def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None]) -> RotationResult:
+def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None],
+               environ: Optional[Mapping[str, str]] = None, stream: Optional[TextIO] = None) -> RotationResult:
+    with hold_secrets(spec.secrets, spec_directory(spec)) as secrets:
+        return _rotate(spec, d, gateway, which, grace, progress, secrets, os.environ if environ is None else environ, stream or sys.stderr)
+
+
+def _rotate(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None],
+            secrets: HeldSecrets, environ: Mapping[str, str], stream: TextIO) -> RotationResult:
+    held = secrets.read().get(d.key_var)  # a file provision cannot update stops the rotation before Azure
     project = project_id(d.subscription, d.resource_group, d.project)
     endpoint = gateway.get_endpoint(project, d.name)
     if endpoint is None or not endpoint.uri:
@@ -50,15 +64,15 @@ def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: f
 
     def store(key: Secret, label: str) -> None:
         assert endpoint is not None and endpoint.uri
+        mask_keys([key], environ, stream)  # before anything else is done with it
         probe = gateway.chat(endpoint.uri, key)
         if not probe.ok:
             raise ProvisionError(f"the {label} key of {d.name} failed its probe ({probe.error}); the secrets file was left on the key it had")
-        write_secrets(spec.secrets, [SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key, d.openai_url_var)])
+        secrets.write([SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key, d.openai_url_var)])
         result.file_key = label
         step(f"secrets file now holds the {label} key (probed: {probe.latency_ms:.0f} ms)")
 
     keys = gateway.list_keys(project, d.name)
-    held = read_secrets(spec.secrets).get(d.key_var)
     if held == _pick(keys, which).reveal() or held is None:
         store(_pick(keys, other), other)
         if grace > 0:

@@ -3,19 +3,22 @@ secrets. Each stage is its own module; this only strings them together."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
 from .apply import ApplyResult, Progress, apply_plan
 from .checks import Check, Finding, failed, run_checks
-from .errors import Problem, SpecError
-from .gateway import Gateway
+from .errors import AzureError, Problem, SpecError
+from .gateway import Gateway, project_id
 from .live import LiveState
 from .plan import Plan, plan_changes
 from .refresh import read_live
 from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, plan_orphans, run_destroy
-from .secrets import forget_entries, publish_to_github, read_secrets, write_secrets
+from .secret import Secret
+from .secrets import SecretEntry, forget_entries, hold_secrets, publish_to_github, read_secrets, spec_directory
 from .spec import Spec
+from .workers import worker_pool
 
 
 @dataclass
@@ -32,8 +35,9 @@ class Preflight:
 
 def secrets_finding(spec: Spec) -> Finding:
     """The secrets file can be merged and written: checked before Azure is touched (an unreadable
-    file is a usage error, raised here; an unwritable place is a failed check)."""
-    read_secrets(spec.secrets)
+    file, a link, a place outside the spec's directory is a usage error, raised here; an unwritable
+    place is a failed check)."""
+    read_secrets(spec.secrets, spec_directory(spec))
     directory = os.path.dirname(os.path.abspath(spec.secrets.path))
     existing = directory
     while not os.path.isdir(existing):
@@ -60,9 +64,33 @@ def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: P
     assert pre.ok, "apply_and_store needs a preflight whose checks passed"
     result = apply_plan(pre.plan, gateway, parallel, progress)
     if result.secrets:
-        write_secrets(pre.spec.secrets, result.secrets)
-        publish_to_github(result.secrets, os.environ if environ is None else environ)
+        with hold_secrets(pre.spec.secrets, spec_directory(pre.spec)) as secrets:
+            # Another run (a `keys rotate`) may have changed a key since apply read it: the keys as they are now.
+            result.secrets = current_keys(pre.spec, gateway, result.secrets, secrets.read(), parallel)
+            secrets.write(result.secrets)
+        publish_to_github(result.secrets, os.environ if environ is None else environ, sys.stderr)
     return result
+
+
+def current_keys(spec: Spec, gateway: Gateway, entries: list[SecretEntry], held: Mapping[str, str], parallel: int) -> list[SecretEntry]:
+    """Each entry with the key to write now: the one the file holds while it is still one of the
+    endpoint's keys (apply never moves clients off a working key), else the primary. If the keys
+    cannot be read, what the file holds stays (it may be newer than what apply read)."""
+
+    def now(e: SecretEntry) -> SecretEntry:
+        d = spec.deployment(e.deployment)
+        assert d is not None
+        try:
+            keys = gateway.list_keys(project_id(d.subscription, d.resource_group, d.project), d.name)
+        except AzureError:
+            return replace(e, key=Secret(held[e.key_var])) if held.get(e.key_var) else e
+        valid = {k.reveal() for k in (keys.primary, keys.secondary) if k}
+        if held.get(e.key_var) in valid:
+            return replace(e, key=Secret(held[e.key_var]))
+        return replace(e, key=keys.primary) if keys.primary else e
+
+    with worker_pool(parallel, "keys") as pool:
+        return list(pool.map(now, entries))
 
 
 @dataclass
@@ -98,5 +126,5 @@ def destroy_and_forget(pre: DestroyPreflight, gateway: Gateway, parallel: int, p
     done = {r.name for r in results if r.ok}
     gone = [i.deployment for i in pre.items if not i.orphan
             and ((i.endpoint_action == GONE and i.project_exists) or (i.endpoint_action == DELETE and i.deployment.name in done))]
-    forget_entries(pre.spec.secrets, [v for d in gone for v in d.secret_vars])
+    forget_entries(pre.spec.secrets, [v for d in gone for v in d.secret_vars], spec_directory(pre.spec))
     return results

@@ -120,9 +120,9 @@ def test_github_actions_masks_the_key_and_outputs_the_url(cli):
     run = cli("apply", "--yes")
     assert run.code == 0, run
     primary, _ = cli.keys_of("mistral-large-chat")
-    lines_with_key = [line for line in run.stdout.splitlines() if primary in line]
-    assert lines_with_key == [f"::add-mask::{primary}"], "the key must appear only in the mask command (which the runner consumes)"
-    assert primary not in run.stderr
+    lines_with_key = [line for line in run.stderr.splitlines() if primary in line]
+    assert lines_with_key == [f"::add-mask::{primary}"], "the key must appear only in the mask command (which the runner consumes, on stderr too)"
+    assert primary not in run.stdout
     assert output.read_text() == "MISTRAL_LARGE_URL=https://mistral-large-chat.eastus2.models.ai.azure.com\n"
 
 
