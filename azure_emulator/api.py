@@ -9,9 +9,13 @@ import urllib.request
 from typing import Any, Optional
 
 from .certs import Certificates
-from .server import EmulatorServer, make_server
-from .store import PACES, Config, State
-from .world import World, load_world
+from .server import EmulatorServer, make_server  # before .control: the server module imports the API modules in order
+from .control import TOKEN_HEADER, new_token  # noqa: I001
+from .store import State, preset
+from .world import World, load_world, read_world_file
+
+CONTROL_URL_VARIABLE = "AZURE_EMULATOR_CONTROL_URL"
+CONTROL_TOKEN_VARIABLE = "AZURE_EMULATOR_CONTROL_TOKEN"
 
 
 # Variables that could point a client at real Azure, authenticate it there, or make it trust
@@ -35,8 +39,10 @@ def scrubbed_environ(environ: Optional[dict[str, str]] = None) -> dict[str, str]
     return {k: v for k, v in source.items() if not reaches_outside(k)}
 
 
-def client_env(proxy_url: str, ca_path: str, world: World, identity_endpoint: str, identity_header: str) -> dict[str, str]:
-    """The environment a client needs: proxy mode, this run's CA, the default principal."""
+def client_env(proxy_url: str, ca_path: str, world: World, identity_endpoint: str, identity_header: str,
+               control_token: Optional[str] = None) -> dict[str, str]:
+    """The environment a client needs: proxy mode, this run's CA, the default principal (and,
+    with control_token, where the control API is and its token)."""
     p = world.default_principal()
     env = {
         "HTTPS_PROXY": proxy_url,
@@ -53,19 +59,33 @@ def client_env(proxy_url: str, ca_path: str, world: World, identity_endpoint: st
     }
     if p.secret:
         env["AZURE_CLIENT_SECRET"] = p.secret
+    if control_token:
+        env[CONTROL_URL_VARIABLE] = proxy_url + "/_emulator"
+        env[CONTROL_TOKEN_VARIABLE] = control_token
     return env
 
 
 class ControlClient:
-    def __init__(self, url: str) -> None:
+    """The control API, with the run's control token (default: $AZURE_EMULATOR_CONTROL_TOKEN)."""
+
+    def __init__(self, url: str, token: Optional[str] = None) -> None:
         self.url = url.rstrip("/")
+        self.token = token if token is not None else os.environ.get(CONTROL_TOKEN_VARIABLE)
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    @classmethod
+    def from_ready_file(cls, path: str) -> "ControlClient":
+        """The control API of the emulator `azure-emulator serve --ready-file PATH` runs."""
+        with open(path, encoding="utf-8") as fh:
+            info = json.load(fh)
+        return cls(info["control_url"], info["control_token"])
 
     def call(self, method: str, path: str, body: Any = None, raw: Optional[bytes] = None) -> Any:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json" if raw is None else "application/yaml")
+        req.add_header("Content-Type", "application/yaml" if raw is not None else "application/json")
+        if self.token:
+            req.add_header(TOKEN_HEADER, self.token)
         try:
             with self._opener.open(req, timeout=30) as resp:
                 return json.loads(resp.read() or b"null")
@@ -131,16 +151,22 @@ class Emulator:
         self.port = port
         self.server: Optional[EmulatorServer] = None
         self._thread: Optional[threading.Thread] = None
+        self.control_token = new_token()  # this run's: the control API answers it from anywhere a client can reach
+        self._text = world_text
 
     def _load(self) -> World:
-        return load_world(path=self.world_file, text=self.world_text)
+        """The world the emulator started with (the file is read once, at start)."""
+        return load_world(path=self.world_file, text=self._text)
 
     def start(self) -> "Emulator":
+        if self._text is None and self.world_file is not None:
+            self._text = read_world_file(self.world_file)
         world = self._load()
         self.state = State(world, state_file=self.state_file)
-        self.state.config = Config(**PACES[self.pace])
+        self.state.config = preset(self.pace)
+        self.state.initial_config = preset(self.pace)  # what /_emulator/reset restores
         self.certs = Certificates(self.directory)
-        self.server = make_server(self.state, self.certs, port=self.port, reload_world=self._load)
+        self.server = make_server(self.state, self.certs, port=self.port, reload_world=self._load, control_token=self.control_token)
         self._thread = threading.Thread(target=self.server.serve_forever, name="azure-emulator", daemon=True)
         self._thread.start()
         return self
@@ -164,12 +190,12 @@ class Emulator:
 
     @property
     def control(self) -> ControlClient:
-        return ControlClient(self.url + "/_emulator")
+        return ControlClient(self.url + "/_emulator", self.control_token)
 
     @property
     def env(self) -> dict[str, str]:
         assert self.server is not None
-        return client_env(self.url, self.certs.ca_path, self.state.world, self.url + "/msi/token", self.server.identity_header)
+        return client_env(self.url, self.certs.ca_path, self.state.world, self.url + "/msi/token", self.server.identity_header, self.control_token)
 
     def ready_info(self) -> dict[str, Any]:
         return {
@@ -177,6 +203,7 @@ class Emulator:
             "proxy_url": self.url,
             "https_url": f"https://127.0.0.1:{self.server.server_address[1]}" if self.server else None,
             "control_url": self.url + "/_emulator",
+            "control_token": self.control_token,
             "ca_bundle": self.certs.ca_path,
             "metadata_url": f"https://127.0.0.1:{self.server.server_address[1]}/metadata/endpoints?api-version=2019-05-01" if self.server else None,
             "env": self.env,

@@ -5,139 +5,184 @@ of resources (to build audit scenarios Azure would let happen out of band).
 """
 from __future__ import annotations
 
+import copy
+import hmac
+import ipaddress
 import json
 import secrets
-from dataclasses import asdict, fields
-from typing import Any, Callable
+import urllib.parse
+from dataclasses import asdict
+from typing import Any, Callable, Optional
 
+from . import bodies
+from .bodies import BodyError
 from .mls import ws_id
-from .store import PACES, Config, Faults, Pace, State
+from .store import Faults, State
 from .wire import Request, Response
-from .world import WorldError, load_world
+from .world import WorldError, decode_world, load_world
+
+TOKEN_HEADER = "X-Azure-Emulator-Token"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+# Content types a web page cannot send cross-origin without a CORS preflight (which is never granted).
+_NON_SIMPLE_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def refusal(req: Request, peer: str, token: str, port: int) -> Optional[str]:
+    """Why a control request is refused (None: answer it).
+
+    Answered: a request with this run's control token; or, without it, one from this machine,
+    addressed to the emulator by a loopback Host (no DNS rebinding), with no Origin (or the
+    emulator's own) and no cross-site Sec-Fetch-Site (not a web page), and, if it changes
+    anything, a JSON (or YAML) Content-Type, which a web page cannot send without a preflight."""
+    sent = req.headers.get(TOKEN_HEADER)
+    if sent is not None:
+        return None if hmac.compare_digest(str(sent).encode(), token.encode()) else f"the {TOKEN_HEADER} header is not this run's control token"
+    try:
+        address = ipaddress.ip_address(peer)
+        loopback = address.is_loopback or bool(getattr(address, "ipv4_mapped", None) and address.ipv4_mapped.is_loopback)  # type: ignore[union-attr]
+    except ValueError:
+        loopback = False
+    if not loopback:
+        return f"it came from {peer}, not from this machine, without the control token"
+    host = urllib.parse.urlsplit("//" + req.header("Host")).hostname or ""
+    if host not in LOOPBACK_NAMES:
+        return f"its Host header '{req.header('Host')}' is not the emulator's (127.0.0.1:{port})"
+    origin = req.header("Origin")
+    if origin and origin.lower().rstrip("/") not in {f"http://{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")}:
+        return f"it came from a web page ({origin}) without the control token"
+    site = req.header("Sec-Fetch-Site").lower()
+    if site in ("cross-site", "same-site"):
+        return f"it came from a web page (Sec-Fetch-Site: {site}) without the control token"
+    if req.method not in ("GET", "HEAD"):
+        ctype = req.header("Content-Type").split(";")[0].strip().lower()
+        if ctype not in _NON_SIMPLE_TYPES:
+            shown = f"Content-Type '{ctype}'" if ctype else "no Content-Type"
+            return f"a {req.method} without the control token needs Content-Type: application/json ({shown} was sent)"
+    return None
 
 
 def handle(state: State, req: Request, reload_world: Callable[[], Any]) -> Response:
     path = req.path[len("/_emulator"):] or "/"
+    method = "GET" if req.method == "HEAD" else req.method
     try:
-        body = _body(req)
         if path == "/health":
             return Response(200, {"ok": True})
-        if path == "/reset" and req.method == "POST":
+        if path == "/reset" and method == "POST":
+            world = reload_world()
             with state.lock:
-                state.world = reload_world()
+                state.world = world
                 state.faults = Faults()
-                state.config = Config()
+                state.config = copy.deepcopy(state.initial_config)
                 state.reset_resources()
                 state.log.clear()
                 state.egress.clear()
                 state.save()
             return Response(200, {"ok": True})
-        if path == "/state" and req.method == "GET":
+        if path == "/state" and method == "GET":
             return Response(200, state.dump())
-        if path == "/requests":
-            if req.method == "DELETE":
+        if path == "/requests" and method in ("GET", "DELETE"):
+            if method == "DELETE":
                 with state.lock:
                     state.log.clear()
                 return Response(200, {"ok": True})
-            since = int(req.query.get("since", "0"))
+            since = req.query.get("since", "0")
+            if not (since.isascii() and since.isdigit()):
+                raise BodyError("since", f"must be a whole number >= 0, not {since!r}")
             with state.lock:
-                return Response(200, {"requests": state.log[since:], "next": len(state.log)})
-        if path == "/egress":
+                return Response(200, {"requests": state.log[int(since):], "next": len(state.log)})
+        if path == "/egress" and method == "GET":
             with state.lock:
                 return Response(200, {"egress": list(state.egress)})
-        if path == "/world" and req.method in ("PUT", "POST"):
-            text = req.body.decode("utf-8")
+        if path == "/world" and method in ("PUT", "POST"):
+            source = "<control API world>"
             try:
-                world = load_world(path="<control API world>", text=text)
+                world = load_world(path=source, text=decode_world(req.body, source))
             except WorldError as err:
-                return Response(400, {"errors": err.problems})
+                return Response(400, {"error": err.problems[0], "errors": err.problems})
             with state.lock:
                 state.world = world
                 state.reset_resources()
                 state.save()
             return Response(200, {"ok": True})
-        if path == "/faults":
+        if path == "/faults" and method in ("GET", "PUT", "POST", "DELETE"):
+            faults = bodies.faults(_body(req)) if method in ("PUT", "POST") else Faults()
             with state.lock:
-                if req.method == "DELETE":
-                    state.faults = Faults()
-                elif req.method in ("PUT", "POST"):
-                    state.faults = _dataclass(Faults, body)
-                    if state.faults.seed is not None:
-                        state.rng.seed(state.faults.seed)
+                if method != "GET":
+                    state.faults = faults
+                    if faults.seed is not None:
+                        state.rng.seed(faults.seed)
                 return Response(200, asdict(state.faults))
-        if path == "/config" and req.method in ("PUT", "POST"):
+        if path == "/config" and method in ("PUT", "POST"):
+            body = _body(req)
             with state.lock:
-                state.config = _config(state.config, body)
+                state.config = bodies.config(state.config, body)
                 return Response(200, {"ok": True})
         if path == "/resources":
-            return _resources(state, req, body)
+            return _resources(state, req, method)
+        known = ("/health", "/reset", "/state", "/requests", "/egress", "/world", "/faults", "/config", "/resources")
+        if path in known:
+            return Response(405, {"error": f"{req.method} is not allowed on /_emulator{path}"})
         return Response(404, {"error": f"unknown control route {req.method} /_emulator{path}"})
-    except (ValueError, TypeError, KeyError) as exc:
-        return Response(400, {"error": f"bad control request: {exc}"})
+    except BodyError as err:
+        return Response(400, {"error": f"bad control request: {err}", "field": err.field or None})
 
 
 def _body(req: Request) -> dict[str, Any]:
-    if not req.body or req.path.endswith("/world"):
+    if not req.body:
         return {}
-    data = json.loads(req.body)
+    try:
+        data = json.loads(req.body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BodyError("", "the body is not UTF-8 text") from None
+    except ValueError as exc:
+        raise BodyError("", f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BodyError("", "the body is nested too deeply") from None
     if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
+        raise BodyError("", f"the body must be a JSON object, not {type(data).__name__}")
     return data
 
 
-def _dataclass(cls: Any, data: dict[str, Any]) -> Any:
-    names = {f.name for f in fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"unknown fields {sorted(unknown)}; known: {sorted(names)}")
-    return cls(**data)
-
-
-def _config(current: Config, data: dict[str, Any]) -> Config:
-    preset = data.pop("preset", None)
-    config = Config(**{**asdict(current), "pace": dict(current.pace)}) if preset is None else Config(**PACES[preset])
-    for key, value in data.items():
-        if key == "pace":
-            config.pace = {k: Pace(**v) for k, v in value.items()}
-        elif key in ("throttle_reads", "throttle_writes"):
-            setattr(config, key, (float(value[0]), float(value[1])))
-        elif hasattr(config, key):
-            setattr(config, key, value)
-        else:
-            raise ValueError(f"unknown config field '{key}'")
-    if int(config.retry_after) < 1:
-        raise ValueError("retry_after must be an integer >= 1 (0 makes the SDK wait 30 s)")
-    return config
-
-
-def _resources(state: State, req: Request, body: dict[str, Any]) -> Response:
-    with state.lock:
-        if req.method == "GET":
+def _resources(state: State, req: Request, method: str) -> Response:
+    if method == "GET":
+        with state.lock:
             return Response(200, {"resources": list(state.resources.values())})
-        if req.method == "DELETE":
-            rid = req.query.get("id", "").lower()
+    if method == "DELETE":
+        rid = req.query.get("id", "").lower()
+        with state.lock:
             removed = state.resources.pop(rid, None)
             state.save()
-            return Response(200 if removed else 404, {"removed": bool(removed)})
-        if req.method == "PATCH":
-            record = state.resources.get(str(body["id"]).lower())
+        return Response(200 if removed else 404, {"removed": bool(removed)})
+    if method == "PATCH":
+        rid, fields = bodies.patch(_body(req))
+        with state.lock:
+            record = state.resources.get(rid.lower())
             if record is None:
-                return Response(404, {"error": f"no resource {body['id']}"})
-            record.update(body.get("set") or {})
+                return Response(404, {"error": f"no resource {rid}", "field": "id"})
+            record.update(copy.deepcopy(bodies.patch_fields(record, fields)))
             state.save()
             return Response(200, record)
-        if req.method in ("POST", "PUT"):
+    if method in ("POST", "PUT"):
+        body = bodies.seed(_body(req))
+        with state.lock:
             record = _seed(state, body)
             state.resources[record["id"].lower()] = record
             state.save()
-            return Response(201, record)
-    return Response(405, {"error": "use GET, POST, PATCH or DELETE"})
+        return Response(201, record)
+    return Response(405, {"error": f"{req.method} is not allowed on /_emulator/resources: use GET, POST, PATCH or DELETE"})
 
 
 def _seed(state: State, b: dict[str, Any]) -> dict[str, Any]:
-    """A resource put in place as if someone had made it outside the tool (no rules applied)."""
+    """A resource put in place as if someone had made it outside the tool (no rules applied).
+    The body's shape is checked (bodies.seed); here, that its subscription and project exist."""
     kind = b["kind"]
     sub = str(b.get("subscription") or next(iter(state.world.subscriptions))).lower()
+    if sub not in state.world.subscriptions:
+        raise BodyError("subscription", f"'{b['subscription']}' is not a subscription of this world ({', '.join(state.world.subscriptions)})")
     rg = b.get("resource_group", "rg-genai")
     stamp = {"createdAt": "2025-01-01T00:00:00.000Z", "createdBy": "someone@contoso.onmicrosoft.com", "createdByType": "User",
              "lastModifiedAt": "2025-01-01T00:00:00.000Z", "lastModifiedBy": "someone@contoso.onmicrosoft.com", "lastModifiedByType": "User"}
@@ -149,7 +194,8 @@ def _seed(state: State, b: dict[str, Any]) -> dict[str, Any]:
     ws = b["workspace"]
     project = state.world.projects.get((sub, rg.lower(), ws.lower()))
     if project is None:
-        raise ValueError(f"no project {ws} in {sub}/{rg}")
+        known = sorted(p.name for (s, r, _), p in state.world.projects.items() if s == sub and r == rg.lower())
+        raise BodyError("workspace", f"no project '{ws}' in {sub}/{rg}" + (f" (projects there: {', '.join(known)})" if known else " (no projects in that resource group)"))
     base = ws_id(sub, project.resource_group, project.name)
     if kind == "marketplaceSubscriptions":
         model = state.world.model(b["model_id"])
@@ -159,9 +205,9 @@ def _seed(state: State, b: dict[str, Any]) -> dict[str, Any]:
     if kind == "serverlessEndpoints":
         name = b["name"]
         return {"kind": kind, "id": f"{base}/serverlessEndpoints/{name}", "name": name, "subscription": sub, "resourceGroup": project.resource_group,
-                "workspace": project.name, "location": project.location, "tags": b.get("tags", {}), "modelId": b["model_id"], "authMode": "Key",
+                "workspace": project.name, "location": project.location, "tags": dict(b.get("tags", {})), "modelId": b["model_id"], "authMode": "Key",
                 "contentSafety": b.get("content_safety", "Enabled"), "provisioningState": b.get("provisioning_state", "Succeeded"),
                 "endpointState": b.get("endpoint_state", "Online"), "marketplaceSubscriptionId": b.get("marketplace_subscription_id"),
                 "uri": f"https://{name.lower()}.{project.location}.models.ai.azure.com",
                 "keys": {"primaryKey": secrets.token_hex(16), "secondaryKey": secrets.token_hex(16)}, "systemData": stamp}
-    raise ValueError(f"unknown kind '{kind}' (serverlessEndpoints, marketplaceSubscriptions, saas)")
+    raise BodyError("kind", f"unknown kind '{kind}' (serverlessEndpoints, marketplaceSubscriptions, saas)")

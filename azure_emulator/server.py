@@ -16,6 +16,7 @@ import re
 import socket
 import socketserver
 import ssl
+import sys
 import time
 import urllib.parse
 import uuid
@@ -33,6 +34,11 @@ GRAPH_HOST = "graph.microsoft.com"
 INFERENCE = re.compile(r"^[a-z0-9-]+\.[a-z0-9]+\.(models|inference)\.ai\.azure\.com$")
 EMULATED = (ARM_HOST, identity.LOGIN_HOST, GRAPH_HOST)
 DIRECT = ("127.0.0.1", "localhost", "::1")
+MAX_BODY = 16 * 1024 * 1024  # no request the emulated APIs or the control API take is near this
+
+
+class BodyTooLarge(Exception):
+    pass
 
 
 def emulated(host: str) -> bool:
@@ -44,12 +50,14 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], state: State, certs: Certificates, identity_header: str, reload_world: Callable[[], Any]) -> None:
+    def __init__(self, address: tuple[str, int], state: State, certs: Certificates, identity_header: str, reload_world: Callable[[], Any],
+                 control_token: str) -> None:
         super().__init__(address, Handler)
         self.state = state
         self.certs = certs
         self.identity_header = identity_header
         self.reload_world = reload_world
+        self.control_token = control_token
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -118,22 +126,39 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     def _read_body(self) -> bytes:
+        """The body, at most MAX_BODY bytes (BodyTooLarge past that; ValueError if malformed)."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks, total = [], 0
             while True:
-                size = int(self.rfile.readline().strip() or b"0", 16)
+                size = int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16)
+                if size < 0:
+                    raise ValueError(size)
                 if size == 0:
                     self.rfile.readline()
                     break
+                total += size
+                if total > MAX_BODY:
+                    raise BodyTooLarge()
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError(length)
+        if length > MAX_BODY:
+            raise BodyTooLarge()
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
         started = time.perf_counter()
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except (BodyTooLarge, ValueError) as exc:
+            status = 413 if isinstance(exc, BodyTooLarge) else 400
+            message = f"the body is larger than {MAX_BODY:,} bytes" if status == 413 else "malformed Content-Length or chunked body"
+            self.close_connection = True
+            self._write(Response(status, {"error": f"azure-emulator: {message}"}), self.command)
+            return
         raw = self.path
         if self.tunnel_host:
             host, port, scheme = self.tunnel_host, self.tunnel_port, "https"
@@ -161,7 +186,16 @@ class Handler(BaseHTTPRequestHandler):
             self._write(Response(404, {"error": f"azure-emulator: nothing is emulated at {req.method} {scheme}://{host}{path}"}), req.method)
             self._log(req, 404, started, "unknown")
             return
-        if kind != "control":
+        if kind == "control":
+            why = control.refusal(req, self.client_address[0], self.server.control_token, self.server.server_address[1])
+            if why is not None:
+                self._write(Response(403, {"error": f"azure-emulator: control request refused: {why}"}), req.method)
+                self._log(req, 403, started, kind)
+                origin = req.header("Origin")
+                print(f"azure-emulator: refused {req.method} {req.path} from {self.client_address[0]}" + (f" (Origin {origin})" if origin else "")
+                      + f": {why}", file=sys.stderr, flush=True)
+                return
+        else:
             fault = self._fault(req, kind)
             if fault == "drop":
                 self._log(req, 0, started, kind)
@@ -351,6 +385,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def make_server(state: State, certs: Certificates, port: int = 0, host: str = "127.0.0.1", identity_header: Optional[str] = None,
-                reload_world: Optional[Callable[[], Any]] = None) -> EmulatorServer:
-    return EmulatorServer((host, port), state, certs, identity_header or uuid.uuid4().hex, reload_world or (lambda: state.world))
+                reload_world: Optional[Callable[[], Any]] = None, control_token: Optional[str] = None) -> EmulatorServer:
+    return EmulatorServer((host, port), state, certs, identity_header or uuid.uuid4().hex, reload_world or (lambda: state.world),
+                          control_token or control.new_token())
 

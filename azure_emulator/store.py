@@ -5,6 +5,7 @@ they sleep (latency faults, pacing) or talk to the network.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -70,11 +71,16 @@ class Config:
         return self.pace.get(resource_type) or self.pace.get("default") or Pace()
 
 
-PACES = {
+PACES: dict[str, dict[str, Any]] = {
     "instant": dict(pace={"default": Pace(0, 0)}, retry_after=1, retry_after_ms=20),
     "fast": dict(pace={"default": Pace(2, 0)}, retry_after=1, retry_after_ms=20),
     "arm": dict(pace={"default": Pace(2, 0)}, retry_after=1, retry_after_ms=None),
 }
+
+
+def preset(name: str) -> Config:
+    """A fresh Config for a pace preset (nothing shared with PACES or another Config)."""
+    return Config(**copy.deepcopy(PACES[name]))
 
 
 class State:
@@ -82,6 +88,7 @@ class State:
         self.lock = threading.RLock()
         self.world = world or load_world()
         self.config = Config()
+        self.initial_config = Config()  # what /_emulator/reset goes back to: the configuration at start
         self.faults = Faults()
         self.rng = random.Random()
         self.state_file = state_file
@@ -151,11 +158,8 @@ class State:
                 **self._persistent(),
                 "operations": [asdict(op) for op in self.operations.values()],
                 "role_assignments": [asdict(a) for a in self.world.role_assignments],
-                "config": {
-                    "pace": {k: asdict(v) for k, v in self.config.pace.items()},
-                    "retry_after": self.config.retry_after,
-                    "retry_after_ms": self.config.retry_after_ms,
-                },
+                "config": {**asdict(self.config), "throttle_reads": list(self.config.throttle_reads),
+                           "throttle_writes": list(self.config.throttle_writes)},
                 "faults": asdict(self.faults),
                 "egress": list(self.egress),
             }
