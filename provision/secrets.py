@@ -316,16 +316,23 @@ LINK = ("the secrets file is a symbolic link: provision never reads or writes th
 NOT_REGULAR = "the secrets file is not a regular file (a device, FIFO or socket); remove it, or point `secrets.path` at a regular file"
 
 
-def _read_text(place: _Place, dir_fd: int) -> Optional[str]:
-    """The file's text, or None when absent; a link or anything but a regular file is refused unopened."""
+def _exists(place: _Place, dir_fd: int) -> bool:
+    """Whether the file exists; a link, a device, a FIFO or a socket there is refused (never opened)."""
     try:
         kind = stat.S_IFMT(os.stat(place.name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
     except FileNotFoundError:
-        return None
+        return False
     if kind == stat.S_IFLNK:
         raise _refuse(place, LINK)
     if kind not in (stat.S_IFREG, stat.S_IFDIR):
         raise _refuse(place, NOT_REGULAR)
+    return True
+
+
+def _read_text(place: _Place, dir_fd: int) -> Optional[str]:
+    """The file's text, or None when absent; a link or anything but a regular file is refused unopened."""
+    if not _exists(place, dir_fd):
+        return None
     try:
         fd = os.open(place.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except FileNotFoundError:
@@ -466,6 +473,7 @@ def hold_secrets(sink: SecretsSink, root: Optional[str] = None, wait: float = LO
     except OSError as exc:
         raise ProvisionError(f"{sink.path}: could not create the secrets file's directory ({exc.strerror}); fix the path or its permissions") from None
     try:
+        _exists(place, dir_fd)  # a link is refused before anything is created beside it
         try:
             lock_fd = os.open(f".{place.name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
         except OSError as exc:
