@@ -44,7 +44,7 @@ def _pick(keys: Keys, which: str) -> Secret:
 
 def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None],
                environ: Optional[Mapping[str, str]] = None, stream: Optional[TextIO] = None) -> RotationResult:
-    with hold_secrets(spec.secrets, spec_directory(spec)) as secrets:
+    with hold_secrets(spec.secrets, spec_directory(spec), waiting=lambda m: progress(d.name, m)) as secrets:
         return _rotate(spec, d, gateway, which, grace, progress, secrets, os.environ if environ is None else environ, stream or sys.stderr)
 
 

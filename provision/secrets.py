@@ -30,7 +30,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Optional, TextIO
+from typing import Callable, Iterator, Mapping, Optional, TextIO
 
 from .errors import Problem, ProvisionError, SpecError
 from .secret import Secret
@@ -375,7 +375,7 @@ def read_secrets(sink: SecretsSink, root: Optional[str] = None) -> dict[str, str
 
 # --- one writer at a time ---------------------------------------------------------------------
 def _temporaries(name: str) -> re.Pattern[str]:
-    """This file's temporaries, and those of provision before 0.2 (tempfile's `.provision-XXXXXXXX.tmp`)."""
+    """This file's temporaries, and those earlier versions of provision made (tempfile's `.provision-XXXXXXXX.tmp`)."""
     return re.compile(rf"\.provision-(?:{re.escape(name)}\.[0-9a-f]{{8}}|[a-z0-9_]{{8}})\.tmp")
 
 
@@ -446,26 +446,31 @@ def _replace(dir_fd: int, name: str, data: bytes) -> None:
                 pass
 
 
-def _acquire(lock_fd: int, wait: float, path: str) -> None:
-    deadline, pause = time.monotonic() + wait, 0.002
+def _acquire(lock_fd: int, wait: float, path: str, waiting: Optional[Callable[[str], None]]) -> None:
+    deadline, pause, told = time.monotonic() + wait, 0.002, False
     while True:
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.pread(lock_fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-                raise ProvisionError(f"{path}: another provision run (pid {holder}) holds the secrets file; waited {wait:g} s for it. Run this "
-                                     "command again once that run has finished (a `keys rotate` holds it through its grace period); "
-                                     "the secrets file was not changed") from None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+            holder = os.pread(lock_fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        if waiting is not None and not told:
+            waiting(f"waiting (up to {wait:g} s) for another provision run (pid {holder}) to finish with the secrets file")
+            told = True
+        if time.monotonic() >= deadline:
+            raise ProvisionError(f"{path}: another provision run (pid {holder}) holds the secrets file; waited {wait:g} s for it. Run this "
+                                 "command again once that run has finished (a `keys rotate` holds it through its grace period); "
+                                 "the secrets file was not changed")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 @contextmanager
-def hold_secrets(sink: SecretsSink, root: Optional[str] = None, wait: float = LOCK_WAIT) -> Iterator[HeldSecrets]:
+def hold_secrets(sink: SecretsSink, root: Optional[str] = None, wait: float = LOCK_WAIT,
+                 waiting: Optional[Callable[[str], None]] = None) -> Iterator[HeldSecrets]:
     """The secrets file, locked against every other provision run until the block ends (a killed run's
-    lock ends with it). Creates the directory; removes the temporaries a killed run left."""
+    lock ends with it; `waiting` hears once if another run holds it). Creates the directory; removes
+    the temporaries a killed run left."""
     place = _place(sink, root)
     try:
         dir_fd = _open_directory(place, create=True)
@@ -481,7 +486,7 @@ def hold_secrets(sink: SecretsSink, root: Optional[str] = None, wait: float = LO
                 raise _refuse(place, f".{place.name}.lock beside the secrets file is a symbolic link; remove it") from None
             raise ProvisionError(f"{sink.path}: cannot create the lock file .{place.name}.lock beside it ({exc.strerror}); fix the directory's permissions") from None
         try:
-            _acquire(lock_fd, wait, sink.path)
+            _acquire(lock_fd, wait, sink.path, waiting)
             os.ftruncate(lock_fd, 0)
             os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
             stale = _temporaries(place.name)
@@ -502,7 +507,10 @@ def write_secrets(sink: SecretsSink, entries: list[SecretEntry], remove: tuple[s
 
 
 def forget_entries(sink: SecretsSink, variables: list[str], root: Optional[str] = None) -> None:
-    """Remove these variables (deployments that are gone), atomically; every other line stays."""
+    """Remove these variables (deployments that are gone), atomically; every other line stays. With
+    none of them in the file, nothing is created or locked."""
+    if not any(v in read_secrets(sink, root) for v in variables):
+        return
     with hold_secrets(sink, root) as held:
         present = tuple(v for v in variables if v in held.read())
         if present:

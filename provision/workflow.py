@@ -64,7 +64,7 @@ def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: P
     assert pre.ok, "apply_and_store needs a preflight whose checks passed"
     result = apply_plan(pre.plan, gateway, parallel, progress)
     if result.secrets:
-        with hold_secrets(pre.spec.secrets, spec_directory(pre.spec)) as secrets:
+        with hold_secrets(pre.spec.secrets, spec_directory(pre.spec), waiting=lambda m: progress(pre.spec.secrets.path, m)) as secrets:
             # Another run (a `keys rotate`) may have changed a key since apply read it: the keys as they are now.
             result.secrets = current_keys(pre.spec, gateway, result.secrets, secrets.read(), parallel)
             secrets.write(result.secrets)

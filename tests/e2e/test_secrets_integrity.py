@@ -116,8 +116,12 @@ def test_apply_started_during_a_rotation_waits_for_it_and_keeps_the_rotated_key(
             os.kill(rotate.pid, signal.SIGSTOP)
             assert regenerations(emu.control.requests()) == [], "stopped before the regeneration"
             apply = cli.popen("apply", "--yes")
-            # apply reads the keys (the old primary is still valid), then waits for the lock
-            logged(emu, lambda log: list_keys(log, "provision-ci")[1:])
+            # apply reads the keys (the old primary is still valid), then waits for the lock, and says so
+            progress = []
+            while not any("waiting (up to" in line for line in progress) and (line := apply.stderr.readline()):
+                progress.append(line)
+            assert f"for another provision run (pid {rotate.pid}) to finish with the secrets file" in "".join(progress), progress
+            assert list_keys(emu.control.requests(), "provision-ci")[1:], "it read the keys first"
         finally:
             os.kill(rotate.pid, signal.SIGCONT)
         rotated, applied = finish(rotate), finish(apply)

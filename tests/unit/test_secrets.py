@@ -17,7 +17,7 @@ import pytest
 
 from provision.errors import ProvisionError, SpecError
 from provision.secret import Secret
-from provision.secrets import SecretEntry, hold_secrets, mask_keys, publish_to_github, read_secrets, write_secrets
+from provision.secrets import SecretEntry, forget_entries, hold_secrets, mask_keys, publish_to_github, read_secrets, write_secrets
 from provision.spec import SecretsSink
 
 REPO = Path(__file__).resolve().parents[2]
@@ -256,6 +256,14 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_no_copy_and_no_lock(tmp_p
     assert set(read_secrets(SecretsSink(str(path), "dotenv"))) == {"LARGE_URL", "LARGE_KEY", "D2_URL", "D2_KEY"}
 
 
+def test_forgetting_what_the_file_does_not_hold_creates_nothing(tmp_path):
+    forget_entries(SecretsSink(str(tmp_path / ".secrets" / "s.env"), "dotenv"), ["LARGE_URL", "LARGE_KEY"], root=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    write_secrets(SecretsSink(str(tmp_path / "s.env"), "dotenv"), [ENTRY, entry(1)], root=str(tmp_path))
+    forget_entries(SecretsSink(str(tmp_path / "s.env"), "dotenv"), ["LARGE_URL", "LARGE_KEY", "GONE_KEY"], root=str(tmp_path))
+    assert set(read_secrets(SecretsSink(str(tmp_path / "s.env"), "dotenv"))) == {"D1_URL", "D1_KEY"}
+
+
 # --- one writer at a time ------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["dotenv", "json"])
 def test_eight_concurrent_writers_lose_no_entry_in_repeated_trials(tmp_path, fmt):
@@ -293,9 +301,11 @@ def test_eight_writer_processes_lose_no_entry(tmp_path):
 
 def test_a_run_waits_for_the_lock_a_bounded_time_and_says_who_holds_it(tmp_path):
     sink = SecretsSink(str(tmp_path / "s.env"), "dotenv")
+    heard: list[str] = []
     with hold_secrets(sink):
         with ThreadPoolExecutor(1) as pool:
-            failure = pool.submit(lambda: hold_secrets(sink, wait=0.2).__enter__()).exception()
+            failure = pool.submit(lambda: hold_secrets(sink, wait=0.2, waiting=heard.append).__enter__()).exception()
+    assert heard == [f"waiting (up to 0.2 s) for another provision run (pid {os.getpid()}) to finish with the secrets file"]
     assert isinstance(failure, ProvisionError) and failure.exit_code == 1
     assert f"another provision run (pid {os.getpid()}) holds the secrets file" in str(failure) and "waited 0.2 s" in str(failure)
     assert "the secrets file was not changed" in str(failure)
