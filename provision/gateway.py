@@ -62,12 +62,22 @@ def _proxy_for(url: str) -> str:
     return requests.utils.get_environ_proxies(url).get("https", "")
 
 
+def without_credentials(proxy: str) -> str:
+    """A proxy URL as it may be shown: scheme://host:port, never the `user:password@` it may hold."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")  # requests reads a bare host:port as http
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}"
+
+
 def unreachable(url: str, exc: BaseException) -> AzureError:
     """A network or proxy failure, naming the host, the proxy and the underlying error."""
     from urllib.parse import urlsplit
 
     host = urlsplit(url).hostname or url
-    proxy = _proxy_for(url)
+    configured = _proxy_for(url)
+    proxy = without_credentials(configured) if configured else ""
     inner = getattr(exc, "inner_exception", None) or exc
     reason = inner.args[0] if inner.args else None
     reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError carries the real cause

@@ -91,6 +91,17 @@ def test_an_unreachable_proxy_is_named_as_such(cli):
     assert "credential" not in text.stdout.lower() and "0 changes" not in text.stdout
 
 
+def test_a_proxy_password_is_never_shown(cli):
+    cli.spec(spec_text(LARGE))
+    proxy = "http://build-bot:Pr0xy-S3cret@127.0.0.1:9"
+    cli.extra_env.update(HTTPS_PROXY=proxy, https_proxy=proxy, GITHUB_ACTIONS="true")
+    for args in (("plan", "--output", "json"), ("plan",), ("whoami",), ("audit",), ("destroy", "--dry-run")):
+        run = cli(*args)
+        assert run.code == 1, run
+        assert "through the proxy http://127.0.0.1:9: ProxyError" in run.stdout, run
+        assert "Pr0xy-S3cret" not in run.stdout + run.stderr and "build-bot" not in run.stdout + run.stderr, run
+
+
 def test_no_credential_at_all(cli):
     cli.spec(spec_text(LARGE))
     cli.extra_env.update(AZURE_CLIENT_ID="", AZURE_CLIENT_SECRET="")
