@@ -23,7 +23,11 @@ _MODEL = r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}(?:\.[A-Za-z0-9_-]+)*"  # no '.', '..'
 MODEL_ID = rf"azureml://registries/{_REGISTRY}/models/{_MODEL}"
 VERSIONED_MODEL = r"azureml://registries/[^/]+/models/[^/]+/versions/[^/]+"
 ONE_LINE = r"[^\r\n\x85\u2028\u2029]*"  # no line break of any kind YAML knows
-INTERPOLATED = r"[\s\S]*\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}[\s\S]*"  # a value with ${VAR}: checked once replaced
+# ${NAME} or ${NAME:-default}; the default holds no brace, so matching stays linear on any input
+INTERPOLATION = r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^{}]*))?\}"
+INTERPOLATED = r"[\s\S]*\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^{}]*)?\}[\s\S]*"  # a value with ${VAR}: checked once replaced
+MAX_TAGS = 47  # Azure allows 50 tags on a resource; provision's own marks take up to 3
+MAX_REGIONS = 64
 
 
 class Kind(enum.Enum):
@@ -50,6 +54,7 @@ class Field:
     default: Any = None
     interpolate: bool = True  # ${VAR} allowed
     missing: str = ""  # the message when a required field is absent
+    max_items: int = 0  # TEXT_LIST and TAGS: at most this many (0: no limit)
 
 
 SECRET_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,254}"
@@ -76,13 +81,13 @@ DEPLOYMENT = (
           "a project name (3-33 letters, digits, '-' or '_', starting with a letter or digit)", required=True, defaultable=True,
           missing="missing: the hub-based AI Studio project; set it here or in defaults"),
     Field("allowed_regions", Kind.TEXT_LIST, "Regions the project's hub may be in.", r"[A-Za-z0-9][A-Za-z0-9 -]{1,39}",
-          "an Azure region name, e.g. eastus2", defaultable=True, default=list(DEFAULT_REGIONS)),
+          "an Azure region name, e.g. eastus2", defaultable=True, default=list(DEFAULT_REGIONS), max_items=MAX_REGIONS),
     Field("required_role", Kind.TEXT, "The role the caller must hold on the resource group.", r"[^\s](?:[^\r\n\x85\u2028\u2029]{0,510}[^\s])?",
           "a role name (one line, no surrounding spaces)", defaultable=True, default=DEFAULT_ROLE),
     Field("content_safety", Kind.CHOICE, "Azure AI Content Safety on the endpoint; Azure's default when absent.",
           choices=("enabled", "disabled", "Enabled", "Disabled", True, False), invalid="'enabled' or 'disabled'", defaultable=True),
     Field("tags", Kind.TAGS, "Tags on the endpoint (names starting provision: are reserved).", r"[^<>%&\\?/]{1,512}",
-          "a tag name (1-512 characters, none of < > % & \\ ? /)", defaultable=True),
+          "a tag name (1-512 characters, none of < > % & \\ ? /)", defaultable=True, max_items=MAX_TAGS),
     Field("secrets", Kind.SECTION, "Variable names for the URL and key in the secrets file.", fields=SECRET_NAMES),
 )
 
@@ -137,12 +142,15 @@ def field_schema(f: Field) -> dict[str, Any]:
         schema = {"const": f.choices[0]} if f.choices else {"type": "integer"}
     elif f.kind is Kind.CHOICE:
         schema = {"enum": list(f.choices)}
+        if f.interpolate:
+            schema = {"anyOf": [schema, {"type": "string", "pattern": anchored(INTERPOLATED)}]}
     elif f.kind is Kind.TEXT_LIST:
         item = _text_schema(f)
-        schema = {"anyOf": [item, {"type": "array", "items": item, "minItems": 1}]}
+        schema = {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": f.max_items}]}
     elif f.kind is Kind.TAGS:
         schema = {
             "type": "object",
+            "maxProperties": f.max_items,
             "propertyNames": {"pattern": anchored(f.pattern), "not": {"pattern": "^" + _ci(RESERVED_TAG_PREFIX)}},
             "additionalProperties": {"anyOf": [{"type": "string", "maxLength": 256, "pattern": anchored(ONE_LINE)}, {"type": ["number", "boolean"]}]},
         }

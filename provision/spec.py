@@ -6,7 +6,6 @@ Validation reports every problem at once, each with file:line, the field path an
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import difflib
 import functools
 import os
@@ -15,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from .errors import Problem, SpecError
+from .fields import INTERPOLATION as INTERPOLATION_PATTERN
 from .fields import DEFAULT_STACK, DEPLOYMENT, ONE_LINE, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SPEC_VERSION, TOP, VERSIONED_MODEL, Field, Kind, by_name, json_schema, names
 from .regions import REGIONS, normalize_region
 from .specfile import MAX_SPEC_BYTES, Document, load_document, read_text
 
 MISTRAL_REGISTRY = "azureml://registries/azureml-mistral/models/"
-INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+INTERPOLATION = re.compile(INTERPOLATION_PATTERN)
+ABSENT: Any = object()  # a key that is not there at all (None is a key written with no value)
 DEFAULTABLE = tuple(f.name for f in DEPLOYMENT if f.defaultable)
 FIELDS = by_name(DEPLOYMENT)
 
@@ -99,6 +100,9 @@ def normalize_model(model: str) -> str:
     return model if model.startswith("azureml://") else MISTRAL_REGISTRY + model
 
 
+EMPTY = "is empty: give a value, or remove the line (then the default applies)"
+
+
 def one_line(text: str) -> str:
     """Control characters and line breaks escaped: a problem is always one line."""
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
@@ -137,6 +141,7 @@ class _Parser:
         self.environ = environ
         self.problems: list[Problem] = []
         self.unset: set[str] = set()  # fields whose ${VAR} was unset: reported once, not again as empty
+        self.written: dict[str, str] = {}  # fields whose value came from ${VAR}: the text as written (never the value)
 
     # -- problems --------------------------------------------------------------------------------
     def problem(self, path: str, message: str) -> None:
@@ -156,25 +161,41 @@ class _Parser:
         """Why a value that should be text is not, and the fix."""
         if isinstance(value, (list, dict)):
             return f"must be text, not a {'list' if isinstance(value, list) else 'mapping'}"
-        raw = self.doc.raw.get(path, str(value))
-        if value is None:
-            return "must be text, not empty"
-        what = ("a boolean" if isinstance(value, bool) else "a date" if isinstance(value, (datetime.date, datetime.datetime))
-                else "a number" if isinstance(value, (int, float)) else type(value).__name__)
+        if value is None or value == "":
+            return EMPTY
+        raw = self.as_written(value, path)
+        what = "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float)) else type(value).__name__
         return f"must be text: YAML reads {raw} as {what}; quote it: '{raw}'"
+
+    def as_written(self, value: Any, path: str) -> str:
+        """A scalar as the spec wrote it (never Python's repr of it)."""
+        return value if isinstance(value, str) else self.doc.raw.get(path, str(value) if not isinstance(value, int) or abs(value) < 10**64 else "a number")
+
+    def shown(self, value: str, path: str) -> str:
+        """A value in a message: a value from the environment is shown as written (`${NAME}`),
+        never itself (it may be a secret someone pasted into the wrong variable)."""
+        if path in self.written:
+            return f"{show(self.written[path])} (its value from the environment)"
+        return show(value)
 
     # -- ${VAR} and ${VAR:-default} ------------------------------------------------------------
     def interpolate(self, value: Any, path: str) -> Any:
         if isinstance(value, str):
+            if "${" not in value:
+                return value
+            if "${" in INTERPOLATION.sub("", value):
+                self.problem(path, f"{show(value)} holds a '${{' that is not a reference: write ${{NAME}} or ${{NAME:-default}} (NAME: letters, digits, '_')")
+
             def sub(m: re.Match[str]) -> str:
                 name, default = m.group("name"), m.group("default")
                 if name in self.environ and self.environ[name] != "":
                     return self.environ[name]
                 if default is not None:
                     return default
-                self.problem(path, f"environment variable {name} is not set (set it, or write ${{{name}:-default}})")
+                self.problem(path, f"environment variable {name} is not set or is empty (set it, or write ${{{name}:-default}})")
                 self.unset.add(path)
                 return ""
+            self.written[path] = value
             return INTERPOLATION.sub(sub, value)
         if isinstance(value, dict):
             return {k: self.interpolate(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
@@ -184,23 +205,27 @@ class _Parser:
 
     # -- one value, by its field in the table ----------------------------------------------------
     def text(self, f: Field, value: Any, path: str) -> str:
-        """A text field: '' when absent (reported if required) or invalid (reported)."""
-        if value is None or value == "":
+        """A text field: '' when absent (reported if required), empty or invalid (reported)."""
+        if value is ABSENT:
             if f.required:
                 self.problem(path, f.missing)
             return ""
-        if not isinstance(value, str):
+        if not isinstance(value, str) or value == "":
             self.problem(path, self.not_text(value, path))
             return ""
         if f.pattern and not full_match(f.pattern, value):
-            self.problem(path, f"{show(value)} is not {f.invalid}")  # still returned: the cross-checks look at it
+            self.problem(path, f"{self.shown(value, path)} is not {f.invalid}")  # still returned: the cross-checks look at it
         return value
 
     def choice(self, f: Field, value: Any, path: str) -> Any:
-        if value is None:
+        if value is ABSENT:
+            return None
+        if value is None or value == "":
+            self.problem(path, EMPTY)
             return None
         if not any(type(value) is type(c) and value == c for c in f.choices):
-            self.problem(path, f"{show(str(value))} is not {f.invalid}")
+            shown = self.shown(value, path) if isinstance(value, str) else show(self.as_written(value, path))
+            self.problem(path, f"{shown} is not {f.invalid}")
             return None
         return value
 
@@ -213,16 +238,13 @@ class _Parser:
         self.unknown_keys(data, "", names(TOP))
         version = data.get("version", SPEC_VERSION)
         if isinstance(version, bool) or version != SPEC_VERSION:
-            self.problem("version", f"unsupported version {version!r} (this provision reads version {SPEC_VERSION})")
-        defaults = data.get("defaults")
-        if defaults is None:
-            defaults = {}
-        elif not isinstance(defaults, dict):
-            self.problem("defaults", "must be a mapping of deployment fields")
-            defaults = {}
+            shown = repr(version) if isinstance(version, str) else self.as_written(version, "version")
+            self.problem("version", f"unsupported version {shown} (this provision reads version {SPEC_VERSION})")
+        defaults = self._section(data, "defaults", "must be a mapping of deployment fields")
         self.unknown_keys(defaults, "defaults", DEFAULTABLE)
-        sink = self._secrets(data.get("secrets"))
-        stack = self.text(by_name(TOP)["stack"], data.get("stack"), "stack") or DEFAULT_STACK
+        checked = {key: self._field(key, value, f"defaults.{key}") for key, value in defaults.items() if key in DEFAULTABLE}
+        sink = self._secrets(self._section(data, "secrets", "must be a mapping with path and format"))
+        stack = self.text(by_name(TOP)["stack"], data.get("stack", ABSENT), "stack") or DEFAULT_STACK
         raw = data.get("deployments")
         if not isinstance(raw, list) or not raw:
             self.problem("deployments", by_name(TOP)["deployments"].missing)
@@ -230,7 +252,7 @@ class _Parser:
         deployments: list[Deployment] = []
         named: list[_Named] = []
         for i, item in enumerate(raw):
-            dep, seen = self._deployment(item, i, defaults)
+            dep, seen = self._deployment(item, i, checked)
             if dep is not None:
                 deployments.append(dep)
             if seen is not None:
@@ -241,43 +263,62 @@ class _Parser:
             raise SpecError(sorted(dict.fromkeys(self.problems), key=lambda p: p.line or 0))
         return Spec(self.file, SPEC_VERSION, sink, tuple(dataclasses.replace(d, stack=stack) for d in deployments), stack)
 
-    def _secrets(self, raw: Any) -> SecretsSink:
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            self.problem("secrets", "must be a mapping with path and format")
-            raw = {}
+    def _section(self, data: Mapping[str, Any], key: str, shape: str, path: str = "") -> dict[str, Any]:
+        """An optional mapping: {} when absent; an empty or ill-typed one is reported."""
+        at = f"{path}.{key}" if path else key
+        value = data.get(key, ABSENT)
+        if value is ABSENT:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(at, EMPTY if value is None or value == "" else shape)
+            return {}
+        return value
+
+    def _secrets(self, raw: dict[str, Any]) -> SecretsSink:
         self.unknown_keys(raw, "secrets", names(SECRETS_FILE))
         path_field, format_field = SECRETS_FILE
-        path = self.text(path_field, raw.get("path"), "secrets.path") or str(path_field.default)
-        fmt = self.choice(format_field, raw.get("format"), "secrets.format") or ("json" if path.endswith(".json") else "dotenv")
+        path = self.text(path_field, raw.get("path", ABSENT), "secrets.path") or str(path_field.default)
+        fmt = self.choice(format_field, raw.get("format", ABSENT), "secrets.format") or ("json" if path.endswith(".json") else "dotenv")
         if not os.path.isabs(path):  # relative to the spec's directory, wherever provision runs
             path = os.path.normpath(os.path.join(os.path.dirname(self.file), path))
         return SecretsSink(path, str(fmt))
 
+    def _field(self, key: str, value: Any, path: str) -> Any:
+        """One deployment field checked by its kind in the table; '' / None / {} / () when absent or invalid."""
+        if key == "model":
+            return self._model(value, path)
+        if key == "allowed_regions":
+            return self._regions(value, path)
+        if key == "tags":
+            return self._tags(value, path)
+        if FIELDS[key].kind is Kind.CHOICE:
+            return self.choice(FIELDS[key], value, path)
+        return self.text(FIELDS[key], value, path)
+
     def _deployment(self, item: Any, i: int, defaults: Mapping[str, Any]) -> tuple[Optional[Deployment], Optional[_Named]]:
-        """The deployment when it is complete, and what the cross-checks need of it in any case."""
+        """The deployment when it is complete, and what the cross-checks need of it in any case.
+        `defaults` were checked once (their problems are reported once, at defaults.*)."""
         path = f"deployments[{i}]"
         if not isinstance(item, dict):
             self.problem(path, "each deployment is a mapping with at least name and model")
             return None, None
         self.unknown_keys(item, path, names(DEPLOYMENT))
-        merged = {**defaults, **item}
 
-        def where(key: str) -> str:
-            return f"{path}.{key}" if key in item or key not in defaults else f"defaults.{key}"
+        def value(key: str) -> Any:
+            if key in item:
+                return self._field(key, item[key], f"{path}.{key}")
+            if key in defaults:
+                return defaults[key]
+            return self._field(key, ABSENT, f"{path}.{key}")
 
-        def text(key: str) -> str:
-            return self.text(FIELDS[key], merged.get(key), where(key))
-
-        name = text("name")
-        model_id = self._model(merged.get("model"), where("model"))
-        subscription, rg, project = text("subscription").lower(), text("resource_group"), text("project")
-        regions = self._regions(merged.get("allowed_regions", FIELDS["allowed_regions"].default), where("allowed_regions"))
-        role = text("required_role") or str(FIELDS["required_role"].default)
-        safety = self.choice(FIELDS["content_safety"], merged.get("content_safety"), where("content_safety"))
-        tags = self._tags(merged.get("tags"), where("tags"))
-        url_var, key_var, openai_var = self._secret_names(item.get("secrets"), f"{path}.secrets", name)
+        name = value("name")
+        model_id = value("model")
+        subscription, rg, project = value("subscription").lower(), value("resource_group"), value("project")
+        regions = value("allowed_regions")
+        role = value("required_role") or str(FIELDS["required_role"].default)
+        safety = value("content_safety")
+        tags = value("tags")
+        url_var, key_var, openai_var = self._secret_names(self._section(item, "secrets", "must be a mapping {url: VAR, key: VAR}", path), f"{path}.secrets", name)
         variables = tuple((f, v) for f, v in (("url", url_var), ("key", key_var), ("openai_url", openai_var or "")) if v)
         seen = _Named(i, name, (subscription, rg.lower(), project.lower()), project, model_id, variables) if name else None
         if not (name and model_id and subscription and rg and project):
@@ -289,16 +330,21 @@ class _Parser:
     def _model(self, value: Any, path: str) -> str:
         f = FIELDS["model"]
         if isinstance(value, str) and full_match(VERSIONED_MODEL, value):
-            self.problem(path, f"{show(value)} pins a version; serverless deployments always run the latest version: remove '/versions/…'")
+            self.problem(path, f"{self.shown(value, path)} pins a version; serverless deployments always run the latest version: remove '/versions/…'")
             return ""
         model = self.text(f, value, path)
         return normalize_model(model) if model and full_match(f.pattern, model) else ""
 
     def _regions(self, value: Any, path: str) -> tuple[str, ...]:
         f = FIELDS["allowed_regions"]
-        items = [(path, value)] if isinstance(value, str) else [(f"{path}[{j}]", v) for j, v in enumerate(value)] if isinstance(value, list) else []
+        if value is ABSENT:
+            return tuple(f.default)
+        items = [(path, value)] if isinstance(value, str) and value else [(f"{path}[{j}]", v) for j, v in enumerate(value)] if isinstance(value, list) else []
         if not items:
             self.problem(path, "must be a non-empty list of Azure regions, e.g. [eastus2, francecentral]")
+            return ()
+        if len(items) > f.max_items:
+            self.problem(path, f"lists {len(items)} regions; at most {f.max_items}")
             return ()
         found: list[str] = []
         for at, region in items:
@@ -307,18 +353,21 @@ class _Parser:
                 continue
             short = normalize_region(region)
             if not full_match(f.pattern, region) or short not in REGIONS:
-                hint = difflib.get_close_matches(short, sorted(REGIONS), n=1, cutoff=0.6)
-                self.problem(at, f"unknown Azure region {show(region)}" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+                hint = difflib.get_close_matches(short, sorted(REGIONS), n=1, cutoff=0.6) if len(short) <= 40 else []
+                self.problem(at, f"unknown Azure region {self.shown(region, at)}" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
             else:
                 found.append(short)
         return tuple(dict.fromkeys(found))
 
     def _tags(self, value: Any, path: str) -> dict[str, str]:
         f = FIELDS["tags"]
-        if value is None:
+        if value is ABSENT:
             return {}
         if not isinstance(value, dict):
-            self.problem(path, "must be a mapping of tag names to text values")
+            self.problem(path, EMPTY if value is None or value == "" else "must be a mapping of tag names to text values")
+            return {}
+        if len(value) > f.max_items:
+            self.problem(path, f"has {len(value)} tags; Azure allows 50 on a resource and provision's own marks take 3: at most {f.max_items}")
             return {}
         tags: dict[str, str] = {}
         for key, raw in value.items():
@@ -328,7 +377,7 @@ class _Parser:
             if raw is None or isinstance(raw, (list, dict)):
                 self.problem(at, "a tag's value must be text, a number or a boolean")
                 continue
-            text = raw if isinstance(raw, str) else self.doc.raw.get(at, str(raw))
+            text = raw if isinstance(raw, str) else self.as_written(raw, at)
             if len(text) > 256 or not full_match(ONE_LINE, text):
                 self.problem(at, "a tag's value is one line of at most 256 characters")
             tags[key] = text
@@ -336,15 +385,10 @@ class _Parser:
             self.problem(path, f"tag names starting with '{RESERVED_TAG_PREFIX}' are reserved for the tool's ownership tags")
         return tags
 
-    def _secret_names(self, raw: Any, path: str, name: str) -> tuple[str, str, Optional[str]]:
+    def _secret_names(self, raw: dict[str, Any], path: str, name: str) -> tuple[str, str, Optional[str]]:
         url_var, key_var = default_secret_names(name) if name else ("", "")
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            self.problem(path, "must be a mapping {url: VAR, key: VAR}")
-            raw = {}
         self.unknown_keys(raw, path, names(SECRET_NAMES))
-        found = {f.name: self.text(f, raw.get(f.name), f"{path}.{f.name}") for f in SECRET_NAMES}
+        found = {f.name: self.text(f, raw.get(f.name, ABSENT), f"{path}.{f.name}") for f in SECRET_NAMES}
         return found["url"] or url_var, found["key"] or key_var, found["openai_url"] or None
 
     def _cross_checks(self, deployments: list[_Named]) -> None:

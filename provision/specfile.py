@@ -13,7 +13,9 @@ Every problem is a `Problem` (file, line, fix); nothing here raises anything els
 """
 from __future__ import annotations
 
+import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -24,6 +26,7 @@ from .errors import Problem, SpecError
 
 MAX_SPEC_BYTES = 256 * 1024  # 256 KiB, about 3,000 deployments; validated well under a second (BENCHMARKS.md)
 MAX_DEPTH = 32
+PIPE_WAIT_S = 10.0
 INTERPOLATION_HINT = "in flow style ({...} or [...]) a ${VAR} value must be quoted: \"${VAR}\""
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -70,13 +73,44 @@ def read_text(path: str) -> str:
     if info.st_size > MAX_SPEC_BYTES:
         raise fail(f"is {info.st_size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,} bytes (256 KiB): split it into several specs")
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_SPEC_BYTES + 1)
+        data = _read_pipe(path) if stat.S_ISFIFO(info.st_mode) else _read_file(path)
     except OSError as exc:
         raise fail(f"cannot read the spec: {exc.strerror}") from None
+    except TimeoutError:
+        raise fail(f"nothing was written to this pipe within {PIPE_WAIT_S:.0f} s; pass the spec file with -f FILE") from None
     if len(data) > MAX_SPEC_BYTES:
         raise fail(f"is more than {MAX_SPEC_BYTES:,} bytes (256 KiB), the most a spec may be: split it into several specs")
     return decode(data, path)
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(MAX_SPEC_BYTES + 1)
+
+
+def _read_pipe(path: str) -> bytes:
+    """A pipe (`-f <(generate-spec)`), read until its writer closes it; never waits for ever for a
+    writer that does not come."""
+    import select
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    chunks, size = [], 0
+    try:
+        while size <= MAX_SPEC_BYTES:
+            ready, _, _ = select.select([fd], [], [], PIPE_WAIT_S)
+            if not ready:
+                raise TimeoutError
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def decode(data: bytes, file: str) -> str:
@@ -107,8 +141,6 @@ class _Builder:
         self.file = file
         self.doc = Document(None)
         self.problems: list[Problem] = []
-        self.resolver = yaml.resolver.Resolver()
-        self.constructor = yaml.constructor.SafeConstructor()
         # stack of [container, path, pending key (mappings), {key: line} (mappings)]
         self.stack: list[list[Any]] = []
         self.documents = 0
@@ -117,20 +149,27 @@ class _Builder:
         return SpecError([Problem(self.file, line, "", message)])
 
     def scalar(self, event: Any) -> Any:
-        if event.style and event.tag is None:  # quoted or block ('' or None is plain): always text
+        """A scalar as YAML 1.2's core schema reads it (what editors and the JSON Schema see):
+        quoted and block scalars are text; plain ones are null, true/false, a number, or text
+        (`yes`, `on`, `2024-02-30`, `1:30` stay text). Only the core tags may be written."""
+        line = event.start_mark.line + 1
+        tag = event.tag
+        if tag in (None, "!") and (event.style or tag == "!"):  # quoted or block ('' or None is plain)
             return event.value
-        tag = event.tag if event.tag not in (None, "!") else self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-        if event.tag == "!":
-            tag = "tag:yaml.org,2002:str"
-        if tag == "tag:yaml.org,2002:str":
+        if tag is None:
+            return core_scalar(event.value, line, self.fail)
+        name = tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else None
+        if name == "str":
             return event.value
+        if name in ("int", "float", "bool", "null"):
+            value = core_scalar(event.value, line, self.fail)
+            wanted: Any = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[name]
+            if not isinstance(value, wanted) or (name != "bool" and isinstance(value, bool)):
+                raise self.fail(line, f"{event.value!r} is not a YAML {name} (written !!{name}); remove the tag or fix the value")
+            return float(value) if name == "float" else value
         if tag == "tag:yaml.org,2002:merge":
-            raise self.fail(event.start_mark.line + 1, "merge keys (<<) are not supported: write the fields out")
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        try:
-            return self.constructor.construct_object(node)
-        except yaml.YAMLError as exc:
-            raise self.fail(event.start_mark.line + 1, f"cannot read this value: {getattr(exc, 'problem', None) or exc}") from None
+            raise self.fail(line, "merge keys (<<) are not supported: write the fields out")
+        raise self.fail(line, f"the tag {tag} is not supported in a spec; remove it")
 
     def place(self, value: Any, line: int, raw: Optional[str] = None) -> tuple[str, bool]:
         """Put a value into the open container; returns (its path, whether it was a mapping key)."""
@@ -168,7 +207,9 @@ class _Builder:
             for event in yaml.parse(text, Loader=_Loader):
                 self.event(event)
         except yaml.reader.ReaderError as exc:
-            line = text.count("\n", 0, exc.position) + 1
+            # libyaml reads the UTF-8 bytes: its position is a byte offset
+            offset = exc.position if _Loader is yaml.SafeLoader else len(text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "ignore"))
+            line = text.count("\n", 0, offset) + 1
             code = exc.character if isinstance(exc.character, int) else ord(exc.character)
             raise SpecError([Problem(self.file, line, "", f"holds the control character U+{code:04X}, which YAML does not allow; remove it")]) from None
         except yaml.YAMLError as exc:
@@ -192,6 +233,8 @@ class _Builder:
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise self.fail(line, "anchors and aliases (&name, *name) are not supported in a spec: write the values out, or use `defaults`")
         if isinstance(event, yaml.ScalarEvent):
+            if event.value == "<<" and not event.style and event.tag is None and self._expecting_key():
+                raise self.fail(line, "merge keys (<<) are not supported: write the fields out")
             value = self.scalar(event)
             raw = event.value if not isinstance(value, str) else None
             path, is_key = self.place(value, line, event.value if self._expecting_key() else None)
@@ -210,6 +253,36 @@ class _Builder:
 
     def _expecting_key(self) -> bool:
         return bool(self.stack) and isinstance(self.stack[-1][0], dict) and self.stack[-1][2] is None
+
+
+_NULL = re.compile(r"~|null|Null|NULL|")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_SPECIAL = {".inf": math.inf, ".Inf": math.inf, ".INF": math.inf, "+.inf": math.inf, "-.inf": -math.inf, "-.Inf": -math.inf,
+            ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan}
+MAX_NUMBER_DIGITS = 64  # no spec field needs more; Python refuses to print integers of over 4,300 digits
+
+
+def core_scalar(text: str, line: int, fail: Any) -> Any:
+    """A plain scalar by YAML 1.2's core schema."""
+    if _NULL.fullmatch(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT.fullmatch(text) or _OCT.fullmatch(text) or _HEX.fullmatch(text) or _FLOAT.fullmatch(text):
+        if len(text) > MAX_NUMBER_DIGITS:
+            raise fail(line, f"a number of {len(text)} characters; quote it if it is text")
+        if _INT.fullmatch(text):
+            return int(text)
+        if _OCT.fullmatch(text) or _HEX.fullmatch(text):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return float(text)
+    if text in _SPECIAL:
+        return _SPECIAL[text]
+    return text
 
 
 def load_document(text: str, file: str) -> Document:

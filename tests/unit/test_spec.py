@@ -61,7 +61,7 @@ def test_unset_variable_is_named_with_its_line_once():
           - {name: a, model: Mistral-large}
           - {name: b, model: Mistral-small}
     """, env={})
-    assert found == ["spec.yaml:3: defaults.subscription: environment variable AZURE_SUBSCRIPTION_ID is not set (set it, or write ${AZURE_SUBSCRIPTION_ID:-default})"]
+    assert found == ["spec.yaml:3: defaults.subscription: environment variable AZURE_SUBSCRIPTION_ID is not set or is empty (set it, or write ${AZURE_SUBSCRIPTION_ID:-default})"]
 
 
 def test_every_problem_is_reported_at_once():

@@ -32,7 +32,7 @@ SUB = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
 VALIDATOR = jsonschema.Draft202012Validator(fields.json_schema())
 BOUNDED = settings(deadline=timedelta(seconds=1), max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 # Problems only the parser can find: across deployments, Azure's region list, the environment.
-PARSER_ONLY = re.compile(r"already the name of|already deploys|is already used by|unknown Azure region|environment variable .* is not set")
+PARSER_ONLY = re.compile(r"already the name of|already deploys|is already used by|unknown Azure region|environment variable .* is not set|that is not a reference")
 
 
 @contextlib.contextmanager
@@ -219,3 +219,77 @@ def test_nesting_and_aliases_never_exhaust_the_parser(depth, fan_out):
     aliases = "a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * fan_out)}]\n" for i in range(1, 12))
     for text in (nested + "deployments: []\n", aliases):
         assert verdict(lambda: parse_spec(text, "s.yaml", {}))
+
+
+def test_a_value_from_the_environment_is_never_echoed():
+    """A secret pasted into the wrong variable must not end up in an error message."""
+    text = f"defaults: {{subscription: {SUB}, resource_group: rg, project: ppp}}\ndeployments:\n  - {{name: a, model: m, secrets: {{key: '${{ENDPOINT_KEY}}'}}, required_role: '${{ROLE}}x'}}\n"
+    found = verdict(lambda: parse_spec(text, "s.yaml", {"ENDPOINT_KEY": "sk-abc123SECRET-xyz", "ROLE": "line\nbreak"}))
+    assert found == ["s.yaml:3: deployments[0].required_role: '${ROLE}x' (its value from the environment) is not a role name (one line, no surrounding spaces)",
+                     "s.yaml:3: deployments[0].secrets.key: '${ENDPOINT_KEY}' (its value from the environment) is not a valid variable name (letters, digits, '_'; not starting with a digit)"]
+    assert not any("sk-abc123" in p for p in found)
+
+
+def test_defaults_are_checked_once_and_kept_unless_overridden():
+    text = (f"defaults: {{subscription: {SUB}, resource_group: rg, project: ppp, allowed_regions: [eastus9], required_role: Custom Deployer, tags: {{team: chat}}}}\n"
+            "deployments:\n" + "".join(f"  - {{name: d{i}, model: m{i}}}\n" for i in range(50)))
+    assert verdict(lambda: parse_spec(text, "s.yaml", {})) == ["s.yaml:1: defaults.allowed_regions[0]: unknown Azure region 'eastus9' (did you mean 'eastus'?)"]
+    spec = parse_spec(text.replace("eastus9", "eastus2"), "s.yaml", {})
+    assert {(d.required_role, tuple(d.tags.items())) for d in spec.deployments} == {("Custom Deployer", (("team", "chat"),))}
+
+
+@pytest.mark.parametrize("shape", ["interpolation", "defaults", "tags", "numbers", "keys"])
+def test_worst_case_shapes_of_the_largest_spec_finish(shape):
+    """Shapes a reviewer found slow (minutes) when the parser re-checked defaults per deployment or
+    backtracked on ${...}: under the hang guard; their times are in BENCHMARKS.md (scripts/bench)."""
+    head = f"defaults: {{subscription: {SUB}, resource_group: rg, project: ppp}}\n"
+    body = {
+        "interpolation": "deployments: [{name: a, model: m, required_role: '" + "${a:-" * 40000 + "'}]\n",
+        "defaults": "defaults2: x\n" + "deployments:\n" + "".join(f"  - {{name: d{i}, model: m}}\n" for i in range(8000)),
+        "tags": "deployments:\n" + "".join(f"  - {{name: d{i}, model: m{i}, tags: {{a: b, c: d}}}}\n" for i in range(4000)),
+        "numbers": "deployments: [{name: a, model: m, tags: {n: " + "1:" * 60000 + "1}}]\n",
+        "keys": "deployments: [{name: a, model: m}]\nx: {" + ", ".join(f"k{i}: {i}" for i in range(20000)) + "}\n",
+    }[shape]
+    text = (head + body)[:MAX_SPEC_BYTES]
+    with hang_guard(10):
+        try:
+            parse_spec(text, "s.yaml", {})
+        except SpecError:
+            pass
+
+
+BASE = {"version": 1, "defaults": {"subscription": SUB, "resource_group": "rg-genai", "project": "contoso-chat", "allowed_regions": ["eastus2"]},
+        "secrets": {"path": ".secrets/x.env", "format": "dotenv"},
+        "deployments": [{"name": "chat", "model": "mistral-medium-2505", "content_safety": "enabled", "tags": {"team": "chat"},
+                         "secrets": {"url": "CHAT_URL", "key": "CHAT_KEY"}}]}
+PLACES = [("version",), ("stack",), ("defaults",), ("secrets",), ("deployments",), ("defaults", "subscription"), ("defaults", "resource_group"),
+          ("defaults", "project"), ("defaults", "allowed_regions"), ("defaults", "required_role"), ("defaults", "tags"), ("secrets", "path"),
+          ("secrets", "format"), ("deployments", 0), ("deployments", 0, "name"), ("deployments", 0, "model"), ("deployments", 0, "content_safety"),
+          ("deployments", 0, "tags"), ("deployments", 0, "tags", "team"), ("deployments", 0, "secrets"), ("deployments", 0, "secrets", "key"),
+          ("deployments", 0, "required_role"), ("deployments", 0, "allowed_regions")]
+ODD = st.one_of(st.none(), st.just(""), st.booleans(), st.integers(-2, 10**20), st.floats(allow_nan=False, allow_infinity=False),
+                st.sampled_from(["yes", "on", "2024-02-30", "1:30", "..", ".", "a\n", " a", "Enabled", "ENABLED", "json", "toml", "eastus2", "East US 2",
+                                 "${X}", "${X:-y}", "${ X }", "provision:x", "x" * 300, "team-b", "-bad", "mistral-medium-2505.", "CHAT_URL"]),
+                st.lists(st.sampled_from(["eastus2", "", "x", 3]), max_size=3), st.dictionaries(st.sampled_from(["a", "team", "url", "provision:x"]), st.sampled_from(["v", None, 1]), max_size=2),
+                st.text(max_size=12))
+
+
+@BOUNDED
+@given(st.sampled_from(PLACES), ODD)
+def test_one_field_changed_in_a_valid_spec(place, value):
+    """The parser and the schema judge the same change alike; the parser refuses more only for
+    what a schema cannot express (here: the region list, ${VAR} syntax and values)."""
+    import copy
+
+    doc = copy.deepcopy(BASE)
+    target = doc
+    for step in place[:-1]:
+        target = target[step]
+    target[place[-1]] = value
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    found = verdict(lambda: parse_spec(text, "s.yaml", {"X": "eastus2"}))
+    errors = schema_errors(load_document(text, "s.yaml").data)
+    if not found:
+        assert errors == [], (place, value, errors)
+    elif not errors:
+        assert all(PARSER_ONLY.search(p) or "${" in text for p in found), (place, value, found)
