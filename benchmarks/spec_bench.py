@@ -39,6 +39,10 @@ def main() -> None:
         "an alias bomb under 1 KB (refused)": alias_bomb(),
         "100,000 levels of nesting (refused)": "x: " + "[" * 100_000,
         "a spec without `deployments:` (refused)": "version: 1\ndeployment:\n  - name: a\n",
+        "worst case: one value of 40,000 `${a:-` (refused)": f"defaults: {{subscription: {SUB}, resource_group: rg, project: ppp}}\n"
+                                                             "deployments: [{name: a, model: m, required_role: '" + "${a:-" * 40000 + "'}]\n",
+        "worst case: 8,000 deployments sharing defaults (valid)": (f"defaults: {{subscription: {SUB}, resource_group: rg, project: ppp, allowed_regions: [eastus2], tags: {{team: chat}}}}\n"
+                                                                   "deployments:\n" + "".join(f"  - {{name: d{i}, model: m{i}}}\n" for i in range(8000)))[:LIMIT],
     }
     print("## Spec boundary: `provision validate`\n\n| input | exit | median of 5 | goal |\n|---|---|---|---|")
     env = {**os.environ, "AZURE_SUBSCRIPTION_ID": SUB}
