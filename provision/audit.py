@@ -87,6 +87,9 @@ def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe
             data.read_errors.append(f"resource group {rg}: {explain(exc)}")
             return
         known = {(p.subscription.lower(), p.resource_group.lower(), p.name.lower()) for p in live.projects.values()}
+        for p in live.projects.values():  # the SaaS resources are weighed against every project's subscriptions
+            if (p.subscription.lower(), p.resource_group.lower()) == (sub.lower(), rg.lower()):
+                _list_subscriptions(gateway, p)
         for w in workspaces:
             if w.kind.lower() != "project" or (sub.lower(), rg.lower(), w.name.lower()) in known:
                 continue
@@ -114,6 +117,17 @@ def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe
                 data.probes[d.name] = result
     data.extra_projects.sort(key=lambda p: p.name.lower())
     return data
+
+
+def _list_subscriptions(gateway: Gateway, p: ProjectState) -> None:
+    """The Marketplace subscriptions of a spec's project whose deployments are all sold by Microsoft
+    (refresh does not list them); a failure is recorded like refresh's."""
+    if p.workspace is None or p.marketplace_subscriptions is not None or Read.MARKETPLACE in p.failures:
+        return
+    try:
+        p.marketplace_subscriptions = tuple(gateway.list_marketplace_subscriptions(p.id))
+    except AzureError as exc:
+        p.failures[Read.MARKETPLACE] = exc
 
 
 def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> list[AuditFinding]:
@@ -245,14 +259,21 @@ def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool)
 
 
 def _saas_findings(data: AuditData) -> list[AuditFinding]:
+    """SaaS resources (billing) beyond the Marketplace subscriptions of their resource group. Only
+    when every project's subscriptions there were read: an unread list is not an empty one."""
     out = []
     projects = list(data.live.projects.values()) + data.extra_projects
     for (sub, rg), resources in sorted(data.saas.items()):
+        here = [p for p in projects if p.subscription.lower() == sub and p.resource_group.lower() == rg]
+        unread = sorted(p.name for p in here if p.marketplace_subscriptions is None)
+        if unread:
+            out.append(AuditFinding(Kind.READ, rg, f"the SaaS resources of {rg} were not weighed against its Marketplace subscriptions: "
+                                    f"those of {', '.join(unread)} could not be read", "fix what the other `read` findings say, then `provision audit --all` again"))
+            continue
         offers: dict[str, int] = {}
-        for p in projects:
-            if p.subscription.lower() == sub and p.resource_group.lower() == rg:
-                for s in p.marketplace_subscriptions or ():
-                    offers[s.offer_id.lower()] = offers.get(s.offer_id.lower(), 0) + 1
+        for p in here:
+            for s in p.marketplace_subscriptions or ():
+                offers[s.offer_id.lower()] = offers.get(s.offer_id.lower(), 0) + 1
         by_offer: dict[str, list[SaasResource]] = {}
         for r in resources:
             if r.status.lower() in ("subscribed", "suspended", "pendingfulfillmentstart"):

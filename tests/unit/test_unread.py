@@ -1,0 +1,80 @@
+"""A read that failed is never a report about Azure: audit, checks and destroy say "could not be
+read" (with the read's own fix), never "nothing there" (pure stages on hand-made state, and read_live
+with a fake gateway)."""
+from __future__ import annotations
+
+from provision.audit import AuditData, Kind, _saas_findings, audit_findings, collect
+from provision.errors import AzureError
+from provision.live import Identity, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource, Workspace
+from provision.spec import parse_spec
+
+SUB = "00000000-0000-0000-0000-000000000000"
+WS = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces"
+HUB = f"{WS}/hub"
+PHI = "azureml://registries/azureml/models/Phi-4"  # sold by Microsoft: no Marketplace subscription
+LARGE = "azureml://registries/azureml-mistral/models/Mistral-large"
+ME = Identity("oid", "tid", "user", "u")
+DOWN = AzureError("could not reach management.azure.com (no proxy): ConnectionError", "ConnectionFailed")
+
+
+def spec(model: str = PHI, projects: tuple[str, ...] = ("proj1", "proj2")):
+    deployments = "\n".join(f"  - {{name: d{i + 1}, project: {p}}}" for i, p in enumerate(projects))
+    return parse_spec(f"defaults: {{subscription: {SUB}, resource_group: rg, model: {model}}}\ndeployments:\n{deployments}\n", "s.yaml", {})
+
+
+class Gateway:
+    """Answers like Azure for a resource group of projects in one hub; `fail` names the reads that fail."""
+
+    def __init__(self, fail: tuple[str, ...] = (), hub: bool = True, saas: tuple[SaasResource, ...] = (), subs: tuple[MarketplaceSubscription, ...] = ()):
+        self.fail, self.hub, self.saas, self.subs = fail, hub, saas, subs
+
+    def _maybe_fail(self, what: str) -> None:
+        if what in self.fail:
+            raise DOWN
+
+    def prepare(self): pass
+    def identity(self): return ME
+    def get_workspace(self, wid):
+        if wid == HUB:
+            self._maybe_fail("hub")
+            return Workspace(HUB, "hub", "Hub", "eastus2", None) if self.hub else None
+        return Workspace(wid, wid.rsplit("/", 1)[-1], "Project", "eastus2", HUB)
+    def role_assignments(self, *a): return []
+    def permissions(self, *a):
+        self._maybe_fail("permissions")
+        return []
+    def list_endpoints(self, p):
+        self._maybe_fail("endpoints")
+        return []
+    def list_marketplace_subscriptions(self, p):
+        self._maybe_fail("marketplace")
+        return list(self.subs)
+    def provider_state(self, *a): return "Registered"
+    def role_definition_id(self, *a): return "x"
+    def list_keys(self, *a): raise AssertionError("no endpoint, no keys")
+    def list_workspaces(self, sub, rg): return [Workspace(f"{WS}/proj1", "proj1", "Project", "eastus2", HUB)]
+    def list_saas_resources(self, sub, rg): return list(self.saas)
+
+
+SAAS = SaasResource("id1", "saas1", "mistral-ai-large", "Subscribed")
+
+
+def test_an_unread_subscription_list_is_not_a_saas_orphan():
+    p = ProjectState(SUB, "rg", "proj1", failures={Read.MARKETPLACE: DOWN})
+    data = AuditData(LiveState(ME, None, {(SUB, "rg", "proj1"): p}, {}), {}, everything=True, saas={(SUB, "rg"): [SAAS]})
+    [finding] = _saas_findings(data)
+    assert (finding.kind, finding.subject) == (Kind.READ, "rg")
+    assert finding.message == "the SaaS resources of rg were not weighed against its Marketplace subscriptions: those of proj1 could not be read"
+
+
+def test_audit_all_lists_the_subscriptions_of_projects_refresh_did_not():
+    """All deployments sold by Microsoft: refresh reads no subscription list; audit --all does, so a
+    SaaS resource is weighed against what is there, not against nothing."""
+    large = MarketplaceSubscription("s", "Mistral-large-provision", LARGE, "Subscribed", "Succeeded", "mistral-ai-large")
+    the_spec = spec(projects=("proj1",))
+    data = collect(the_spec, Gateway(saas=(SAAS,), subs=(large,)), 1, everything=True, probe=False)
+    assert [f.kind for f in audit_findings(the_spec, data) if f.kind == Kind.ORPHAN and f.subject == "saas1"] == []
+    failing = collect(the_spec, Gateway(saas=(SAAS,), fail=("marketplace",)), 1, everything=True, probe=False)
+    findings = audit_findings(the_spec, failing)
+    assert [f.kind for f in findings if "saas" in f.subject or f.subject == "rg"] == [Kind.READ]
+    assert not any(f.kind == Kind.ORPHAN for f in findings)
