@@ -107,7 +107,10 @@ def run(world_file: Optional[str], pace: str, fail_on_egress: bool, command: tup
 
     _require_valid_world(world_file)
     with tempfile.TemporaryDirectory(prefix="azure-emulator-") as directory, Emulator(world_file=world_file, pace=pace, directory=directory) as emu:
-        env = {**scrubbed_environ(), **emu.env, "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"}
+        # PROVISION_SECRETS_FILE: provision run inside writes its keys into this run's private
+        # directory, so an emulator run never changes a secrets file written against Azure.
+        env = {**scrubbed_environ(), **emu.env, "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential",
+               "PROVISION_SECRETS_FILE": os.path.join(directory, "secrets", "deployments.env")}
         try:
             code = subprocess.call(list(command), env=env)
         except FileNotFoundError:

@@ -55,8 +55,8 @@ class SecretEntry:
 
 
 def spec_directory(spec: Spec) -> str:
-    """Where the secrets file must stay (the directory its relative path starts from)."""
-    return os.path.dirname(os.path.abspath(spec.file))
+    """Where the secrets file must stay: the spec's directory, or an override's own directory."""
+    return spec.secrets.root or os.path.dirname(os.path.abspath(spec.file))
 
 
 # --- dotenv: one reader, one writer -------------------------------------------------------------

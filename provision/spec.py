@@ -20,6 +20,7 @@ from .regions import REGIONS, normalize_region
 from .specfile import MAX_SPEC_BYTES, Document, load_document, read_text
 
 MISTRAL_REGISTRY = "azureml://registries/azureml-mistral/models/"
+SECRETS_FILE_VARIABLE = "PROVISION_SECRETS_FILE"  # overrides `secrets.path` (and its format, by the file's extension)
 INTERPOLATION = re.compile(INTERPOLATION_PATTERN)
 ABSENT: Any = object()  # a key that is not there at all (None is a key written with no value)
 DEFAULTABLE = tuple(f.name for f in DEPLOYMENT if f.defaultable)
@@ -65,6 +66,8 @@ class Deployment:
 class SecretsSink:
     path: str
     format: str  # dotenv | json
+    root: Optional[str] = None  # the directory the file must stay in: the spec's, or an override's own
+    override: bool = False  # the path came from PROVISION_SECRETS_FILE (or --secrets-file), not the spec
 
 
 @dataclass(frozen=True)
@@ -279,9 +282,13 @@ class _Parser:
         path_field, format_field = SECRETS_FILE
         path = self.text(path_field, raw.get("path", ABSENT), "secrets.path") or str(path_field.default)
         fmt = self.choice(format_field, raw.get("format", ABSENT), "secrets.format") or ("json" if path.endswith(".json") else "dotenv")
+        override = self.environ.get(SECRETS_FILE_VARIABLE, "")
+        if override:  # the operator's choice (e.g. `azure-emulator run` keeps its keys apart): anywhere, its own format
+            path = os.path.abspath(override)
+            return SecretsSink(path, "json" if path.endswith(".json") else "dotenv", os.path.dirname(path), override=True)
         if not os.path.isabs(path):  # relative to the spec's directory, wherever provision runs
             path = os.path.normpath(os.path.join(os.path.dirname(self.file), path))
-        return SecretsSink(path, str(fmt))
+        return SecretsSink(path, str(fmt), os.path.dirname(os.path.abspath(self.file)))
 
     def _field(self, key: str, value: Any, path: str) -> Any:
         """One deployment field checked by its kind in the table; '' / None / {} / () when absent or invalid."""

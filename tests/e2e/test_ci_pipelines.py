@@ -54,3 +54,19 @@ def test_emulator_run_fails_a_command_that_tries_to_leave(tmp_path):
     run = subprocess.run([str(BIN / "azure-emulator"), "run", "--", "bash", "-c", leave], env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr
     assert "refused an outbound call to example.com" in run.stderr
+
+
+def test_an_emulator_run_never_touches_a_secrets_file_written_against_azure(tmp_path):
+    """`azure-emulator run` gives provision a private secrets file: the checkout's real one stays
+    byte for byte what it was, and the whole lifecycle still succeeds."""
+    real = tmp_path / ".secrets" / "deployments.env"
+    real.parent.mkdir(mode=0o700)
+    content = b"MISTRAL_LARGE_URL=https://mistral-large-chat.eastus2.models.ai.azure.com\nMISTRAL_LARGE_KEY=the-real-key-from-azure\n"
+    real.write_bytes(content)
+    real.chmod(0o600)
+    before = real.stat()
+    run = _run_pipeline_step(_emulator_script("github-actions.yml"), tmp_path, {})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    after = real.stat()
+    assert real.read_bytes() == content and (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
+    assert "the-real-key-from-azure" not in run.stdout + run.stderr
