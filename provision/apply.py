@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .workers import worker_pool
 from .errors import AzureError, ProvisionError, explain
 from .gateway import Gateway, project_id
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secrets import SecretEntry
+from .workers import worker_pool
 
 Progress = Callable[[str, str], None]  # (subject, message)
 REGISTRATION_TIMEOUT = 600.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .workers import worker_pool
+from .checks import HUB_GONE, unread_finding
 from .errors import REMEDIES, AzureError, explain
 from .gateway import Gateway, project_id
 from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource
@@ -18,6 +18,7 @@ from .refresh import read_live
 from .regions import display_region
 from .secrets import read_secrets
 from .spec import Deployment, Spec
+from .workers import worker_pool
 
 
 class Kind(TextEnum):
@@ -136,6 +137,8 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
         if Read.PROJECT in p.failures:
             return []  # a `read` finding says why
         return [AuditFinding(Kind.MISSING, d.name, f"project {d.project} does not exist in resource group {d.resource_group}", "fix `project` in the spec, or create the project")]
+    if p.hub is None and p.workspace.hub_id and Read.HUB not in p.failures:
+        out.append(AuditFinding(Kind.MISSING, d.name, f"the hub of project {d.project} ({p.workspace.hub_id}) does not exist", HUB_GONE))
     if p.hub is not None and p.hub.location not in d.allowed_regions:
         out.append(AuditFinding(Kind.POLICY, d.name, f"hub {p.hub.name} is in {display_region(p.hub.location)}, which allowed_regions no longer allows",
                                 "move the deployment to a project in an allowed region (provision destroy, then apply)"))
@@ -295,10 +298,10 @@ def audit_findings(spec: Spec, data: AuditData) -> list[AuditFinding]:
     out: list[AuditFinding] = [AuditFinding(Kind.READ, "audit", e, "") for e in data.read_errors]
     for d in spec.deployments:
         p = live.projects[d.project_key]
-        for what, error in sorted(p.failures.items()):
+        for what in sorted(p.failures):
             if what in (Read.PROJECT, Read.ENDPOINTS, Read.MARKETPLACE, Read.HUB):
-                out.append(AuditFinding(Kind.READ, d.name, f"could not read the {what} of {d.project}: {explain(error, with_remedy=False)}",
-                                        REMEDIES.get(error.code, f"check the caller's access: `provision whoami`")))
+                unread = unread_finding(d, p, what)
+                out.append(AuditFinding(Kind.READ, d.name, unread.message, unread.remedy))
         out += _deployment_findings(d, p, data)
     unique = {id(p): p for p in live.projects.values()}
     out += _orphan_findings(spec, list(unique.values()), data.everything)

@@ -81,11 +81,28 @@ def _unread(failure: Optional[AzureError]) -> str:
     return explain(failure, with_remedy=False) if failure is not None else "unknown"
 
 
+READ_REMEDY_CODES = ("ConnectionFailed", "CredentialRejected", "CredentialUnavailable", "UnexpectedResponse")  # the read's own fix beats the check's
+
+
 def _cannot_read(check: Check, subject: str, message: str, failure: Optional[AzureError], remedy: str) -> Finding:
     """A check that could not be made: the fix is the read's (network, credential) when Azure's
     error code has one, else `remedy`."""
-    fix = REMEDIES.get(failure.code, remedy) if failure is not None and failure.code in ("ConnectionFailed", "CredentialRejected", "CredentialUnavailable") else remedy
+    fix = REMEDIES.get(failure.code, remedy) if failure is not None and failure.code in READ_REMEDY_CODES else remedy
     return Finding(check, subject, False, f"{message} ({_unread(failure)})", fix, unread=True)
+
+
+def unread_finding(d: Deployment, p: ProjectState, what: Read) -> Finding:
+    """A read of the deployment's project that failed, in the words checks, destroy and audit share."""
+    if what == Read.PROJECT:
+        return _cannot_read(Check.PROJECT, d.name, f"could not read project {d.project}", p.failures.get(what),
+                            "check `subscription`, `resource_group` and `project` in the spec, and the caller's access")
+    if what == Read.HUB:
+        hub = p.workspace.hub_id if p.workspace is not None else None
+        return _cannot_read(Check.PROJECT, d.name, f"could not read the hub of project {d.project} ({hub})", p.failures.get(what), "give the caller read access to the hub")
+    if what == Read.PERMISSIONS:
+        return _cannot_read(Check.PERMISSIONS, d.name, f"could not read the caller's permissions on {d.project}", p.failures.get(what),
+                            "grant the caller Microsoft.Authorization/*/read (every built-in role has it)")
+    return _cannot_read(Check.PROJECT, d.name, f"could not read the {what} of {d.project}", p.failures.get(what), f"ask for '{d.required_role}' on resource group {d.resource_group}")
 
 
 def identity_findings(live: LiveState) -> list[Finding]:
@@ -138,7 +155,7 @@ def _needed_actions(actions: set[Action]) -> list[tuple[str, str]]:
 
 def permission_finding(d: Deployment, p: ProjectState, actions: set[Action]) -> Finding:
     if p.permissions is None:
-        return _cannot_read(Check.PERMISSIONS, d.name, f"could not read the caller's permissions on {d.project}", p.failures.get(Read.PERMISSIONS), "grant the caller Microsoft.Authorization/*/read (every built-in role has it)")
+        return unread_finding(d, p, Read.PERMISSIONS)
     missing = [(a, why) for a, why in _needed_actions(actions) if not allowed(p.permissions, a)]
     if not missing:
         return Finding(Check.PERMISSIONS, d.name, True, "the caller may " + ", ".join(dict.fromkeys(why for _, why in _needed_actions(actions))))
@@ -157,17 +174,21 @@ def permission_finding(d: Deployment, p: ProjectState, actions: set[Action]) -> 
     )
 
 
+HUB_GONE = "a project whose hub is gone cannot serve endpoints: point `project` at a project of an existing hub, or create the project again in one"
+
+
 def project_findings(d: Deployment, p: ProjectState) -> list[Finding]:
     if p.workspace is None:
-        failure = p.failures.get(Read.PROJECT)
-        if failure is not None:
-            return [_cannot_read(Check.PROJECT, d.name, f"could not read project {d.project}", failure, "check `subscription`, `resource_group` and `project` in the spec, and the caller's access")]
+        if Read.PROJECT in p.failures:
+            return [unread_finding(d, p, Read.PROJECT)]
         return [Finding(Check.PROJECT, d.name, False, f"project {d.project} does not exist in resource group {d.resource_group} of subscription {d.subscription}", "create the AI Studio project in a hub, or fix `project` in the spec")]
     w = p.workspace
     if w.kind.lower() != "project" or not w.hub_id:
         return [Finding(Check.PROJECT, d.name, False, f"workspace {d.project} is a '{w.kind}' workspace, not a hub-based project", "point `project` at an AI Studio project (a workspace of kind Project in a hub)")]
+    if Read.HUB in p.failures:
+        return [unread_finding(d, p, Read.HUB)]
     if p.hub is None:
-        return [Finding(Check.PROJECT, d.name, False, f"the hub of project {d.project} ({w.hub_id}) could not be read: {_unread(p.failures.get(Read.HUB)) if Read.HUB in p.failures else 'not found'}", "give the caller read access to the hub")]
+        return [Finding(Check.PROJECT, d.name, False, f"the hub of project {d.project} ({w.hub_id}) does not exist", HUB_GONE)]
     findings = [Finding(Check.PROJECT, d.name, True, f"project {d.project} in hub {p.hub.name}")]
     region = p.hub.location
     allowed_list = ", ".join(display_region(r) for r in d.allowed_regions)
@@ -234,9 +255,7 @@ def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = Fa
         findings.append(role_finding(d, p, live))
         findings.append(permission_finding(d, p, actions))
         if p.workspace is not None:
-            for what in (Read.ENDPOINTS, Read.MARKETPLACE):
-                if what in p.failures:
-                    findings.append(_cannot_read(Check.PROJECT, d.name, f"could not list the {what} of {d.project}", p.failures[what], f"ask for '{d.required_role}' on resource group {d.resource_group}"))
+            findings += [unread_finding(d, p, what) for what in (Read.ENDPOINTS, Read.MARKETPLACE) if what in p.failures]
             findings += conflict_findings(d, p, actions, allow_replace, adopt)
     findings += provider_findings(plan, live)
     return findings

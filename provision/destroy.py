@@ -13,15 +13,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .workers import worker_pool
 from .apply import Progress
-from .checks import Check, Finding, allowed, identity_findings
-from .errors import REMEDIES, AzureError, explain
+from .checks import Check, Finding, allowed, identity_findings, unread_finding
+from .errors import AzureError, explain
 from .gateway import Gateway, project_id
 from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name
-from .plan import owner_of
 from .names import TextEnum
+from .plan import owner_of
 from .spec import Deployment, Spec
+from .workers import worker_pool
+
 
 class Disposal(TextEnum):
     """What destroy does with an endpoint or a subscription."""
@@ -30,18 +31,19 @@ class Disposal(TextEnum):
     GONE = "gone"
     KEEP = "keep"
     REFUSE = "refuse"
+    UNREAD = "unread"  # it could not be read: nothing is claimed about it, nothing is deleted
 
 
-DELETE, GONE, KEEP, REFUSE = Disposal
+DELETE, GONE, KEEP, REFUSE, UNREAD = Disposal
 
 
 @dataclass(frozen=True)
 class DestroyItem:
     deployment: Deployment
     endpoint: Optional[Endpoint]
-    endpoint_action: Disposal  # delete | gone | refuse
+    endpoint_action: Disposal  # delete | gone | refuse | unread
     subscription: Optional[MarketplaceSubscription]
-    subscription_action: Disposal  # delete | keep | gone
+    subscription_action: Disposal  # delete | keep | gone | unread
     reason: str = ""  # why a subscription is kept, or an endpoint refused
     project_exists: bool = True  # a mistyped project deletes nothing and forgets no secrets entry
     orphan: bool = False  # made by this stack, no longer in the spec (`destroy --orphans`); `deployment` stands in for it
@@ -55,6 +57,8 @@ class DestroyItem:
             out.append(f"  - delete endpoint {d.name} ({d.project})")
         elif not self.project_exists:
             out.append(f"  = endpoint {d.name}: project {d.project} does not exist in {d.resource_group}; nothing to delete, its secrets entries are kept")
+        elif self.endpoint_action == UNREAD:
+            out.append(f"  ? endpoint {d.name} ({d.project}): could not be read; nothing is deleted")
         elif self.endpoint_action == GONE:
             out.append(f"  = endpoint {d.name} ({d.project}): already gone")
         else:
@@ -65,13 +69,15 @@ class DestroyItem:
                 out.append(f"  - delete marketplace subscription {name} ({d.project})")
             elif self.subscription_action == KEEP:
                 out.append(f"  = keep marketplace subscription {name} ({d.project}): {self.reason}")
+        elif self.subscription_action == UNREAD:
+            out.append(f"  ? marketplace subscription of {d.name} ({d.project}): could not be read; nothing is deleted")
         return out
 
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.deployment.name,
             "project": self.deployment.project,
-            "endpoint": {"action": self.endpoint_action, "exists": self.endpoint is not None},
+            "endpoint": {"action": self.endpoint_action, "exists": None if self.endpoint_action == UNREAD else self.endpoint is not None},
             "subscription": {"name": self.subscription.name if self.subscription else None, "action": self.subscription_action},
             "reason": self.reason,
             "project_exists": self.project_exists,
@@ -95,15 +101,19 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
     for d in chosen:
         p = live.projects[d.project_key]
         endpoint = next((e for e in p.endpoints or () if e.name.lower() == d.name.lower()), None)
-        if endpoint is None:
+        if p.endpoints is None:
+            action, reason = UNREAD, ""
+        elif endpoint is None:
             action, reason = GONE, ""
         elif not endpoint.owned_by(d.stack, d.name) and not include_unmanaged:
             action, reason = REFUSE, f"it is not this spec's ({owner_of(endpoint)}); pass --include-unmanaged to delete it anyway"
         else:
             action, reason = DELETE, ""
         sub = _subscription_of(d, p, endpoint)
-        sub_action = GONE
-        if sub is not None:
+        sub_action = UNREAD if p.marketplace_subscriptions is None and not d.microsoft_sold else GONE
+        if sub is not None and action == UNREAD:
+            sub_action, reason = KEEP, "the project's endpoints could not be read, so whether one still uses it is unknown"
+        elif sub is not None:
             users = [e.name for e in p.endpoints or () if (d.project_key, e.name.lower()) not in leaving
                      and ((e.marketplace_subscription_id or "").lower() == sub.id.lower() or e.model_id.lower() == sub.model_id.lower())]
             if action == REFUSE:
@@ -155,19 +165,26 @@ def plan_orphans(spec: Spec, live: LiveState) -> list[DestroyItem]:
     return items
 
 
-def destroy_checks(items: list[DestroyItem], live: LiveState) -> list[Finding]:
+def _project_findings(d: Deployment, p: ProjectState) -> list[Finding]:
+    findings = [unread_finding(d, p, what) for what in sorted(p.failures) if what in (Read.PROJECT, Read.ENDPOINTS, Read.MARKETPLACE)]
+    if p.workspace is None and Read.PROJECT not in p.failures:
+        findings.append(Finding(Check.PROJECT, d.name, True, f"project {d.project} does not exist: nothing to delete"))
+    return findings
+
+
+def destroy_checks(items: list[DestroyItem], live: LiveState, deployments: Optional[list[Deployment]] = None) -> list[Finding]:
+    """What may stop the deletes. `deployments`: those whose projects destroy looked at (default:
+    the items'; `--orphans` looks at every project of the spec, also those that give no item)."""
     findings = identity_findings(live)
     if live.identity is None:
         return findings
+    for d in deployments or ():
+        findings += _project_findings(d, live.projects[d.project_key])
     for item in items:
         d = item.deployment
         p = live.projects[d.project_key]
-        for what, error in sorted(p.failures.items()):
-            if what in (Read.PROJECT, Read.ENDPOINTS, Read.MARKETPLACE):
-                findings.append(Finding(Check.PROJECT, d.name, False, f"could not read the {what} of {d.project}: {explain(error, with_remedy=False)}",
-                                        REMEDIES.get(error.code, f"ask for '{d.required_role}' on resource group {d.resource_group}")))
-        if p.workspace is None and Read.PROJECT not in p.failures:
-            findings.append(Finding(Check.PROJECT, d.name, True, f"project {d.project} does not exist: nothing to delete"))
+        if deployments is None:
+            findings += _project_findings(d, p)
         if item.endpoint_action == REFUSE:
             assert item.endpoint is not None
             findings.append(Finding(Check.OWNERSHIP, d.name, False, f"endpoint {d.name} in {d.project} is not this spec's: {owner_of(item.endpoint)}",
@@ -177,7 +194,9 @@ def destroy_checks(items: list[DestroyItem], live: LiveState) -> list[Finding]:
             needed.append("Microsoft.MachineLearningServices/workspaces/serverlessEndpoints/delete")
         if item.subscription_action == DELETE:
             needed.append("Microsoft.MachineLearningServices/workspaces/marketplaceSubscriptions/delete")
-        if needed and p.permissions is not None:
+        if p.permissions is None and (needed or UNREAD in (item.endpoint_action, item.subscription_action)):
+            findings.append(unread_finding(d, p, Read.PERMISSIONS))
+        elif needed and p.permissions is not None:
             missing = [a for a in needed if not allowed(p.permissions, a)]
             if missing:
                 findings.append(Finding(Check.PERMISSIONS, d.name, False, f"the caller may not {', '.join(missing)}", f"ask for '{d.required_role}' on resource group {d.resource_group}"))

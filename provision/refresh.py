@@ -7,15 +7,13 @@ import threading
 from functools import partial
 from typing import Callable, Optional, TypeVar
 
-from .workers import worker_pool
 from .errors import AzureError
 from .gateway import Gateway
 from .live import MLS, SAAS, LiveState, ProjectState, Read, SubscriptionState, Workspace
 from .spec import Spec
+from .workers import worker_pool
 
 T = TypeVar("T")
-
-
 K = TypeVar("K")
 
 
@@ -53,24 +51,26 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32) -> LiveState:
         return LiveState(None, identity_error, projects, subscriptions)
     marketplace_projects = {d.project_key for d in spec.deployments if not d.microsoft_sold}
     object_id = identity.object_id
-    hubs: dict[str, Optional[Workspace]] = {}
+    hubs: dict[str, tuple[Optional[Workspace], dict[Read, AzureError]]] = {}
     hub_locks: dict[str, threading.Lock] = {}
     locks_lock = threading.Lock()
 
-    def read_hub(p: ProjectState, hub_id: str) -> Optional[Workspace]:
-        """Projects of one hub share one read of it."""
+    def read_hub(hub_id: str) -> tuple[Optional[Workspace], dict[Read, AzureError]]:
+        """Projects of one hub share one read of it, and its failure."""
         key = hub_id.lower()
         with locks_lock:
             lock = hub_locks.setdefault(key, threading.Lock())
         with lock:
             if key not in hubs:
-                hubs[key] = _attempt(p.failures, Read.HUB, lambda: gateway.get_workspace(hub_id))
+                failures: dict[Read, AzureError] = {}
+                hubs[key] = (_attempt(failures, Read.HUB, lambda: gateway.get_workspace(hub_id)), failures)
             return hubs[key]
 
     def read_workspace(p: ProjectState) -> None:
         p.workspace = _attempt(p.failures, Read.PROJECT, lambda: gateway.get_workspace(p.id))
         if p.workspace is not None and p.workspace.hub_id:
-            p.hub = read_hub(p, p.workspace.hub_id)
+            p.hub, failures = read_hub(p.workspace.hub_id)
+            p.failures.update(failures)
 
     def read_assignments(group: list[ProjectState]) -> None:
         # One read per resource group: assignments at, above or below it (so on a project too).

@@ -116,7 +116,8 @@ def destroy_preflight(spec: Spec, gateway: Gateway, parallel: int, only: tuple[s
     local = secrets_finding(spec)
     live = read_live(spec, gateway, parallel)
     items = plan_orphans(spec, live) if orphans else plan_destroy(spec, live, only, keep_subscription, include_unmanaged)
-    return DestroyPreflight(spec, items, destroy_checks(items, live) + [local])
+    looked_at = list(spec.deployments) if orphans else [i.deployment for i in items]
+    return DestroyPreflight(spec, items, destroy_checks(items, live, looked_at) + [local])
 
 
 def destroy_and_forget(pre: DestroyPreflight, gateway: Gateway, parallel: int, progress: Progress) -> list[DestroyResult]:

@@ -3,6 +3,7 @@ live endpoint when a list answers 404, when the project is mistyped, when the se
 corrupt, and when someone deploys on a subscription while destroy runs."""
 from __future__ import annotations
 
+import json
 import threading
 
 from .helpers import logged, spec_text
@@ -28,6 +29,9 @@ def test_a_404_on_the_endpoint_list_is_a_read_failure_not_an_empty_project(cli, 
     run = cli("destroy", "--yes")
     assert run.code == 1, run
     assert "FAIL project     mistral-large-chat: could not read the endpoints of contoso-chat" in run.stdout
+    assert "  ? endpoint mistral-large-chat (contoso-chat): could not be read; nothing is deleted" in run.stdout and "already gone" not in run.stdout
+    [item] = json.loads(cli("destroy", "--dry-run", "--output", "json").stdout)["plan"]
+    assert item["endpoint"] == {"action": "unread", "exists": None}
     assert _deletes(cli) == [] and cli.secrets_file() == before
     emu.control.clear_faults()
     audit = cli("audit")

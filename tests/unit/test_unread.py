@@ -78,3 +78,58 @@ def test_audit_all_lists_the_subscriptions_of_projects_refresh_did_not():
     findings = audit_findings(the_spec, failing)
     assert [f.kind for f in findings if "saas" in f.subject or f.subject == "rg"] == [Kind.READ]
     assert not any(f.kind == Kind.ORPHAN for f in findings)
+
+
+def _checks(the_spec, gateway):
+    from provision.checks import run_checks
+    from provision.plan import plan_changes
+    from provision.refresh import read_live
+
+    live = read_live(the_spec, gateway, 1)
+    return live, run_checks(the_spec, live, plan_changes(the_spec, live))
+
+
+def test_a_failed_hub_read_is_every_sharing_projects_and_a_missing_hub_is_named():
+    the_spec = spec()
+    live, findings = _checks(the_spec, Gateway(fail=("hub",)))
+    assert all(p.failures[Read.HUB] is DOWN for p in live.projects.values())
+    hub = [f for f in findings if f.check == "project"]
+    assert [(f.subject, f.ok, f.unread) for f in hub] == [("d1", False, True), ("d2", False, True)]
+    assert hub[1].message == f"could not read the hub of project proj2 ({HUB}) (ConnectionFailed: could not reach management.azure.com (no proxy): ConnectionError)"
+    assert hub[1].remedy.startswith("check the network and the proxy")
+    audit = audit_findings(the_spec, AuditData(live, {}))
+    assert [(f.kind, f.subject) for f in audit if "hub" in f.message] == [(Kind.READ, "d1"), (Kind.READ, "d2")]
+
+    live, findings = _checks(the_spec, Gateway(hub=False))
+    gone = [f for f in findings if f.check == "project"]
+    assert [(f.ok, f.unread, f.message) for f in gone] == [(False, False, f"the hub of project proj{i} ({HUB}) does not exist") for i in (1, 2)]
+    assert gone[0].remedy.startswith("a project whose hub is gone cannot serve endpoints")
+    assert [f.kind for f in audit_findings(the_spec, AuditData(live, {})) if "hub" in f.message] == [Kind.MISSING, Kind.MISSING]
+
+
+def test_destroy_never_calls_unread_endpoints_gone():
+    from provision.destroy import destroy_checks, plan_destroy, plan_orphans
+    from provision.refresh import read_live
+
+    the_spec = spec()
+    live = read_live(the_spec, Gateway(fail=("endpoints", "permissions")), 1)
+    items = plan_destroy(the_spec, live)
+    assert [i.lines() for i in items] == [[f"  ? endpoint d{n} (proj{n}): could not be read; nothing is deleted"] for n in (1, 2)]
+    assert [i.as_dict()["endpoint"] for i in items] == [{"action": "unread", "exists": None}] * 2
+    findings = destroy_checks(items, live)
+    assert [(f.check, f.subject, f.ok, f.unread) for f in findings if not f.ok] == [
+        ("project", "d1", False, True), ("permissions", "d1", False, True), ("project", "d2", False, True), ("permissions", "d2", False, True)]
+    assert all(f.remedy.startswith("check the network and the proxy") for f in findings if not f.ok)
+    # --orphans: a project it could not list gives no item, and still stops the run
+    assert plan_orphans(the_spec, live) == []
+    assert [f.subject for f in destroy_checks([], live, list(the_spec.deployments)) if not f.ok and f.unread] == ["d1", "d2"]
+
+
+def test_destroy_never_calls_an_unread_subscription_list_gone():
+    from provision.destroy import plan_destroy
+    from provision.refresh import read_live
+
+    the_spec = spec(model=LARGE, projects=("proj1",))
+    [item] = plan_destroy(the_spec, read_live(the_spec, Gateway(fail=("marketplace",)), 1))
+    assert item.as_dict()["subscription"] == {"name": None, "action": "unread"}
+    assert item.lines() == ["  = endpoint d1 (proj1): already gone", "  ? marketplace subscription of d1 (proj1): could not be read; nothing is deleted"]
