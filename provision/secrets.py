@@ -233,6 +233,7 @@ class _Place:
 
 
 def _place(sink: SecretsSink, root: Optional[str]) -> _Place:
+    root = root if root is not None else sink.root  # so the readers that pass no root (probe, audit) check the same
     path = os.path.abspath(sink.path)
     directory, name = os.path.split(path)
     inside = root is not None and os.path.commonpath([os.path.abspath(root), path]) == os.path.abspath(root) and path != os.path.abspath(root)

@@ -212,9 +212,10 @@ def test_a_secrets_path_outside_the_spec_directory_is_refused_before_azure(cli, 
     if path == "absolute":
         path = str(cli.dir.parent / f"{cli.dir.name}-outside.env")
     cli.spec(spec_text(LARGE, secrets={"path": path, "format": "dotenv"}))
-    run = cli("apply", "--yes")
-    assert run.code == 2, run
-    assert "the secrets file is outside the spec's directory" in run.stderr and "such as .secrets/deployments.env" in run.stderr
+    for command in (["apply", "--yes"], ["probe"]):
+        run = cli(*command)
+        assert run.code == 2, run
+        assert "the secrets file is outside the spec's directory" in run.stderr and "such as .secrets/deployments.env" in run.stderr
     assert no_azure_call(emu)
     assert not os.path.lexists(os.path.normpath(os.path.join(cli.dir, path)))
 
