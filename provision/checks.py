@@ -115,6 +115,12 @@ def identity_findings(live: LiveState) -> list[Finding]:
     return [Finding(Check.IDENTITY, "caller", True, f"{i.kind} {i.name} (object id {i.object_id}, tenant {i.tenant_id})")]
 
 
+def role_names_finding(subscription: str, failure: AzureError) -> Finding:
+    """whoami could not name the caller's roles (it shows their ids instead)."""
+    return _cannot_read(Check.ROLE, "caller", f"could not read the names of the caller's roles in subscription {subscription}", failure,
+                        "grant the caller Microsoft.Authorization/roleDefinitions/read (every built-in role has it); meanwhile the roles are shown by id")
+
+
 def role_finding(d: Deployment, p: ProjectState, live: LiveState) -> Finding:
     assert live.identity is not None
     rg_scope = f"/subscriptions/{d.subscription}/resourceGroups/{d.resource_group}"

@@ -312,34 +312,17 @@ def rotate(opts: Options, name: str, which: str, grace: float, yes: bool) -> Non
 @click.pass_obj
 def whoami(opts: Options, parallel: int) -> None:
     """Who the Azure credential is, and whether it holds the roles the spec needs."""
-    from .checks import Check, Finding
-    from .errors import AzureError, explain
-    from .render import findings_text, identity_dict
+    from .render import whoami_text
+    from .workflow import whoami_report
 
-    _, gateway, pre = _preflight(opts, parallel)
-    findings = [f for f in pre.findings if f.check in ("identity", "role", "permissions")]
-    # Every assignment of the caller (or its groups) at, above or below the spec's resource groups.
-    assignments = sorted({a for p in pre.live.projects.values() for a in (p.assignments or ())}, key=lambda a: (a.scope.lower(), a.role_definition_id))
-    names: dict[str, str] = {}
-    for sub in sorted({a.role_definition_id.split("/providers/")[0] for a in assignments}):
-        ids = [a.role_definition_id for a in assignments if a.role_definition_id.startswith(sub + "/providers/")]
-        try:
-            names.update(gateway.role_names(sub.rsplit("/", 1)[-1], ids))
-        except AzureError as exc:
-            findings.append(Finding(Check.ROLE, "caller", False, f"could not read role names: {explain(exc)}", ""))
-    rows = [{"role": names.get(a.role_definition_id, a.role_definition_id.rsplit("/", 1)[-1]), "scope": a.scope,
-             "through": None if pre.live.identity and a.principal_id.lower() == pre.live.identity.object_id.lower() else a.principal_id} for a in assignments]
-    width = max([len(r["role"]) for r in rows] + [4])
-    lines = findings_text([f for f in findings if f.check == "identity"])
-    lines += [f"Role assignments ({len(rows)}, at, above or below the spec's resource groups):"]
-    lines += [f"  {r['role']:<{width}}  {r['scope']}" + (f"  (through group {r['through']})" if r["through"] else "") for r in rows]
-    lines += ["Checks:"] + findings_text([f for f in findings if f.check != "identity"])
-    _emit(opts, {"identity": identity_dict(pre.live.identity), "assignments": rows, "checks": [f.as_dict() for f in findings]}, lines)
-    if any(not f.ok for f in findings):
-        if pre.live.identity is None:
-            raise ChecksFailed("could not sign in to Azure, so nothing else was read (the FAIL above says why)")
-        if any(not f.ok and f.unread for f in findings):
-            raise ChecksFailed("some of what the checks need could not be read (see FAIL above)")
+    spec, gateway = _spec_and_gateway(opts, parallel)
+    report = whoami_report(spec, gateway, parallel)
+    _emit(opts, report.as_dict(), whoami_text(report))
+    if report.identity is None:
+        raise ChecksFailed("could not sign in to Azure, so nothing else was read (the FAIL above says why)")
+    if any(not f.ok and f.unread for f in report.findings):
+        raise ChecksFailed("some of what whoami shows could not be read (each FAIL above says what, and how to fix it)")
+    if any(not f.ok for f in report.findings):
         raise ChecksFailed("the caller lacks what the spec needs (see FAIL above)")
 
 

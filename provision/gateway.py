@@ -107,7 +107,8 @@ def parse_azure_error(exc: BaseException, url: str = "") -> AzureError:
         body: Any = None
         try:
             response: Any = exc.response
-            body = response.json() if response is not None else None
+            if response is not None:  # azure.core.rest responses have json(); the management SDKs' transport responses only text()
+                body = response.json() if hasattr(response, "json") else json.loads(response.text())
         except Exception:
             body = None
         error = (body or {}).get("error") if isinstance(body, dict) else None

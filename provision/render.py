@@ -10,7 +10,7 @@ from typing import Any, Iterable, Optional, TextIO
 import click
 
 from .apply import ApplyResult
-from .checks import Finding
+from .checks import Check, Finding
 from .live import Identity
 from .plan import Plan
 from .regions import display_region
@@ -88,6 +88,14 @@ def identity_dict(identity: Optional[Identity]) -> Optional[dict[str, str]]:
     if identity is None:
         return None
     return {"object_id": identity.object_id, "tenant_id": identity.tenant_id, "kind": identity.kind, "name": identity.name}
+
+
+def whoami_text(report: Any) -> list[str]:
+    width = max([len(r.role) for r in report.roles] + [4])
+    lines = findings_text([f for f in report.findings if f.check == Check.IDENTITY])
+    lines += [f"Role assignments ({len(report.roles)}, at, above or below the spec's resource groups):"]
+    lines += [f"  {r.role:<{width}}  {r.scope}" + (f"  (through group {r.through})" if r.through else "") for r in report.roles]
+    return lines + ["Checks:"] + findings_text([f for f in report.findings if f.check != Check.IDENTITY])
 
 
 def result_text(result: ApplyResult, secrets_path: str) -> list[str]:

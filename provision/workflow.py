@@ -8,13 +8,14 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
 from .apply import ApplyResult, Progress, apply_plan
-from .checks import Check, Finding, failed, run_checks
+from .checks import Check, Finding, failed, role_names_finding, run_checks
+from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, plan_orphans, run_destroy
 from .errors import AzureError, Problem, SpecError
 from .gateway import Gateway, project_id
-from .live import LiveState
+from .live import Identity, LiveState, RoleAssignment
 from .plan import Plan, plan_changes
 from .refresh import read_live
-from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, plan_orphans, run_destroy
+from .render import identity_dict
 from .secret import Secret
 from .secrets import SecretEntry, forget_entries, hold_secrets, publish_to_github, read_secrets, spec_directory
 from .spec import Spec
@@ -57,6 +58,47 @@ def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool =
     live = read_live(spec, gateway, parallel)
     plan = plan_changes(spec, live)
     return Preflight(spec, live, plan, run_checks(spec, live, plan, allow_replace, adopt) + [local])
+
+
+@dataclass(frozen=True)
+class HeldRole:
+    role: str  # its name, or its id when the name could not be read
+    scope: str
+    through: Optional[str]  # the group's object id, None when assigned to the caller itself
+
+    def as_dict(self) -> dict[str, Optional[str]]:
+        return {"role": self.role, "scope": self.scope, "through": self.through}
+
+
+@dataclass
+class WhoamiReport:
+    identity: Optional[Identity]
+    roles: list[HeldRole]  # at, above or below the spec's resource groups, by scope
+    findings: list[Finding]  # identity, role and permissions
+
+    def as_dict(self) -> dict[str, object]:
+        return {"identity": identity_dict(self.identity), "assignments": [r.as_dict() for r in self.roles], "checks": [f.as_dict() for f in self.findings]}
+
+
+def whoami_report(spec: Spec, gateway: Gateway, parallel: int) -> WhoamiReport:
+    """Who the credential is, the roles it holds around the spec's resource groups (by name), and
+    the identity, role and permission checks of every deployment. Read-only."""
+    pre = preflight(spec, gateway, parallel)
+    findings = [f for f in pre.findings if f.check in (Check.IDENTITY, Check.ROLE, Check.PERMISSIONS)]
+    assignments = sorted({a for p in pre.live.projects.values() for a in (p.assignments or ())}, key=lambda a: (a.scope.lower(), a.role_definition_id))
+    names: dict[str, str] = {}
+    for sub in sorted({a.role_definition_id.split("/providers/")[0] for a in assignments}):
+        subscription = sub.rsplit("/", 1)[-1]
+        try:
+            names.update(gateway.role_names(subscription, [a.role_definition_id for a in assignments if a.role_definition_id.startswith(sub + "/providers/")]))
+        except AzureError as exc:
+            findings.append(role_names_finding(subscription, exc))
+    return WhoamiReport(pre.live.identity, [_held(a, names, pre.live.identity) for a in assignments], findings)
+
+
+def _held(a: RoleAssignment, names: Mapping[str, str], identity: Optional[Identity]) -> HeldRole:
+    mine = identity is not None and a.principal_id.lower() == identity.object_id.lower()
+    return HeldRole(names.get(a.role_definition_id, a.role_definition_id.rsplit("/", 1)[-1]), a.scope, None if mine else a.principal_id)
 
 
 def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: Progress, environ: Optional[Mapping[str, str]] = None) -> ApplyResult:

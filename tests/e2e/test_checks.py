@@ -56,6 +56,19 @@ def test_role_through_group_is_named(cli, emu):
     ]
 
 
+def test_whoami_says_when_role_names_cannot_be_read(cli, emu):
+    cli.spec(spec_text(LARGE))
+    emu.control.faults(routes=[{"method": "GET", "path": "/roleDefinitions/[0-9a-f-]+$", "status": 403, "code": "AuthorizationFailed",
+                                "message": "The client may not read role definitions.", "times": 100}])
+    run = cli("whoami")
+    assert run.code == 1, run
+    assert (f"  FAIL role        caller: could not read the names of the caller's roles in subscription {SUB_GENAI} "
+            "(AuthorizationFailed: The client may not read role definitions.)\n"
+            "       fix: grant the caller Microsoft.Authorization/roleDefinitions/read (every built-in role has it); meanwhile the roles are shown by id\n") in run.stdout
+    assert "  64702f94-c441-49e6-a78b-ef80e0188fee  " in run.stdout, "the role's id stands in for its name"
+    assert run.stderr.strip().splitlines()[-1] == "error: some of what whoami shows could not be read (each FAIL above says what, and how to fix it)"
+
+
 def test_missing_marketplace_rights_then_an_admin_subscribes_once(cli):
     cli.principal = "ai-developer-only"
     cli.spec(spec_text(LARGE))
