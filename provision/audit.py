@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .checks import HUB_GONE, unread_finding
-from .errors import REMEDIES, AzureError, explain
+from .checks import HUB_GONE, identity_findings, unread_finding
+from .errors import AzureError, explain
 from .gateway import Gateway, project_id
 from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource
 from .names import TextEnum
@@ -292,9 +292,7 @@ def _saas_findings(data: AuditData) -> list[AuditFinding]:
 def audit_findings(spec: Spec, data: AuditData) -> list[AuditFinding]:
     live = data.live
     if live.identity is None:
-        error = live.identity_error
-        return [AuditFinding(Kind.READ, "caller", explain(error, with_remedy=False) if error else "no credential",
-                             REMEDIES.get(error.code if error else "", REMEDIES["CredentialUnavailable"]))]
+        return [AuditFinding(Kind.READ, f.subject, f.message, f.remedy) for f in identity_findings(live)]
     out: list[AuditFinding] = [AuditFinding(Kind.READ, "audit", e, "") for e in data.read_errors]
     for d in spec.deployments:
         p = live.projects[d.project_key]

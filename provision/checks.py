@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Optional
 
-from .errors import REMEDIES, AzureError, explain
+from .errors import REMEDIES, UNKNOWN_REMEDY, AzureError, explain
 from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read
 from .names import TextEnum
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, Action, Plan, owner_of
@@ -110,7 +110,7 @@ def identity_findings(live: LiveState) -> list[Finding]:
         error = live.identity_error
         code = error.code if error is not None else "CredentialUnavailable"
         message = explain(error, with_remedy=False) if error is not None else "no credential"
-        return [Finding(Check.IDENTITY, "caller", False, message, REMEDIES.get(code, REMEDIES["CredentialUnavailable"]))]
+        return [Finding(Check.IDENTITY, "caller", False, message, REMEDIES.get(code, UNKNOWN_REMEDY))]
     i = live.identity
     return [Finding(Check.IDENTITY, "caller", True, f"{i.kind} {i.name} (object id {i.object_id}, tenant {i.tenant_id})")]
 

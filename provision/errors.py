@@ -78,10 +78,18 @@ REMEDIES: dict[str, str] = {
     "ServerlessEndpointModelImmutable": "the model of an endpoint cannot change: re-run with --allow-replace to delete and recreate it",
     "CredentialUnavailable": "set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or workload identity, or a managed identity), or run `az login`",
     "CredentialRejected": "fix the credential: AZURE_CLIENT_SECRET holds the secret's value (not its id), AZURE_CLIENT_ID the app's client id, AZURE_TENANT_ID its tenant; with OIDC, the federated credential must trust this subject",
+    "CloudMetadataUnavailable": "ARM_CLOUD_METADATA_URL must answer with the cloud's endpoints (`az cloud show` names them): fix the URL, or unset it for public Azure",
+    "CloudMetadataInvalid": "ARM_CLOUD_METADATA_URL must describe a cloud with a resourceManager endpoint: point it at the cloud's metadata endpoint, or unset it for public Azure",
+    "TokenWithoutObjectId": "use a credential of a Microsoft Entra ID principal (a service principal, managed identity or user): provision needs its object id to check its roles",
+    "UnexpectedResponse": "a proxy or gateway answered instead of Azure (a TLS-inspecting proxy, a captive portal): check HTTPS_PROXY / NO_PROXY, or let Azure's hosts through",
     "ConnectionFailed": "check the network and the proxy (HTTPS_PROXY / NO_PROXY), then run again; `provision apply` continues where it stopped",
     "SubscriptionNotFound": "the Azure subscription id is wrong or not visible to this identity: check `subscription` in the spec",
     "ResourceGroupNotFound": "check `resource_group` in the spec",
 }
+
+
+# Any other error: no fix is known, so where to find the SDK's own words.
+UNKNOWN_REMEDY = "`provision whoami --debug` shows what the Azure SDK said about it"
 
 
 # A failed subscribe operation reports the purchase refusal as a plain UserError (billing country,

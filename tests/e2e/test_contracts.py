@@ -102,6 +102,15 @@ def test_a_proxy_password_is_never_shown(cli):
         assert "Pr0xy-S3cret" not in run.stdout + run.stderr and "build-bot" not in run.stdout + run.stderr, run
 
 
+def test_an_unreadable_cloud_metadata_url_has_its_own_fix(cli):
+    cli.spec(spec_text(LARGE))
+    cli.extra_env["ARM_CLOUD_METADATA_URL"] = "https://127.0.0.1:9/metadata/endpoints?api-version=2022-09-01"
+    run = cli("plan")
+    assert run.code == 1, run
+    assert "FAIL identity    caller: CloudMetadataUnavailable: ARM_CLOUD_METADATA_URL https://127.0.0.1:9/metadata/endpoints?api-version=2022-09-01 could not be read" in run.stdout
+    assert "fix: ARM_CLOUD_METADATA_URL must answer with the cloud's endpoints" in run.stdout and "AZURE_CLIENT_SECRET" not in run.stdout
+
+
 def test_no_credential_at_all(cli):
     cli.spec(spec_text(LARGE))
     cli.extra_env.update(AZURE_CLIENT_ID="", AZURE_CLIENT_SECRET="")

@@ -133,3 +133,19 @@ def test_destroy_never_calls_an_unread_subscription_list_gone():
     [item] = plan_destroy(the_spec, read_live(the_spec, Gateway(fail=("marketplace",)), 1))
     assert item.as_dict()["subscription"] == {"name": None, "action": "unread"}
     assert item.lines() == ["  = endpoint d1 (proj1): already gone", "  ? marketplace subscription of d1 (proj1): could not be read; nothing is deleted"]
+
+
+def test_an_identity_failure_gets_its_own_fix_and_an_unknown_one_a_neutral_fix():
+    from provision.checks import identity_findings
+
+    def remedy(code):
+        [finding] = identity_findings(LiveState(None, AzureError("it failed", code), {}, {}))
+        [audited] = audit_findings(spec(), AuditData(LiveState(None, AzureError("it failed", code), {}, {}), {}))
+        assert (audited.kind, audited.remedy) == (Kind.READ, finding.remedy)
+        return finding.remedy
+
+    assert remedy("CloudMetadataUnavailable").startswith("ARM_CLOUD_METADATA_URL must answer with the cloud's endpoints")
+    assert remedy("CloudMetadataInvalid").startswith("ARM_CLOUD_METADATA_URL must describe a cloud with a resourceManager endpoint")
+    assert remedy("TokenWithoutObjectId").startswith("use a credential of a Microsoft Entra ID principal")
+    assert remedy("SomethingNew") == "`provision whoami --debug` shows what the Azure SDK said about it"
+    assert remedy("CredentialUnavailable").startswith("set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
