@@ -14,7 +14,9 @@ from typing import Any, Optional
 
 import click
 
-from .errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_USAGE, ChecksFailed, Declined, ProvisionError, SpecError
+from .errors import EXIT_CHANGES, EXIT_FAILURE, EXIT_USAGE, ChecksFailed, Declined, OutputFailed, ProvisionError, SpecError
+
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass
@@ -82,7 +84,15 @@ def _emit(opts: Options, data: dict[str, Any], lines: list[str]) -> None:
         opts.document.update(data)
     else:
         for line in lines:
-            click.echo(line)
+            _out(line)
+
+
+def _out(text: str) -> None:
+    """Stdout that cannot take the report (`>/dev/full`, `| head -c0`) is an environment error."""
+    try:
+        click.echo(text)
+    except OSError as exc:
+        raise OutputFailed(f"cannot write to standard output ({exc.strerror or type(exc).__name__})") from None
 
 
 def _preflight(opts: Options, parallel: int, allow_replace: bool = False, adopt: bool = False, only: tuple[str, ...] = ()) -> Any:
@@ -333,7 +343,7 @@ def schema(opts: Options) -> None:
     """Print the JSON Schema of the spec, for editors (JSON whatever --output says)."""
     from .fields import json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    _out(json.dumps(json_schema(), indent=2))
 
 
 def _annotate(message: str, options: dict[str, Any], file: Optional[str] = None, line: Optional[int] = None) -> None:
@@ -344,7 +354,22 @@ def _annotate(message: str, options: dict[str, Any], file: Optional[str] = None,
     text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     props = ([f"file={file}"] + ([f"line={line}"] if line else [])) if file else []
     props.append("title=provision")
-    click.echo(f"::error {','.join(props)}::{text}", err=options.get("output") == "json")
+    annotation = f"::error {','.join(props)}::{text}"
+    if options.get("output") == "json":
+        _say(annotation)
+    else:
+        try:
+            _out(annotation)
+        except OutputFailed:
+            pass  # the error itself is on stderr already
+
+
+def _say(line: str) -> None:
+    """One line on stderr, if stderr can take it (there is nowhere else to say it)."""
+    try:
+        click.echo(line, err=True)
+    except OSError:
+        pass
 
 
 def _quiet_sdk_logs(args: list[str]) -> None:
@@ -360,8 +385,7 @@ def _quiet_sdk_logs(args: list[str]) -> None:
 
 def main(argv: Optional[list[str]] = None) -> None:
     code = _run(sys.argv[1:] if argv is None else argv)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush()
     if argv is None:
         # The console script: everything is written, flushed and closed, so skip the interpreter's
         # teardown of the Azure SDKs' modules (0.12 s, measured; BENCHMARKS.md).
@@ -388,7 +412,7 @@ def _finish_json(opts: Optional[Options], args: list[str], code: int, error: Opt
     final["ok"] = error is None and code in (0, EXIT_CHANGES)
     if error is not None:
         final.update(error=error, exit_code=code)
-    click.echo(json.dumps(final, indent=2))
+    _out(json.dumps(final, indent=2))
 
 
 def _bug(exc: BaseException) -> str:
@@ -396,14 +420,15 @@ def _bug(exc: BaseException) -> str:
     import traceback
 
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if "provision" in f.filename] or frames
+    ours = [f for f in frames if os.path.abspath(f.filename).startswith(PACKAGE + os.sep)] or frames
     where = f" at {os.path.basename(ours[-1].filename)}:{ours[-1].lineno}" if ours else ""
     return (f"internal error ({type(exc).__name__}{where}): this is a bug in provision, not a problem with your spec or Azure; "
             "please report it with the output of the same command run with --debug")
 
 
 def _run(args: list[str]) -> int:
-    """Run one command; every failure becomes its exit code and a one-line message here."""
+    """Run one command; every failure becomes its exit code and a one-line message here (with
+    --debug, also its traceback; the exit code stays the same)."""
     _quiet_sdk_logs(list(args))
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job ends like Ctrl-C: nothing half-written
     opts: Optional[Options] = None
@@ -419,33 +444,72 @@ def _run(args: list[str]) -> int:
         code = int(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         message = "interrupted; run the command again to finish (the secrets file was not half-written)"
-        _finish_json(opts, args, EXIT_FAILURE, message)
-        click.echo(f"error: {message}", err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            _finish_json(opts, args, EXIT_FAILURE, message)
+        except OutputFailed:
+            pass
+        _say(f"error: {message}")
+        _flush()
         os._exit(EXIT_FAILURE)  # do not wait for worker threads still polling Azure operations
     except click.ClickException as exc:
         exc.show()
         code, error = (EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)), exc.format_message()
+    except OutputFailed as exc:
+        return _output_failed(exc, opts)
     except SpecError as exc:
         failure, code, error = exc, exc.exit_code, str(exc.problems[0]) if exc.problems else "invalid"
         extra = {"valid": False, "problems": [p.as_dict() for p in exc.problems]}
         for problem in exc.problems:
-            click.echo(f"error: {problem}", err=True)
+            _say(f"error: {problem}")
             _annotate(problem.message if problem.path == "" else f"{problem.path}: {problem.message}", _options(opts), problem.file, problem.line)
     except ProvisionError as exc:
         failure, code, error = exc, exc.exit_code, str(exc)
-        click.echo(f"error: {exc}", err=True)
+        _say(f"error: {exc}")
         _annotate(str(exc), _options(opts))
     except Exception as exc:  # a bug in provision (the gateway turns every Azure failure into ProvisionError)
         failure, code, error = exc, EXIT_FAILURE, _bug(exc)
-        click.echo(f"error: {error}", err=True)
+        _say(f"error: {error}")
         _annotate(error, _options(opts))
-    _finish_json(opts, args, code, error, extra)
-    if failure is not None and opts is not None and opts.debug:
+    try:
+        _finish_json(opts, args, code, error, extra)
         sys.stdout.flush()
-        raise failure
+    except (OutputFailed, OSError) as exc:
+        return _output_failed(exc if isinstance(exc, OutputFailed) else OutputFailed(f"cannot write to standard output ({exc.strerror})"), opts)
+    if failure is not None and opts is not None and opts.debug:
+        _traceback(failure)
     return code
+
+
+def _output_failed(exc: OutputFailed, opts: Optional[Options]) -> int:
+    """Nothing more goes to stdout (the interpreter's last flush included); one line on stderr."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # not a file descriptor (a test's captured stdout)
+    _say(f"error: {exc}")
+    if opts is not None and opts.debug:
+        _traceback(exc)
+    return exc.exit_code
+
+
+def _traceback(failure: BaseException) -> None:
+    import traceback
+
+    _flush()
+    try:
+        traceback.print_exception(type(failure), failure, failure.__traceback__, file=sys.stderr)
+    except OSError:
+        pass
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _options(opts: Optional[Options]) -> dict[str, Any]:

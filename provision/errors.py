@@ -57,6 +57,10 @@ class AzureError(ProvisionError):
         return tuple(c for c in (self.inner_code, self.code) if c)
 
 
+class OutputFailed(ProvisionError):
+    """Standard output cannot be written (a full disk, a closed pipe): the report is lost."""
+
+
 class ChecksFailed(ProvisionError):
     """Pre-flight checks refused the run; nothing was written."""
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
 
@@ -52,7 +54,46 @@ def test_missing_file_and_debug_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr == f"error: {tmp_path / 'none.yaml'}: no such file; pass the spec with -f FILE (default deployments.yaml)\n"
     debug = run("-f", str(tmp_path / "none.yaml"), "--debug", "validate")
-    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    assert debug.returncode == 2, "--debug adds the traceback and keeps the exit code"
+    assert debug.stderr.startswith(result.stderr + "Traceback (most recent call last):\n")
+    assert debug.stderr.rstrip().splitlines()[-1] == f"provision.errors.SpecError: {tmp_path / 'none.yaml'}: no such file; pass the spec with -f FILE (default deployments.yaml)"
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("stdout, reason", [("full", "No space left on device"), ("closed pipe", "Broken pipe")])
+def test_a_stdout_that_cannot_be_written_is_one_line_and_exit_1(output, stdout, reason):
+    """`validate >/dev/full`, `validate | head -c0`: the environment's problem, said once on stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    env["AZURE_SUBSCRIPTION_ID"] = SUB
+    if stdout == "full":
+        target, keep = open("/dev/full", "w"), None
+    else:
+        keep, target = os.pipe()
+        os.close(keep)  # nobody reads: every write fails with EPIPE
+        target = os.fdopen(target, "w")
+    with target:
+        result = subprocess.run([sys.executable, "-m", "provision", "--output", output, "validate"], stdout=target, stderr=subprocess.PIPE,
+                                text=True, env=env, cwd=ROOT, timeout=60)
+    assert (result.returncode, result.stderr) == (1, f"error: cannot write to standard output ({reason})\n")
+
+
+def test_an_internal_error_names_the_place_in_provision_not_a_file_named_like_it(tmp_path):
+    import importlib.util
+
+    from provision.cli import _bug
+    from provision.refresh import _attempt
+
+    lib = tmp_path / "provisioning-helpers" / "lib.py"
+    lib.parent.mkdir()
+    lib.write_text("def explode():\n    raise KeyError('x')\n")
+    spec = importlib.util.spec_from_file_location("lib", lib)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        _attempt({}, "what", module.explode)
+    except KeyError as exc:
+        message = _bug(exc)
+    assert message.startswith("internal error (KeyError at refresh.py:"), message
 
 
 def test_usage_error_exits_2():
@@ -96,9 +137,6 @@ def test_a_bug_is_reported_as_a_bug_without_its_text(monkeypatch, capsys):
     assert cli_module._run(["validate", "--output", "json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["ok"] is False and document["exit_code"] == 1 and "sk-not-to-be-shown" not in json.dumps(document)
-    try:
-        cli_module._run(["--debug", "validate"])
-    except KeyError:
-        pass  # with --debug, the traceback
-    else:
-        raise AssertionError("--debug re-raises a bug")
+    assert cli_module._run(["--debug", "validate"]) == 1, "with --debug, the traceback too, and the same exit code"
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and err.rstrip().endswith("KeyError: 'sk-not-to-be-shown'")
