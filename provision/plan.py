@@ -80,6 +80,11 @@ class Plan:
     def changes(self) -> bool:
         return bool(self.registrations) or any(d.changes for d in self.deployments)
 
+    @property
+    def complete(self) -> bool:
+        """Every deployment could be planned (none blocked by what could not be read)."""
+        return not any(d.blocked for d in self.deployments)
+
     def writes(self) -> int:
         return len(self.registrations) + sum(len(d.steps) for d in self.deployments)
 

@@ -45,9 +45,14 @@ def plan_summary(pre: Any) -> str:
     if pre.live.identity is None:
         return "Plan: not made: nothing could be read from Azure (the identity check above says why)"
     n = pre.plan.writes()
-    blocked = sum(1 for dp in pre.plan.deployments if dp.blocked)
-    text = f"Plan: {n} change{'s' if n != 1 else ''}"
-    return text + (f"; {blocked} deployment{'s' if blocked != 1 else ''} could not be planned (below)" if blocked else "")
+    changes = f"{n} change{'s' if n != 1 else ''}"
+    total, blocked = len(pre.plan.deployments), sum(1 for dp in pre.plan.deployments if dp.blocked)
+    if not blocked:
+        return f"Plan: {changes}"
+    if blocked == total:
+        return "Plan: not made: the deployment could not be planned (below)" if total == 1 else f"Plan: not made: none of the {total} deployments could be planned (below)"
+    return (f"Plan: not complete: {blocked} deployment{'s' if blocked != 1 else ''} could not be planned (below); "
+            f"{changes} for the other{'s' if total - blocked != 1 else ''}")
 
 
 def plan_text(plan: Plan) -> list[str]:
@@ -69,6 +74,7 @@ def plan_text(plan: Plan) -> list[str]:
 
 def plan_dict(plan: Plan) -> dict[str, Any]:
     return {
+        "complete": plan.complete,
         "changes": plan.changes,
         "registrations": [{"subscription": r.subscription, "namespace": r.namespace} for r in plan.registrations],
         "deployments": [

@@ -74,6 +74,7 @@ def test_a_wrong_secret_is_named_and_no_plan_is_claimed(cli):
     assert "FAIL identity    caller: CredentialRejected: Microsoft Entra ID refused the credential: AADSTS7000215: Invalid client secret provided." in run.stdout
     assert "fix: fix the credential: AZURE_CLIENT_SECRET holds the secret's value (not its id)" in run.stdout
     assert "Plan: not made: nothing could be read from Azure" in run.stdout and "0 changes" not in run.stdout
+    assert one_document(cli("plan", "--output", "json"))["plan"]["complete"] is False
     whoami = cli("whoami")
     assert whoami.code == 1 and whoami.stderr.strip().splitlines()[-1] == "error: could not sign in to Azure, so nothing else was read (the FAIL above says why)"
 
@@ -109,6 +110,21 @@ def test_an_unreadable_cloud_metadata_url_has_its_own_fix(cli):
     assert run.code == 1, run
     assert "FAIL identity    caller: CloudMetadataUnavailable: ARM_CLOUD_METADATA_URL https://127.0.0.1:9/metadata/endpoints?api-version=2022-09-01 could not be read" in run.stdout
     assert "fix: ARM_CLOUD_METADATA_URL must answer with the cloud's endpoints" in run.stdout and "AZURE_CLIENT_SECRET" not in run.stdout
+
+
+def test_a_plan_that_could_not_read_a_project_never_looks_complete(cli, emu):
+    small = {"name": "mistral-small-search", "model": "Mistral-small", "project": "contoso-search"}
+    cli.spec(spec_text(LARGE, small))
+    emu.control.faults(routes=[{"method": "GET", "path": "/workspaces/contoso-search/serverlessEndpoints$", "status": 403, "code": "AuthorizationFailed", "times": 100}])
+    run = cli("plan")
+    assert run.code == 1, run
+    assert "Plan: not complete: 1 deployment could not be planned (below); 2 changes for the other\n" in run.stdout
+    assert "  ? mistral-small-search (contoso-search): cannot plan: the project could not be read" in run.stdout
+    plan = one_document(cli("plan", "--output", "json"))["plan"]
+    assert (plan["complete"], plan["changes"]) == (False, True)
+    emu.control.clear_faults()
+    plan = one_document(cli("plan", "--output", "json"))["plan"]
+    assert (plan["complete"], plan["changes"]) == (True, True)
 
 
 def test_no_credential_at_all(cli):

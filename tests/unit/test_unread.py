@@ -149,3 +149,27 @@ def test_an_identity_failure_gets_its_own_fix_and_an_unknown_one_a_neutral_fix()
     assert remedy("TokenWithoutObjectId").startswith("use a credential of a Microsoft Entra ID principal")
     assert remedy("SomethingNew") == "`provision whoami --debug` shows what the Azure SDK said about it"
     assert remedy("CredentialUnavailable").startswith("set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
+
+
+def test_the_plan_headline_never_says_0_changes_when_a_deployment_could_not_be_planned():
+    from types import SimpleNamespace
+
+    from provision.plan import plan_changes
+    from provision.refresh import read_live
+    from provision.render import plan_dict, plan_summary
+
+    class OneProjectDown(Gateway):
+        def list_endpoints(self, p):
+            if p.endswith("/proj2"):
+                raise DOWN
+            return []
+
+    def headline(the_spec, gateway):
+        live = read_live(the_spec, gateway, 1)
+        plan = plan_changes(the_spec, live)
+        return plan_summary(SimpleNamespace(live=live, plan=plan)), plan_dict(plan)["complete"]
+
+    assert headline(spec(), Gateway()) == ("Plan: 2 changes", True)
+    assert headline(spec(), OneProjectDown()) == ("Plan: not complete: 1 deployment could not be planned (below); 1 change for the other", False)
+    assert headline(spec(), Gateway(fail=("endpoints",))) == ("Plan: not made: none of the 2 deployments could be planned (below)", False)
+    assert headline(spec(projects=("proj2",)), OneProjectDown()) == ("Plan: not made: the deployment could not be planned (below)", False)
