@@ -90,7 +90,7 @@ def parse_azure_error(exc: BaseException, url: str = "") -> AzureError:
     """Azure's error envelope -> AzureError(code, inner code, status). Message text is Azure's own,
     which never contains a key (keys only travel in listKeys/regenerateKeys answers)."""
     import requests
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError, ServiceResponseError
+    from azure.core.exceptions import ClientAuthenticationError, DecodeError, HttpResponseError, ServiceRequestError, ServiceResponseError
 
     if isinstance(exc, AzureError):
         return exc
@@ -102,6 +102,9 @@ def parse_azure_error(exc: BaseException, url: str = "") -> AzureError:
         return AzureError("no Azure credential was found (DefaultAzureCredential tried them all; --debug lists what each said)", "CredentialUnavailable")
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, requests.ConnectionError, requests.Timeout)):
         return unreachable(url or "https://management.azure.com", exc)
+    if isinstance(exc, DecodeError):  # a management SDK got a body it cannot parse
+        answer = getattr(exc, "response", None)
+        return unexpected_response(url or "https://management.azure.com", exc.status_code or 0, answer.headers.get("Content-Type") if answer is not None else None)
     if isinstance(exc, HttpResponseError):
         status = exc.status_code
         body: Any = None
@@ -290,7 +293,7 @@ class Gateway:
             if response.status_code == 404 and missing_ok:
                 return None
             response.raise_for_status()
-            return response.json() if response.content else None
+            return arm_body(response, url)
 
         return self._call(run)
 
@@ -306,7 +309,7 @@ class Gateway:
             from azure.core.rest import HttpRequest
 
             client = self._arm_client()
-            page = self._call(lambda: _json_or_raise(client.send_request(HttpRequest("GET", next_link))))
+            page = self._call(lambda: _json_or_raise(client.send_request(HttpRequest("GET", next_link)), next_link))
 
     def _long_running(self, method: str, path: str, body: Any = None, final: str = "original-uri", idempotent: bool = True) -> Any:
         """A PUT/PATCH/DELETE/POST that Azure may run as an operation: the initial request, then the
@@ -332,8 +335,7 @@ class Gateway:
                 raise AzureError(f"Azure answered HTTP {status} to {method}", f"Http{status}", "", status)
 
             def deserialize(pipeline_response: Any) -> Any:
-                response = pipeline_response.http_response
-                return response.json() if response.content else None
+                return arm_body(pipeline_response.http_response, url)
 
             poller = LROPoller(client, initial, deserialize, ARMPolling(timeout=1, lro_options={"final-state-via": final}))
             return poller.result()
@@ -535,6 +537,28 @@ def _rate_limit_policy(limiter: ArmRateLimiter) -> Any:
     return ArmRateLimitPolicy()
 
 
-def _json_or_raise(response: Any) -> Any:
+def _json_or_raise(response: Any, url: str) -> Any:
     response.raise_for_status()
-    return response.json() if response.content else None
+    return arm_body(response, url)
+
+
+def arm_body(response: Any, url: str) -> Any:
+    """A successful answer's JSON object (None when empty). Anything else did not come from Azure:
+    HTML from a TLS-inspecting proxy or a captive portal is an AzureError that says so, not a bug."""
+    if not response.content:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise unexpected_response(url, response.status_code, response.headers.get("Content-Type"))
+    return body
+
+
+def unexpected_response(url: str, status: int, content_type: Optional[str]) -> AzureError:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or url
+    what = f"{content_type.split(';')[0].strip()}, not a JSON object" if content_type else "not a JSON object"
+    return AzureError(f"{host} answered HTTP {status} with {what}: something other than Azure answered", "UnexpectedResponse", "", status)

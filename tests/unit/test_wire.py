@@ -62,3 +62,55 @@ def test_cloud_metadata_list_and_object_forms():
     with pytest.raises(AzureError) as err:
         cloud_from_metadata(url, Session(Answer({}, 404)))
     assert "ARM_CLOUD_METADATA_URL" in str(err.value) and err.value.code == "CloudMetadataUnavailable"
+
+
+class Html:
+    """What a TLS-inspecting proxy or a captive portal answers in Azure's place."""
+
+    status_code = 200
+    content = b"<html><body>Please sign in to the guest network</body></html>"
+    headers = {"Content-Type": "text/html; charset=utf-8"}
+
+    def raise_for_status(self):
+        pass
+
+    def json(self):
+        import json
+
+        return json.loads(self.content)
+
+
+class HtmlClient:
+    def send_request(self, request):
+        return Html()
+
+
+@pytest.mark.parametrize("read", ["get_workspace", "list_endpoints", "list_keys"])
+def test_a_2xx_answer_that_is_not_json_is_an_azure_error_naming_the_host(monkeypatch, read):
+    from provision.errors import explain
+    from provision.gateway import Gateway
+
+    gateway = Gateway(environ={})
+    monkeypatch.setattr(gateway, "_arm_client", lambda: HtmlClient())
+    project = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/p"
+    call = {"get_workspace": lambda: gateway.get_workspace(project), "list_endpoints": lambda: gateway.list_endpoints(project),
+            "list_keys": lambda: gateway.list_keys(project, "e")}[read]
+    with pytest.raises(AzureError) as caught:
+        call()
+    assert (caught.value.code, caught.value.status) == ("UnexpectedResponse", 200)
+    assert explain(caught.value) == (
+        "UnexpectedResponse: management.azure.com answered HTTP 200 with text/html, not a JSON object: something other than Azure answered "
+        "(fix: a proxy or gateway answered instead of Azure (a TLS-inspecting proxy, a captive portal): check HTTPS_PROXY / NO_PROXY, or let Azure's hosts through)")
+
+
+def test_a_management_sdk_that_cannot_parse_an_answer_says_it_was_not_azure():
+    from azure.core.exceptions import DecodeError
+
+    from provision.gateway import parse_azure_error
+
+    class Answer:
+        status_code, reason, headers = 200, "OK", {"Content-Type": "text/html"}
+
+    error = parse_azure_error(DecodeError("JSON is invalid", response=Answer()), "https://management.azure.com/subscriptions/s")
+    assert (error.code, error.status, str(error)) == (
+        "UnexpectedResponse", 200, "management.azure.com answered HTTP 200 with text/html, not a JSON object: something other than Azure answered")
