@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .errors import AzureError, ProvisionError, explain
+from .errors import AzureError, Phase, ProvisionError, explain
 from .gateway import Gateway, project_id
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secrets import SecretEntry
@@ -54,7 +54,7 @@ def _register(gateway: Gateway, r: Registration, progress: Progress) -> Optional
             time.sleep(2)
             state = gateway.provider_state(r.subscription, r.namespace)
     except AzureError as exc:
-        return explain(exc, "register")
+        return explain(exc, Phase.REGISTER)
     progress(r.subscription, f"{r.namespace} registered")
     return None
 
@@ -65,10 +65,10 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
     started = time.monotonic()
     project = project_id(d.subscription, d.resource_group, d.project)
     endpoint = dp.live_endpoint
-    step_action = "read"
+    phase = Phase.DEPLOY
     try:
         for step in dp.steps:
-            step_action = step.action
+            phase = Phase.SUBSCRIBE if step.action == SUBSCRIBE else Phase.DEPLOY
             progress(d.name, f"{step.short} ...")
             t0 = time.monotonic()
             if step.action == SUBSCRIBE:
@@ -91,7 +91,7 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
                 endpoint = gateway.put_endpoint(project, d.name, d.model_id, dp.location, dp.endpoint_tags, safety)
             result.done.append(step.short)
             progress(d.name, f"{step.short} done ({time.monotonic() - t0:.1f} s)")
-        step_action = "keys"
+        phase = Phase.KEYS
         if endpoint is None:
             endpoint = gateway.get_endpoint(project, d.name)
         if endpoint is None or endpoint.provisioning_state.lower() != "succeeded" or not endpoint.uri:
@@ -108,7 +108,7 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
         entry = SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, keys.primary, d.openai_url_var)
         return result, entry
     except AzureError as exc:
-        result.error = explain(exc, step_action)
+        result.error = explain(exc, phase)
     except ProvisionError as exc:
         result.error = str(exc)
     finally:

@@ -253,7 +253,7 @@ def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscripti
 @click.pass_obj
 def audit(opts: Options, everything: bool, probe: bool, detailed_exitcode: bool, parallel: int) -> None:
     """Report drift, unhealthy endpoints, orphans and stale secrets (read-only)."""
-    from .audit import audit_findings, collect
+    from .audit import Kind, audit_findings, collect
     from .render import audit_text
 
     spec, gateway = _spec_and_gateway(opts, parallel)
@@ -261,7 +261,7 @@ def audit(opts: Options, everything: bool, probe: bool, detailed_exitcode: bool,
     findings = audit_findings(spec, data)
     checked = [d.name for d in spec.deployments]
     _emit(opts, {"deployments": checked, "all": everything, "probe": probe, "findings": [f.as_dict() for f in findings]}, audit_text(findings, checked))
-    if any(f.kind == "read" for f in findings):
+    if any(f.kind == Kind.READ for f in findings):
         raise ProvisionError("the audit could not read everything (see the `read` findings)")
     if detailed_exitcode and findings:
         raise click.exceptions.Exit(EXIT_CHANGES)

@@ -15,7 +15,7 @@ from typing import Optional
 
 from .apply import Progress
 from .checks import Check, Finding, allowed, identity_findings, unread_finding
-from .errors import AzureError, explain
+from .errors import AzureError, Phase, explain
 from .gateway import Gateway, project_id
 from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name
 from .names import TextEnum
@@ -238,7 +238,7 @@ def _destroy_one(gateway: Gateway, item: DestroyItem, progress: Progress) -> Des
             progress(d.name, f"marketplace subscription {item.subscription.name} deleted")
         result.ok = True
     except AzureError as exc:
-        result.error = explain(exc, "destroy")
+        result.error = explain(exc, Phase.DESTROY)
     result.seconds = time.monotonic() - started
     return result
 

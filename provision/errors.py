@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Optional
+
+from .names import TextEnum
 
 
 EXIT_OK = 0
@@ -96,17 +99,27 @@ REMEDIES: dict[str, str] = {
 UNKNOWN_REMEDY = "`provision whoami --debug` shows what the Azure SDK said about it"
 
 
+class Phase(TextEnum):
+    """What a run was doing when Azure failed: some codes mean something else in another phase."""
+
+    SUBSCRIBE = "subscribe"  # a Marketplace subscription's purchase
+    DEPLOY = "deploy"  # any other step of a deployment
+    KEYS = "keys"  # reading an endpoint's keys
+    REGISTER = "register"  # registering a resource provider
+    DESTROY = "destroy"  # deleting
+
+
 # A failed subscribe operation reports the purchase refusal as a plain UserError (billing country,
-# payment method, EA policy), so the step it happened in says what it means.
-STEP_REMEDIES: dict[tuple[str, str], str] = {
-    ("subscribe", "UserError"): "the Marketplace purchase was refused for this Azure subscription (billing country, payment method or EA policy, as Azure says): fix it in billing, or use another subscription",
+# payment method, EA policy), so the phase it happened in says what it means.
+STEP_REMEDIES: dict[tuple[Phase, str], str] = {
+    (Phase.SUBSCRIBE, "UserError"): "the Marketplace purchase was refused for this Azure subscription (billing country, payment method or EA policy, as Azure says): fix it in billing, or use another subscription",
 }
 
 
-def explain(error: AzureError, step: str = "", with_remedy: bool = True) -> str:
+def explain(error: AzureError, phase: Optional[Phase] = None, with_remedy: bool = True) -> str:
     """One line: Azure's code, its message, and (unless the caller says it itself) what to do."""
     codes = error.codes
-    remedy = next((REMEDIES[c] for c in codes if c in REMEDIES), "") or next((STEP_REMEDIES[(step, c)] for c in codes if (step, c) in STEP_REMEDIES), "")
+    remedy = next((REMEDIES[c] for c in codes if c in REMEDIES), "") or next((STEP_REMEDIES[(phase, c)] for c in codes if phase is not None and (phase, c) in STEP_REMEDIES), "")
     if "MissingSubscriptionRegistration" in codes:
         # The namespace is the last quoted word of Azure's message, as azure-mgmt-core reads it too.
         quoted = re.findall(r"'([^']+)'", str(error))

@@ -24,12 +24,12 @@ def findings_text(findings: Iterable[Finding]) -> list[str]:
     """Every failed check with its fix; the passed ones listed for a few subjects, counted for many
     (`--output json` always has them all)."""
     findings = list(findings)
-    subjects = {f.subject for f in findings if f.check not in ("identity", "providers", "secrets")}
+    subjects = {f.subject for f in findings if f.check not in (Check.IDENTITY, Check.PROVIDERS, Check.SECRETS)}
     quiet = len(subjects) > LIST_PASSED_UP_TO
     lines = []
     if quiet:
-        passed = [f for f in findings if f.ok and f.check != "identity"]
-        findings = [f for f in findings if not f.ok or f.check == "identity"]
+        passed = [f for f in findings if f.ok and f.check != Check.IDENTITY]
+        findings = [f for f in findings if not f.ok or f.check == Check.IDENTITY]
         kinds = sorted({f.check for f in passed})
         lines.append(f"  ok   {len(passed)} checks passed ({', '.join(kinds)}) for {len(subjects)} deployments; --output json lists them")
     for f in findings:

@@ -35,3 +35,33 @@ def test_only_the_gateway_imports_azure_and_only_lazily():
             assert azure and not [m for m, top in azure if top], "the gateway imports Azure SDKs inside functions only"
         else:
             assert azure == [], f"{path.name} imports {azure}: Azure calls go through the gateway"
+
+
+def test_check_names_finding_kinds_and_phases_are_compared_as_enums():
+    """`f.check == Check.IDENTITY`, never `f.check == "identity"`: a renamed member cannot leave a
+    comparison behind that is silently always false."""
+    def literal(node: ast.AST) -> bool:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return True
+        return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and any(literal(e) for e in node.elts)
+
+    found = []
+    for path in (ROOT / "provision").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(s, ast.Attribute) and s.attr in ("check", "kind", "action") for s in sides) and any(literal(s) for s in sides):
+                    found.append(f"{path.name}:{node.lineno}")
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "explain":
+                if any(literal(a) for a in node.args[1:]):
+                    found.append(f"{path.name}:{node.lineno} (explain with a string phase)")
+    assert found == []
+
+
+def test_a_refused_purchase_is_explained_by_its_phase():
+    from provision.errors import AzureError, Phase, explain
+
+    refused = AzureError("Purchase has failed because we couldn't find a valid payment method", "UserError")
+    assert explain(refused, Phase.SUBSCRIBE).endswith("(fix: the Marketplace purchase was refused for this Azure subscription (billing country, "
+                                                      "payment method or EA policy, as Azure says): fix it in billing, or use another subscription)")
+    assert "fix:" not in explain(refused, Phase.DEPLOY)
