@@ -11,7 +11,7 @@ from typing import Optional
 from .checks import HUB_GONE, identity_findings, unread_finding
 from .errors import AzureError, explain
 from .gateway import Gateway, project_id
-from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource
+from .live import ChatResult, Endpoint, Keys, LiveState, ProjectState, Read, SaasResource, subscription_of
 from .names import TextEnum
 from .plan import desired_tags, owner_of
 from .refresh import read_live
@@ -176,15 +176,6 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
     return out
 
 
-def _subscription_of(d: Deployment, p: ProjectState, e: Endpoint) -> Optional[MarketplaceSubscription]:
-    subs = p.marketplace_subscriptions or ()
-    if e.marketplace_subscription_id:
-        found = next((s for s in subs if s.id.lower() == e.marketplace_subscription_id.lower()), None)
-        if found is not None:
-            return found
-    return next((s for s in subs if s.model_id.lower() == d.model_id.lower()), None)
-
-
 SUSPENDED_REMEDY = ("a suspended subscription is a billing matter provision cannot fix: resolve it in the Azure portal "
                     "(Marketplace > SaaS subscriptions: payment method, or the EA's Marketplace policy); the endpoint comes back when it is Subscribed")
 
@@ -193,7 +184,7 @@ def _offline_remedy(d: Deployment, p: ProjectState, e: Endpoint) -> str:
     """What brings an endpoint that is not Online back, as far as its subscription tells."""
     if d.microsoft_sold or p.marketplace_subscriptions is None:
         return "`provision audit` after a while; if it stays so, recreate it: `provision destroy --only " + d.name + "`, then `provision apply`"
-    sub = _subscription_of(d, p, e)
+    sub = subscription_of(d.model_id, e, p.marketplace_subscriptions or ())
     if sub is None or sub.status.lower() == "unsubscribed":
         return "its Marketplace subscription is gone: run `provision apply`, which subscribes the project again (the endpoint comes back Online)"
     if sub.status.lower() == "suspended":
@@ -204,7 +195,7 @@ def _offline_remedy(d: Deployment, p: ProjectState, e: Endpoint) -> str:
 def _subscription_findings(d: Deployment, p: ProjectState, e: Endpoint) -> list[AuditFinding]:
     if d.microsoft_sold or p.marketplace_subscriptions is None:
         return []
-    sub = _subscription_of(d, p, e)
+    sub = subscription_of(d.model_id, e, p.marketplace_subscriptions or ())
     if sub is None or sub.status.lower() == "unsubscribed":
         what = f"Marketplace subscription {sub.name} is Unsubscribed" if sub else f"endpoint {d.name} has no Marketplace subscription to {d.model_name}'s offer"
         return [AuditFinding(Kind.SUBSCRIPTION, d.name, f"{what}: it cannot serve", "run `provision apply` to subscribe again")]
@@ -250,7 +241,7 @@ def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool)
         if p.endpoints is None:
             continue  # with the endpoints unread, no subscription can be called unused
         for s in p.marketplace_subscriptions or ():
-            used = any(e.model_id.lower() == s.model_id.lower() or (e.marketplace_subscription_id or "").lower() == s.id.lower() for e in p.endpoints)
+            used = any(e.uses(s) for e in p.endpoints)
             ours = s.owned_by(spec.stack)
             if used or (key, s.model_id.lower()) in wanted_models or not (ours or everything):
                 continue

@@ -17,7 +17,7 @@ from .apply import Progress
 from .checks import Check, Finding, allowed, identity_findings, unread_finding
 from .errors import AzureError, Phase, explain
 from .gateway import Gateway, project_id
-from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name
+from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name, subscription_of
 from .names import TextEnum
 from .plan import owner_of
 from .spec import Deployment, Spec
@@ -84,16 +84,6 @@ class DestroyItem:
         }
 
 
-def _subscription_of(d: Deployment, p: ProjectState, endpoint: Optional[Endpoint]) -> Optional[MarketplaceSubscription]:
-    if d.microsoft_sold:
-        return None
-    if endpoint is not None and endpoint.marketplace_subscription_id:
-        found = next((s for s in p.marketplace_subscriptions or () if s.id.lower() == endpoint.marketplace_subscription_id.lower()), None)
-        if found is not None:
-            return found
-    return next((s for s in p.marketplace_subscriptions or () if s.model_id.lower() == d.model_id.lower()), None)
-
-
 def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_subscription: bool = False, include_unmanaged: bool = False) -> list[DestroyItem]:
     chosen = [d for d in spec.deployments if not only or d.name.lower() in {o.lower() for o in only}]
     leaving = {(d.project_key, d.name.lower()) for d in chosen}
@@ -109,13 +99,12 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
             action, reason = REFUSE, f"it is not this spec's ({owner_of(endpoint)}); pass --include-unmanaged to delete it anyway"
         else:
             action, reason = DELETE, ""
-        sub = _subscription_of(d, p, endpoint)
+        sub = None if d.microsoft_sold else subscription_of(d.model_id, endpoint, p.marketplace_subscriptions or ())
         sub_action = UNREAD if p.marketplace_subscriptions is None and not d.microsoft_sold else GONE
         if sub is not None and action == UNREAD:
             sub_action, reason = KEEP, "the project's endpoints could not be read, so whether one still uses it is unknown"
         elif sub is not None:
-            users = [e.name for e in p.endpoints or () if (d.project_key, e.name.lower()) not in leaving
-                     and ((e.marketplace_subscription_id or "").lower() == sub.id.lower() or e.model_id.lower() == sub.model_id.lower())]
+            users = [e.name for e in p.endpoints or () if (d.project_key, e.name.lower()) not in leaving and e.uses(sub)]
             if action == REFUSE:
                 sub_action = KEEP
             elif keep_subscription:
@@ -128,10 +117,6 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
                 sub_action = DELETE
         items.append(DestroyItem(d, endpoint, action, sub, sub_action, reason, project_exists=p.workspace is not None))
     return items
-
-
-def _uses(e: Endpoint, sub: MarketplaceSubscription) -> bool:
-    return (e.marketplace_subscription_id or "").lower() == sub.id.lower() or e.model_id.lower() == sub.model_id.lower()
 
 
 def _stand_in(d: Deployment, name: str, model_id: str) -> Deployment:
@@ -155,12 +140,12 @@ def plan_orphans(spec: Spec, live: LiveState) -> list[DestroyItem]:
         named, wanted = {x.name.lower() for x in here}, {x.model_id.lower() for x in here}
         orphans = [e for e in p.endpoints if e.name.lower() not in named and e.owned_by(spec.stack)]
         staying = [e for e in p.endpoints if e not in orphans]
-        subs = [s for s in p.marketplace_subscriptions or () if s.owned_by(spec.stack) and s.model_id.lower() not in wanted and not any(_uses(e, s) for e in staying)]
+        subs = [s for s in p.marketplace_subscriptions or () if s.owned_by(spec.stack) and s.model_id.lower() not in wanted and not any(e.uses(s) for e in staying)]
         for e in orphans:
-            sub = next((s for s in subs if _uses(e, s)), None)
+            sub = next((s for s in subs if e.uses(s)), None)
             items.append(DestroyItem(_stand_in(d, e.name, e.model_id), e, DELETE, sub, DELETE if sub else GONE, orphan=True))
         for s in subs:
-            if not any(_uses(e, s) for e in orphans):
+            if not any(e.uses(s) for e in orphans):
                 items.append(DestroyItem(_stand_in(d, s.name, s.model_id), None, GONE, s, DELETE, orphan=True))
     return items
 
@@ -248,8 +233,7 @@ def _users_now(gateway: Gateway, project: str, item: DestroyItem) -> list[str]:
     sub = item.subscription
     assert sub is not None
     return sorted(e.name for e in gateway.list_endpoints(project)
-                  if e.name.lower() != item.deployment.name.lower() and e.provisioning_state.lower() != "deleting"
-                  and ((e.marketplace_subscription_id or "").lower() == sub.id.lower() or e.model_id.lower() == sub.model_id.lower()))
+                  if e.name.lower() != item.deployment.name.lower() and e.provisioning_state.lower() != "deleting" and e.uses(sub))
 
 
 def run_destroy(items: list[DestroyItem], gateway: Gateway, parallel: int, progress: Progress) -> list[DestroyResult]:

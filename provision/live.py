@@ -3,7 +3,7 @@ plan look at. No SDK types leak past the gateway; `from_arm` reads ARM's JSON (p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from .errors import AzureError
 from .names import TextEnum
@@ -19,6 +19,8 @@ SUBSCRIPTION_SUFFIX = "-provision"  # Marketplace subscriptions have no tags: th
 def subscription_name(model_name: str, stack: str) -> str:
     """The name provision gives the Marketplace subscription it makes for a model, per stack."""
     return f"{model_name}{SUBSCRIPTION_SUFFIX}" if stack == DEFAULT_STACK else f"{model_name}-{stack}{SUBSCRIPTION_SUFFIX}"
+
+
 MLS = "microsoft.machinelearningservices"  # resource provider namespaces, as keys (lower case)
 SAAS = "microsoft.saas"
 NAMESPACES = {MLS: "Microsoft.MachineLearningServices", SAAS: "Microsoft.SaaS"}  # key -> as Azure spells it
@@ -81,6 +83,10 @@ class Endpoint:
         tag = self.tags.get(DEPLOYMENT_TAG)
         return self.stack == stack and tag == self.name and (deployment is None or tag == deployment)
 
+    def uses(self, sub: "MarketplaceSubscription") -> bool:
+        """Relies on the subscription: names it, or serves its model."""
+        return (self.marketplace_subscription_id or "").lower() == sub.id.lower() or self.model_id.lower() == sub.model_id.lower()
+
     @classmethod
     def from_arm(cls, data: Mapping[str, Any]) -> "Endpoint":
         props = data.get("properties") or {}
@@ -127,6 +133,17 @@ class MarketplaceSubscription:
             provisioning_state=str(props.get("provisioningState") or "Unknown"),
             offer_id=str((props.get("marketplacePlan") or {}).get("offerId") or ""),
         )
+
+
+def subscription_of(model_id: str, endpoint: Optional[Endpoint], subscriptions: Iterable[MarketplaceSubscription]) -> Optional[MarketplaceSubscription]:
+    """The Marketplace subscription a deployment of `model_id` relies on: the one its endpoint
+    names, else the project's subscription to the model (whatever its name)."""
+    subscriptions = tuple(subscriptions)
+    if endpoint is not None and endpoint.marketplace_subscription_id:
+        named = next((s for s in subscriptions if s.id.lower() == endpoint.marketplace_subscription_id.lower()), None)
+        if named is not None:
+            return named
+    return next((s for s in subscriptions if s.model_id.lower() == model_id.lower()), None)
 
 
 @dataclass(frozen=True)

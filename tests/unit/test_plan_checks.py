@@ -161,3 +161,18 @@ def test_orphans_are_only_this_stacks():
     # another stack's endpoint is not an orphan, and keeps the subscription it uses
     items = plan_orphans(SPEC, live([endpoint(), theirs], subs))
     assert [(i.deployment.name, i.subscription_action) for i in items] == [("Ministral-3B-provision", "delete")]
+
+
+def test_the_subscription_an_endpoint_relies_on_is_the_one_it_names_else_its_models():
+    """One rule for audit and destroy (live.subscription_of)."""
+    import dataclasses
+
+    from provision.live import subscription_of
+
+    named = MarketplaceSubscription(f"{WS}/contoso-chat/marketplaceSubscriptions/portal-made", "portal-made", LARGE, "Subscribed", "Succeeded")
+    by_model = MarketplaceSubscription(f"{WS}/contoso-chat/marketplaceSubscriptions/Mistral-large-provision", "Mistral-large-provision", LARGE, "Subscribed", "Succeeded")
+    pointing = dataclasses.replace(endpoint(), marketplace_subscription_id=named.id.upper())
+    assert subscription_of(LARGE, pointing, [by_model, named]) is named
+    assert subscription_of(LARGE, endpoint(), [by_model, named]) is by_model
+    assert subscription_of(LARGE, None, []) is None
+    assert pointing.uses(named) and endpoint().uses(by_model) and not dataclasses.replace(endpoint(), model_id="other").uses(named)
