@@ -10,7 +10,7 @@ from typing import Mapping, Optional
 from .apply import ApplyResult, Progress, apply_plan
 from .checks import Check, Finding, failed, role_names_finding, run_checks
 from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, plan_orphans, run_destroy
-from .errors import AzureError, Problem, SpecError
+from .errors import AzureError, Problem, SpecError, explain
 from .gateway import Gateway, project_id
 from .live import Identity, LiveState, RoleAssignment
 from .plan import Plan, plan_changes
@@ -107,32 +107,41 @@ def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: P
     result = apply_plan(pre.plan, gateway, parallel, progress)
     if result.secrets:
         with hold_secrets(pre.spec.secrets, spec_directory(pre.spec), waiting=lambda m: progress(pre.spec.secrets.path, m)) as secrets:
-            # Another run (a `keys rotate`) may have changed a key since apply read it: the keys as they are now.
-            result.secrets = current_keys(pre.spec, gateway, result.secrets, secrets.read(), parallel)
-            secrets.write(result.secrets)
+            # The keys are read here, once, while no other run (a `keys rotate`) can change the file.
+            result.secrets, unread = current_keys(pre.spec, gateway, result.secrets, secrets.read(), parallel)
+            for r in result.deployments:
+                if r.name in unread:
+                    r.ok, r.error = False, unread[r.name]
+            if result.secrets:
+                secrets.write(result.secrets)
         publish_to_github(result.secrets, os.environ if environ is None else environ, sys.stderr)
     return result
 
 
-def current_keys(spec: Spec, gateway: Gateway, entries: list[SecretEntry], held: Mapping[str, str], parallel: int) -> list[SecretEntry]:
-    """Each entry with the key to write now: the one the file holds while it is still one of the
-    endpoint's keys (apply never moves clients off a working key), else the primary. If the keys
-    cannot be read, what the file holds stays (it may be newer than what apply read)."""
+def current_keys(spec: Spec, gateway: Gateway, entries: list[SecretEntry], held: Mapping[str, str],
+                 parallel: int) -> tuple[list[SecretEntry], dict[str, str]]:
+    """Each entry with the key to write now, read once per endpoint while the file is held: the
+    key the file holds while it is still one of the endpoint's (apply never moves clients off a
+    working key), else the primary. An endpoint whose keys cannot be read gets no entry (what the
+    file holds stays) and its deployment fails with the reason: (entries, {deployment: error})."""
 
-    def now(e: SecretEntry) -> SecretEntry:
+    def now(e: SecretEntry) -> tuple[Optional[SecretEntry], str]:
         d = spec.deployment(e.deployment)
         assert d is not None
         try:
             keys = gateway.list_keys(project_id(d.subscription, d.resource_group, d.project), d.name)
-        except AzureError:
-            return replace(e, key=Secret(held[e.key_var])) if held.get(e.key_var) else e
+        except AzureError as exc:
+            return None, f"could not read the endpoint's keys ({explain(exc)}); the secrets file keeps what it had: run apply again"
         valid = {k.reveal() for k in (keys.primary, keys.secondary) if k}
         if held.get(e.key_var) in valid:
-            return replace(e, key=Secret(held[e.key_var]))
-        return replace(e, key=keys.primary) if keys.primary else e
+            return replace(e, key=Secret(held[e.key_var])), ""
+        if not keys.primary:
+            return None, f"endpoint {d.name} returned no key; run apply again"
+        return replace(e, key=keys.primary), ""
 
     with worker_pool(parallel, "keys") as pool:
-        return list(pool.map(now, entries))
+        found = list(pool.map(now, entries))
+    return [e for e, _ in found if e is not None], {e.deployment: why for e, (kept, why) in zip(entries, found) if kept is None}
 
 
 @dataclass
