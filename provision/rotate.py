@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, TextIO
 
-from .errors import ProvisionError
+from .errors import AzureError, ProvisionError
 from .gateway import Gateway, project_id
-from .live import Keys
+from .live import ChatResult, Keys
 from .secret import Secret
 from .secrets import HeldSecrets, SecretEntry, hold_secrets, mask_keys, spec_directory
 from .spec import Deployment, Spec
@@ -48,6 +48,34 @@ def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: f
         return _rotate(spec, d, gateway, which, grace, progress, secrets, os.environ if environ is None else environ, stream or sys.stderr)
 
 
+TRANSIENT_PROBE = (0, 408, 429, 500, 502, 503, 504)  # no answer, or one that says "later"
+ATTEMPTS = 5
+
+
+def _probe(gateway: Gateway, url: str, key: Secret) -> ChatResult:
+    """A chat call that proves a key, retried while the answer is transient (the key is not the
+    question then): only a definite refusal (401) or attempts run out make the rotation stop."""
+    for attempt in range(ATTEMPTS):
+        result = gateway.chat(url, key)
+        if result.ok or result.status not in TRANSIENT_PROBE or attempt == ATTEMPTS - 1:
+            return result
+        time.sleep(min(0.5 * 2**attempt, 8.0))
+    raise AssertionError("unreachable")
+
+
+def _regenerate(gateway: Gateway, project: str, name: str, which: str) -> Keys:
+    """regenerateKeys, retried on a transient failure: at this point the secrets file holds the other
+    key, so regenerating again (even if a lost answer hid a first success) breaks no client."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return gateway.regenerate_key(project, name, which)
+        except AzureError as exc:
+            if not (exc.code == "ConnectionFailed" or exc.status in (408, 429, 500, 502, 503, 504)) or attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(min(0.5 * 2**attempt, 8.0))
+    raise AssertionError("unreachable")
+
+
 def _rotate(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None],
             secrets: HeldSecrets, environ: Mapping[str, str], stream: TextIO) -> RotationResult:
     held = secrets.read().get(d.key_var)  # a file provision cannot update stops the rotation before Azure
@@ -65,7 +93,7 @@ def _rotate(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: floa
     def store(key: Secret, label: str) -> None:
         assert endpoint is not None and endpoint.uri
         mask_keys([key], environ, stream)  # before anything else is done with it
-        probe = gateway.chat(endpoint.uri, key)
+        probe = _probe(gateway, endpoint.uri, key)
         if not probe.ok:
             raise ProvisionError(f"the {label} key of {d.name} failed its probe ({probe.error}); the secrets file was left on the key it had")
         secrets.write([SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key, d.openai_url_var)])
@@ -79,7 +107,7 @@ def _rotate(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: floa
             step(f"waiting {grace:g} s for clients to pick up the {other} key")
             time.sleep(grace)
     step(f"regenerating the {which} key")
-    fresh = gateway.regenerate_key(project, d.name, which)
+    fresh = _regenerate(gateway, project, d.name, which)
     new_key = _pick(fresh, which)
     if not new_key or new_key == _pick(keys, which):
         fresh = gateway.list_keys(project, d.name)  # an answer without keys: read them

@@ -289,3 +289,20 @@ def test_every_command_in_every_mode_never_prints_a_key(cli, emu):
     assert [r.code for r in runs].count(2) == 1, [str(r) for r in runs if r.code == 2]  # only the unknown name
     leaked = sorted({" ".join(r.args) for r in runs for key in keys if key in r.stdout or key in r.stderr})
     assert leaked == [], f"keys leaked in: {leaked}"
+
+
+def test_rotation_retries_transient_failures_and_keeps_its_order(cli, emu):
+    """The connection dropping under the regeneration (twice: no SDK retries a POST whose answer was
+    lost) does not stop the rotation: the file is on the other key by then, so provision retries,
+    then proves and writes the new key."""
+    cli.spec(spec_text(LARGE))
+    assert cli("apply", "--yes").code == 0
+    before = cli.keys_of("mistral-large-chat")
+    emu.control.faults(routes=[{"method": "POST", "path": "/regenerateKeys$", "status": 0, "times": 2}])
+    run = cli("keys", "rotate", "mistral-large-chat", "--yes", "--grace", "0")
+    assert run.code == 0, run
+    after = cli.keys_of("mistral-large-chat")
+    assert after[0] != before[0] and after[1] == before[1]
+    assert cli.secrets_file()["MISTRAL_LARGE_KEY"] == after[0]
+    regenerations = [r["status"] for r in emu.control.requests() if r["path"].endswith("/regenerateKeys")]
+    assert len(regenerations) == 3 and regenerations[-1] == 200, regenerations  # two dropped, then answered
