@@ -25,6 +25,7 @@ class Options:
     output: str
     debug: bool
     document: dict[str, Any] = field(default_factory=dict)  # --output json: what the command reported; printed once, by main
+    replace_foreign: bool = False  # --replace-foreign-secrets
 
 
 DISTRIBUTION = "mistral-azure-provision"  # on PyPI the bare name `provision` is an unrelated project
@@ -106,7 +107,7 @@ def _preflight(opts: Options, parallel: int, allow_replace: bool = False, adopt:
     if only:
         spec = dataclasses.replace(spec, deployments=tuple(_chosen(spec, only, opts.file, "--only")))
     gateway = Gateway(parallel=parallel)
-    return spec, gateway, preflight(spec, gateway, parallel, allow_replace, adopt)
+    return spec, gateway, preflight(spec, gateway, parallel, allow_replace, adopt, opts.replace_foreign)
 
 
 def _preflight_dict(pre: Any) -> dict[str, Any]:
@@ -135,9 +136,13 @@ ADOPT = click.option("--adopt", is_flag=True, help="Take over an existing endpoi
 ONLY = click.option("--only", "only", multiple=True, metavar="NAME", help="Only this deployment (repeatable).")
 
 
+REPLACE_FOREIGN = click.option("--replace-foreign-secrets", is_flag=True, default=False, expose_value=False, callback=_override("replace_foreign"),
+                               help="Also replace or remove secrets-file entries another cloud, tenant or subscription wrote.")
+
+
 def preflight_options(f: Any) -> Any:
     """The options plan and apply share: what to read and which changes to allow."""
-    for option in (ONLY, ADOPT, ALLOW_REPLACE, PARALLEL):
+    for option in (ONLY, ADOPT, ALLOW_REPLACE, PARALLEL, REPLACE_FOREIGN):
         f = option(f)
     return f
 
@@ -215,6 +220,7 @@ def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any
 @click.option("--orphans", is_flag=True, help="Delete only what this spec's stack made that the spec no longer names (endpoints, then their subscriptions).")
 @click.option("-y", "--yes", is_flag=True, help="Delete without asking (required when not on a terminal).")
 @PARALLEL
+@REPLACE_FOREIGN
 @common
 @click.pass_obj
 def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscription: bool, include_unmanaged: bool, orphans: bool, yes: bool, parallel: int) -> None:
@@ -226,7 +232,7 @@ def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscripti
     _chosen(spec, only, opts.file, "--only")
     if orphans and (only or keep_subscription or include_unmanaged):
         raise click.UsageError("--orphans deletes only what the spec no longer names; it takes no --only, --keep-subscription or --include-unmanaged")
-    pre = destroy_preflight(spec, gateway, parallel, only, keep_subscription, include_unmanaged, orphans)
+    pre = destroy_preflight(spec, gateway, parallel, only, keep_subscription, include_unmanaged, orphans, opts.replace_foreign)
     report: dict[str, Any] = {"checks": [f.as_dict() for f in pre.findings], "plan": [i.as_dict() for i in pre.items], "dry_run": dry_run, "results": []}
     if opts.output == "text" or not pre.ok or dry_run or not pre.deletions:
         _emit(opts, report, destroy_text(pre, dry_run) + (["Nothing to delete."] if pre.ok and not dry_run and not pre.deletions else []))
@@ -301,6 +307,7 @@ def keys() -> None:
 @click.option("--key", "which", type=click.Choice(["primary", "secondary"]), default="primary", show_default=True, help="The key to regenerate.")
 @click.option("--grace", type=click.FloatRange(0, 3600), default=5.0, show_default=True, help="Seconds clients get to move to the other key before the one they used is regenerated.")
 @click.option("-y", "--yes", is_flag=True, help="Rotate without asking (required when not on a terminal).")
+@REPLACE_FOREIGN
 @common
 @click.pass_obj
 def rotate(opts: Options, name: str, which: str, grace: float, yes: bool) -> None:
@@ -312,7 +319,7 @@ def rotate(opts: Options, name: str, which: str, grace: float, yes: bool) -> Non
     [d] = _chosen(spec, (name,), opts.file, "NAME")
     _confirm(yes, f"Regenerate the {which} key of {d.name}? (clients holding it stop working after the grace period)")
     with ProgressLine() as progress:
-        result = rotate_key(spec, d, gateway, which, grace, progress)
+        result = rotate_key(spec, d, gateway, which, grace, progress, replace_foreign=opts.replace_foreign)
     _emit(opts, result.as_dict(), [f"  ok   {d.name}: {which} key regenerated; {spec.secrets.path} holds the new {result.file_key} key"])
 
 

@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, TextIO
 
-from .errors import AzureError, ProvisionError
+from .errors import AzureError, Problem, ProvisionError, SpecError
 from .gateway import Gateway, project_id
 from .live import ChatResult, Keys
 from .secret import Secret
-from .secrets import HeldSecrets, SecretEntry, hold_secrets, mask_keys, spec_directory
+from .secrets import HeldSecrets, SecretEntry, foreign_entries, hold_secrets, mask_keys, origin, spec_directory
 from .spec import Deployment, Spec
 
 
@@ -43,9 +43,14 @@ def _pick(keys: Keys, which: str) -> Secret:
 
 
 def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None],
-               environ: Optional[Mapping[str, str]] = None, stream: Optional[TextIO] = None) -> RotationResult:
+               environ: Optional[Mapping[str, str]] = None, stream: Optional[TextIO] = None, replace_foreign: bool = False) -> RotationResult:
     with hold_secrets(spec.secrets, spec_directory(spec), waiting=lambda m: progress(d.name, m)) as secrets:
-        return _rotate(spec, d, gateway, which, grace, progress, secrets, os.environ if environ is None else environ, stream or sys.stderr)
+        mine = {v: origin(gateway.cloud.name, gateway.identity().tenant_id, d.subscription) for v in d.secret_vars}
+        foreign = foreign_entries(mine, secrets.origins())
+        if foreign and not replace_foreign:
+            raise SpecError([Problem(spec.secrets.path, None, "", f"holds {', '.join(foreign)}: rotating would replace keys written against another Azure; "
+                                     "use the secrets file of that Azure (PROVISION_SECRETS_FILE=…), or pass --replace-foreign-secrets")])
+        return _rotate(spec, d, gateway, which, grace, progress, secrets, os.environ if environ is None else environ, stream or sys.stderr, mine)
 
 
 TRANSIENT_PROBE = (0, 408, 429, 500, 502, 503, 504)  # no answer, or one that says "later"
@@ -77,7 +82,7 @@ def _regenerate(gateway: Gateway, project: str, name: str, which: str) -> Keys:
 
 
 def _rotate(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None],
-            secrets: HeldSecrets, environ: Mapping[str, str], stream: TextIO) -> RotationResult:
+            secrets: HeldSecrets, environ: Mapping[str, str], stream: TextIO, origins: Mapping[str, str]) -> RotationResult:
     held = secrets.read().get(d.key_var)  # a file provision cannot update stops the rotation before Azure
     project = project_id(d.subscription, d.resource_group, d.project)
     endpoint = gateway.get_endpoint(project, d.name)
@@ -96,7 +101,7 @@ def _rotate(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: floa
         probe = _probe(gateway, endpoint.uri, key)
         if not probe.ok:
             raise ProvisionError(f"the {label} key of {d.name} failed its probe ({probe.error}); the secrets file was left on the key it had")
-        secrets.write([SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key, d.openai_url_var)])
+        secrets.write([SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key, d.openai_url_var)], origins=origins)
         result.file_key = label
         step(f"secrets file now holds the {label} key (probed: {probe.latency_ms:.0f} ms)")
 

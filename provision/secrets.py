@@ -357,6 +357,41 @@ def _read_text(place: _Place, dir_fd: int) -> Optional[str]:
         raise _refuse(place, "the secrets file is not UTF-8 text; fix it or remove it (provision rewrites its own entries)") from None
 
 
+def _origins_place(place: _Place) -> _Place:
+    """Beside the secrets file: which cloud, tenant and subscription wrote each of its variables."""
+    return _Place(f"{place.path} (its origins file)", place.base, place.parts, f".{place.name}.origins.json", place.spec_dir)
+
+
+def _read_origins(place: _Place, dir_fd: int) -> dict[str, str]:
+    text = _read_text(_origins_place(place), dir_fd)
+    try:
+        data = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}  # unreadable records protect nothing; the next write replaces them
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def read_origins(sink: SecretsSink, root: Optional[str] = None) -> dict[str, str]:
+    """variable -> where its value came from ("<cloud>, tenant <id>, subscription <id>"); {} if none recorded."""
+    place = _place(sink, root)
+    dir_fd = _open_directory(place, create=False)
+    if dir_fd is None:
+        return {}
+    try:
+        return _read_origins(place, dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def origin(cloud: str, tenant: str, subscription: str) -> str:
+    return f"{cloud}, tenant {tenant}, subscription {subscription}"
+
+
+def foreign_entries(variables: Mapping[str, str], recorded: Mapping[str, str]) -> list[str]:
+    """The variables (variable -> this run's origin) that the file holds from another origin."""
+    return sorted(f"{v} (written against {recorded[v]}; this run: {mine})" for v, mine in variables.items() if v in recorded and recorded[v] != mine)
+
+
 def read_secrets(sink: SecretsSink, root: Optional[str] = None) -> dict[str, str]:
     """The file's variables (an absent file is empty). A file that cannot be parsed, a link, or (with
     the spec's directory as root) a place outside it is a usage error."""
@@ -390,8 +425,20 @@ class HeldSecrets:
         text = _read_text(self.place, self.dir_fd)
         return {} if text is None else parse_secrets(text, self.sink.format, self.sink.path)
 
-    def write(self, entries: list[SecretEntry], remove: tuple[str, ...] = ()) -> None:
-        """Set the entries' variables (and delete the `remove` ones), atomically, 0600."""
+    def origins(self) -> dict[str, str]:
+        return _read_origins(self.place, self.dir_fd)
+
+    def write(self, entries: list[SecretEntry], remove: tuple[str, ...] = (), origins: Optional[Mapping[str, str]] = None) -> None:
+        """Set the entries' variables (and delete the `remove` ones), atomically, 0600; record where
+        each written variable's value came from (`origins`: variable -> cloud, tenant, subscription)."""
+        self._write(entries, remove)
+        recorded = self.origins()
+        updated = {k: v for k, v in recorded.items() if k not in remove}
+        updated.update(origins or {})
+        if updated != recorded:
+            _replace(self.dir_fd, _origins_place(self.place).name, (json.dumps(updated, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+    def _write(self, entries: list[SecretEntry], remove: tuple[str, ...] = ()) -> None:
         values: dict[str, Optional[str]] = {name: None for name in remove}
         for e in sorted(entries, key=lambda e: e.deployment):
             values[e.url_var] = e.url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, replace
-from typing import Mapping, Optional
+from typing import Iterable, Mapping, Optional
 
 from .apply import ApplyResult, Progress, apply_plan
 from .checks import Check, Finding, failed, role_names_finding, run_checks
@@ -17,8 +17,8 @@ from .plan import Plan, plan_changes
 from .refresh import read_live
 from .render import identity_dict
 from .secret import Secret
-from .secrets import SecretEntry, forget_entries, hold_secrets, publish_to_github, read_secrets, spec_directory
-from .spec import Spec
+from .secrets import SecretEntry, foreign_entries, forget_entries, hold_secrets, origin, publish_to_github, read_origins, read_secrets, spec_directory
+from .spec import Deployment, Spec
 from .workers import worker_pool
 
 
@@ -52,12 +52,33 @@ def secrets_finding(spec: Spec) -> Finding:
     return Finding(Check.SECRETS, spec.secrets.path, True, f"{spec.secrets.format} file, readable and writable")
 
 
-def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool = False, adopt: bool = False) -> Preflight:
+def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool = False, adopt: bool = False,
+              replace_foreign: bool = False) -> Preflight:
     """Read-only: what is live, what would change, and whether it may."""
     local = secrets_finding(spec)
     live = read_live(spec, gateway, parallel)
+    if not replace_foreign:
+        refuse_foreign_entries(spec, spec.deployments, origins_of(spec.deployments, gateway, live))
     plan = plan_changes(spec, live)
     return Preflight(spec, live, plan, run_checks(spec, live, plan, allow_replace, adopt) + [local])
+
+
+def origins_of(deployments: Iterable[Deployment], gateway: Gateway, live: LiveState) -> dict[str, str]:
+    """variable -> the origin this run writes it with (cloud, tenant, subscription); {} without an identity."""
+    if live.identity is None:
+        return {}
+    return {v: origin(gateway.cloud.name, live.identity.tenant_id, d.subscription) for d in deployments for v in d.secret_vars}
+
+
+def refuse_foreign_entries(spec: Spec, deployments: Iterable[Deployment], mine: Mapping[str, str]) -> None:
+    """Exit 2, before Azure is changed, if the run would overwrite or delete an entry another
+    cloud, tenant or subscription wrote (a staging run into production's file, say)."""
+    if not mine:
+        return
+    foreign = foreign_entries(mine, read_origins(spec.secrets, spec_directory(spec)))
+    if foreign:
+        raise SpecError([Problem(spec.secrets.path, None, "", f"holds {', '.join(foreign)}: this run would replace or remove keys written against "
+                                 "another Azure; write this run's keys to another file (PROVISION_SECRETS_FILE=…), or pass --replace-foreign-secrets")])
 
 
 @dataclass(frozen=True)
@@ -113,7 +134,8 @@ def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: P
                 if r.name in unread:
                     r.ok, r.error = False, unread[r.name]
             if result.secrets:
-                secrets.write(result.secrets)
+                written = [d for d in pre.spec.deployments if d.name in {e.deployment for e in result.secrets}]
+                secrets.write(result.secrets, origins=origins_of(written, gateway, pre.live))
         publish_to_github(result.secrets, os.environ if environ is None else environ, sys.stderr)
     return result
 
@@ -160,13 +182,16 @@ class DestroyPreflight:
 
 
 def destroy_preflight(spec: Spec, gateway: Gateway, parallel: int, only: tuple[str, ...], keep_subscription: bool, include_unmanaged: bool,
-                      orphans: bool = False) -> DestroyPreflight:
+                      orphans: bool = False, replace_foreign: bool = False) -> DestroyPreflight:
     """Read-only: what destroy would delete, and whether it may. Everything local (the secrets
     file it will edit) is checked before Azure is read, so no delete happens that cannot be followed
     by forgetting its entries."""
     local = secrets_finding(spec)
     live = read_live(spec, gateway, parallel)
     items = plan_orphans(spec, live) if orphans else plan_destroy(spec, live, only, keep_subscription, include_unmanaged)
+    if not replace_foreign:
+        chosen = [i.deployment for i in items if not i.orphan]
+        refuse_foreign_entries(spec, chosen, origins_of(chosen, gateway, live))
     looked_at = list(spec.deployments) if orphans else [i.deployment for i in items]
     return DestroyPreflight(spec, items, destroy_checks(items, live, looked_at) + [local])
 

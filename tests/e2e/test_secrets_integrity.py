@@ -272,3 +272,31 @@ def test_under_github_actions_stdout_stays_json_and_every_key_written_is_masked_
     assert run.code == 0, run
     new_primary = cli.keys_of("mistral-large-chat")[0]
     assert masked(run) == {secondary, new_primary}, "the key it moved the file to and the regenerated one"
+
+
+def test_entries_written_against_another_azure_are_not_replaced_unless_told(cli, emu):
+    """The file records which cloud, tenant and subscription wrote each entry: a run against another
+    stops with exit 2 before it changes Azure, unless --replace-foreign-secrets."""
+    from .helpers import SUB_GENAI, SUB_JAPAN
+
+    phi = {"name": "phi-chat", "model": "azureml://registries/azureml/models/Phi-3.5-mini-instruct"}
+    cli.spec(spec_text(phi), "genai.yaml")
+    assert cli("-f", "genai.yaml", "apply", "--yes").code == 0
+    # another subscription's endpoint (names are unique per region) written to the same variables
+    japan = spec_text(dict(phi, name="phi-jp", subscription=SUB_JAPAN, project="jp-chat", required_role="Contributor",
+                           secrets={"url": "PHI_CHAT_URL", "key": "PHI_CHAT_KEY"}))
+    cli.spec(japan, "japan.yaml")
+    emu.control.clear_requests()
+    run = cli("-f", "japan.yaml", "apply", "--yes")
+    assert run.code == 2, run
+    assert f"PHI_CHAT_KEY (written against AzureCloud, tenant " in run.stderr and f"subscription {SUB_GENAI}; this run:" in run.stderr
+    assert "--replace-foreign-secrets" in run.stderr and cli.writes() == []
+    assert cli("-f", "japan.yaml", "keys", "rotate", "phi-jp", "--yes").code == 2
+    told = cli("-f", "japan.yaml", "apply", "--yes", "--replace-foreign-secrets")
+    assert told.code == 0, told
+    assert cli.secrets_file()["PHI_CHAT_URL"] == "https://phi-jp.eastus2.models.ai.azure.com" and cli.writes()
+    # now the first spec's destroy would remove the other subscription's entries: refused, then told
+    refused = cli("-f", "genai.yaml", "destroy", "--yes")
+    assert refused.code == 2 and f"subscription {SUB_JAPAN}" in refused.stderr, refused
+    assert "PHI_CHAT_KEY" in cli.secrets_file()
+    assert cli("-f", "genai.yaml", "destroy", "--yes", "--replace-foreign-secrets").code == 0
