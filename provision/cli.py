@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import click
 
@@ -26,6 +26,7 @@ class Options:
     debug: bool
     document: dict[str, Any] = field(default_factory=dict)  # --output json: what the command reported; printed once, by main
     replace_foreign: bool = False  # --replace-foreign-secrets
+    secrets_file: Optional[str] = None  # --secrets-file: instead of the spec's secrets.path
 
 
 DISTRIBUTION = "mistral-azure-provision"  # on PyPI the bare name `provision` is an unrelated project
@@ -36,13 +37,15 @@ DISTRIBUTION = "mistral-azure-provision"  # on PyPI the bare name `provision` is
 @click.option("-f", "--file", "file", default="deployments.yaml", show_default=True, help="The deployments spec.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output for people or for machines.")
 @click.option("--debug", is_flag=True, help="Show tracebacks (never keys).")
+@click.option("--secrets-file", default=None, metavar="PATH", help="Write the URLs and keys here instead of the spec's secrets.path (also: PROVISION_SECRETS_FILE).")
 @click.pass_context
-def cli(ctx: click.Context, file: str, output: str, debug: bool) -> None:
+def cli(ctx: click.Context, file: str, output: str, debug: bool, secrets_file: Optional[str]) -> None:
     """Provision Mistral models as Azure AI serverless API deployments from a YAML spec."""
     if isinstance(ctx.obj, Options):  # made by main(), which reads it to report errors
         ctx.obj.file, ctx.obj.output, ctx.obj.debug = file, output, debug
+        ctx.obj.secrets_file = ctx.obj.secrets_file or secrets_file
     else:
-        ctx.obj = Options(file, output, debug)
+        ctx.obj = Options(file, output, debug, secrets_file=secrets_file)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -62,7 +65,16 @@ def common(f: Any) -> Any:
     f = click.option("--debug", is_flag=True, default=False, expose_value=False, callback=_override("debug"), help="Show tracebacks (never keys).")(f)
     f = click.option("--output", type=click.Choice(["text", "json"]), default=None, expose_value=False, callback=_override("output"), help="Output for people or for machines.")(f)
     f = click.option("-f", "--file", default=None, expose_value=False, callback=_override("file"), help="The deployments spec.")(f)
+    f = click.option("--secrets-file", default=None, metavar="PATH", expose_value=False, callback=_override("secrets_file"),
+                     help="Write the URLs and keys here instead of the spec's secrets.path (also: PROVISION_SECRETS_FILE).")(f)
     return f
+
+
+def _environ(opts: Options) -> Mapping[str, str]:
+    """The environment the spec is read with; --secrets-file is PROVISION_SECRETS_FILE."""
+    from .spec import SECRETS_FILE_VARIABLE
+
+    return {**os.environ, SECRETS_FILE_VARIABLE: opts.secrets_file} if opts.secrets_file else os.environ
 
 
 @cli.command()
@@ -72,7 +84,7 @@ def validate(opts: Options) -> None:
     """Check the spec without calling Azure: every problem at once, with file:line."""
     from .spec import load_spec
 
-    spec = load_spec(opts.file)
+    spec = load_spec(opts.file, _environ(opts))
     names = ", ".join(d.name for d in spec.deployments)
     _emit(opts, {"valid": True, "file": opts.file, "deployments": [d.name for d in spec.deployments]},
           [f"{opts.file}: valid ({len(spec.deployments)} deployment{'s' if len(spec.deployments) != 1 else ''}: {names})"])
@@ -103,7 +115,7 @@ def _preflight(opts: Options, parallel: int, allow_replace: bool = False, adopt:
     from .spec import load_spec
     from .workflow import preflight
 
-    spec = load_spec(opts.file)
+    spec = load_spec(opts.file, _environ(opts))
     if only:
         spec = dataclasses.replace(spec, deployments=tuple(_chosen(spec, only, opts.file, "--only")))
     gateway = Gateway(parallel=parallel)
@@ -202,7 +214,7 @@ def _spec_and_gateway(opts: Options, parallel: int) -> Any:
     from .gateway import Gateway
     from .spec import load_spec
 
-    return load_spec(opts.file), Gateway(parallel=parallel)
+    return load_spec(opts.file, _environ(opts)), Gateway(parallel=parallel)
 
 
 def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any]:

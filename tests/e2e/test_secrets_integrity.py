@@ -300,3 +300,15 @@ def test_entries_written_against_another_azure_are_not_replaced_unless_told(cli,
     assert refused.code == 2 and f"subscription {SUB_JAPAN}" in refused.stderr, refused
     assert "PHI_CHAT_KEY" in cli.secrets_file()
     assert cli("-f", "genai.yaml", "destroy", "--yes", "--replace-foreign-secrets").code == 0
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_secrets_file_option_writes_elsewhere_and_leaves_the_spec_path_alone(cli, position):
+    cli.spec(spec_text(LARGE))
+    args = ("--secrets-file", "elsewhere/keys.json", "apply", "--yes") if position == "before" else ("apply", "--yes", "--secrets-file", "elsewhere/keys.json")
+    run = cli(*args)
+    assert run.code == 0, run
+    assert not (cli.dir / ".secrets").exists()
+    data = json.loads((cli.dir / "elsewhere/keys.json").read_text())
+    assert data["MISTRAL_LARGE_KEY"] == cli.keys_of("mistral-large-chat")[0]
+    assert cli("probe", "--secrets-file", "elsewhere/keys.json").code == 0
