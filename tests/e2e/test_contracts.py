@@ -96,7 +96,7 @@ def test_a_proxy_password_is_never_shown(cli):
     cli.spec(spec_text(LARGE))
     proxy = "http://build-bot:Pr0xy-S3cret@127.0.0.1:9"
     cli.extra_env.update(HTTPS_PROXY=proxy, https_proxy=proxy, GITHUB_ACTIONS="true")
-    for args in (("plan", "--output", "json"), ("plan",), ("whoami",), ("audit",), ("destroy", "--dry-run")):
+    for args in (("plan", "--output", "json"), ("plan",), ("plan", "--debug"), ("whoami",), ("audit",), ("destroy", "--dry-run")):
         run = cli(*args)
         assert run.code == 1, run
         assert "through the proxy http://127.0.0.1:9: ProxyError" in run.stdout, run
