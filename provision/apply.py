@@ -15,7 +15,7 @@ from .gateway import Gateway, project_id
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secret import Secret
 from .secrets import SecretEntry
-from .workers import worker_pool
+from .workers import run_all, worker_pool
 
 Progress = Callable[[str, str], None]  # (subject, message)
 REGISTRATION_TIMEOUT = 600.0
@@ -132,14 +132,11 @@ def apply_plan(plan: Plan, gateway: Gateway, parallel: int, progress: Progress) 
         else:
             runnable.append(dp)
     pool = worker_pool(max(1, parallel), "deploy")
-    try:
-        for result, entry in pool.map(lambda dp: _deploy(gateway, dp, progress), runnable):
-            results.append(result)
-            if entry is not None:
-                entries.append(entry)
-    except BaseException:  # interrupted: do not wait for operations still polling; the next apply resumes them
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
+    # interrupted: run_all does not wait for operations still polling; the next apply resumes them
+    for result, entry in run_all(pool, lambda dp: _deploy(gateway, dp, progress), runnable):
+        results.append(result)
+        if entry is not None:
+            entries.append(entry)
     pool.shutdown()
     order = {dp.deployment.name: i for i, dp in enumerate(plan.deployments)}
     results.sort(key=lambda r: order.get(r.name, 0))

@@ -21,7 +21,7 @@ from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Re
 from .names import TextEnum
 from .plan import owner_of
 from .spec import Deployment, Spec
-from .workers import worker_pool
+from .workers import run_all, worker_pool
 
 
 class Disposal(TextEnum):
@@ -240,11 +240,7 @@ def run_destroy(items: list[DestroyItem], gateway: Gateway, parallel: int, progr
     work = [i for i in items if i.endpoint_action == DELETE or i.subscription_action == DELETE]
     done = {i.deployment.name: DestroyResult(i.deployment.name, ok=True) for i in items if i not in work}
     pool = worker_pool(max(1, parallel), "destroy")
-    try:
-        for r in pool.map(lambda i: _destroy_one(gateway, i, progress), work):
-            done[r.name] = r
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
+    for r in run_all(pool, lambda i: _destroy_one(gateway, i, progress), work):
+        done[r.name] = r
     pool.shutdown()
     return [done[i.deployment.name] for i in items]
