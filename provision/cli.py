@@ -450,6 +450,9 @@ def _run(args: list[str]) -> int:
     --debug, also its traceback; the exit code stays the same)."""
     _quiet_sdk_logs(list(args))
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job ends like Ctrl-C: nothing half-written
+    # Ctrl-C too, even when started with SIGINT ignored (a background job of a shell, some CI
+    # runners): a runner cancelling a job sends SIGINT first, and it must stop the run at once.
+    signal.signal(signal.SIGINT, _interrupt)
     opts: Optional[Options] = None
     code, error, extra = 0, None, None
     failure: Optional[BaseException] = None
