@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, TextIO
 
-from .errors import AzureError, Problem, ProvisionError, SpecError
-from .gateway import Gateway, project_id
+from .errors import AzureError, ProvisionError
+from .gateway import TRANSIENT_STATUSES, Gateway, project_id
 from .live import ChatResult, Keys
 from .secret import Secret
-from .secrets import HeldSecrets, SecretEntry, foreign_entries, hold_secrets, mask_keys, origin, spec_directory
+from .secrets import HeldSecrets, SecretEntry, hold_secrets, mask_keys, origin, refuse_foreign, spec_directory
 from .spec import Deployment, Spec
 
 
@@ -46,14 +46,12 @@ def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: f
                environ: Optional[Mapping[str, str]] = None, stream: Optional[TextIO] = None, replace_foreign: bool = False) -> RotationResult:
     with hold_secrets(spec.secrets, spec_directory(spec), waiting=lambda m: progress(d.name, m)) as secrets:
         mine = {v: origin(gateway.cloud.name, gateway.identity().tenant_id, d.subscription) for v in d.secret_vars}
-        foreign = foreign_entries(mine, secrets.origins())
-        if foreign and not replace_foreign:
-            raise SpecError([Problem(spec.secrets.path, None, "", f"holds {', '.join(foreign)}: rotating would replace keys written against another Azure; "
-                                     "use the secrets file of that Azure (PROVISION_SECRETS_FILE=…), or pass --replace-foreign-secrets")])
+        if not replace_foreign:
+            refuse_foreign(spec.secrets, mine, secrets.origins(), "rotating would replace", "use the secrets file of that Azure (PROVISION_SECRETS_FILE=…)")
         return _rotate(spec, d, gateway, which, grace, progress, secrets, os.environ if environ is None else environ, stream or sys.stderr, mine)
 
 
-TRANSIENT_PROBE = (0, 408, 429, 500, 502, 503, 504)  # no answer, or one that says "later"
+TRANSIENT_PROBE = (0, *TRANSIENT_STATUSES)  # no answer, or one that says "later"
 ATTEMPTS = 5
 
 
@@ -75,7 +73,7 @@ def _regenerate(gateway: Gateway, project: str, name: str, which: str) -> Keys:
         try:
             return gateway.regenerate_key(project, name, which)
         except AzureError as exc:
-            if not (exc.code == "ConnectionFailed" or exc.status in (408, 429, 500, 502, 503, 504)) or attempt == ATTEMPTS - 1:
+            if not (exc.code == "ConnectionFailed" or exc.status in TRANSIENT_STATUSES) or attempt == ATTEMPTS - 1:
                 raise
             time.sleep(min(0.5 * 2**attempt, 8.0))
     raise AssertionError("unreachable")

@@ -392,6 +392,14 @@ def foreign_entries(variables: Mapping[str, str], recorded: Mapping[str, str]) -
     return sorted(f"{v} (written against {recorded[v]}; this run: {mine})" for v, mine in variables.items() if v in recorded and recorded[v] != mine)
 
 
+def refuse_foreign(sink: SecretsSink, mine: Mapping[str, str], recorded: Mapping[str, str], doing: str, fix: str) -> None:
+    """Exit 2 if `doing` would replace or remove an entry another cloud, tenant or subscription wrote."""
+    foreign = foreign_entries(mine, recorded)
+    if foreign:
+        raise SpecError([Problem(sink.path, None, "", f"holds {', '.join(foreign)}: {doing} keys written against another Azure; {fix}, "
+                                                      "or pass --replace-foreign-secrets")])
+
+
 def read_secrets(sink: SecretsSink, root: Optional[str] = None) -> dict[str, str]:
     """The file's variables (an absent file is empty). A file that cannot be parsed, a link, or (with
     the spec's directory as root) a place outside it is a usage error."""

@@ -17,7 +17,7 @@ from .errors import Problem, SpecError
 from .fields import INTERPOLATION as INTERPOLATION_PATTERN
 from .fields import DEFAULT_STACK, DEPLOYMENT, ONE_LINE, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SPEC_VERSION, TOP, VERSIONED_MODEL, Field, Kind, by_name, json_schema, names
 from .regions import REGIONS, normalize_region
-from .specfile import MAX_SPEC_BYTES, Document, load_document, read_text
+from .specfile import MAX_SPEC_BYTES, Document, load_document, read_text, too_large
 
 MISTRAL_REGISTRY = "azureml://registries/azureml-mistral/models/"
 SECRETS_FILE_VARIABLE = "PROVISION_SECRETS_FILE"  # overrides `secrets.path` (and its format, by the file's extension)
@@ -89,7 +89,7 @@ def load_spec(path: str, environ: Optional[Mapping[str, str]] = None) -> Spec:
 
 def parse_spec(text: str, file: str = "deployments.yaml", environ: Optional[Mapping[str, str]] = None) -> Spec:
     if len(text) > MAX_SPEC_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
-        raise SpecError([Problem(file, None, "", f"is more than {MAX_SPEC_BYTES:,} bytes (256 KiB), the most a spec may be: split it into several specs")])
+        raise too_large(file)
     return _Parser(load_document(text, file), file, os.environ if environ is None else environ).parse()
 
 

@@ -79,8 +79,13 @@ def read_text(path: str) -> str:
     except TimeoutError:
         raise fail(f"nothing was written to this pipe within {PIPE_WAIT_S:.0f} s; pass the spec file with -f FILE") from None
     if len(data) > MAX_SPEC_BYTES:
-        raise fail(f"is more than {MAX_SPEC_BYTES:,} bytes (256 KiB), the most a spec may be: split it into several specs")
+        raise too_large(path)
     return decode(data, path)
+
+
+def too_large(file: str) -> SpecError:
+    """A spec past the size limit, whatever read it (a file, a pipe, text handed to parse_spec)."""
+    return SpecError([Problem(file, None, "", f"is more than {MAX_SPEC_BYTES:,} bytes (256 KiB), the most a spec may be: split it into several specs")])
 
 
 def _read_file(path: str) -> bytes:

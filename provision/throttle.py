@@ -73,11 +73,10 @@ class ArmRateLimiter:
         m = _SUBSCRIPTION.search(url)
         if m is None:
             return None  # tenant-level calls (metadata, tokens) are not metered per subscription
-        kind = READS if method.upper() in ("GET", "HEAD") else WRITES
-        key = (m.group(1).lower(), kind)
+        key = (m.group(1).lower(), _kind(method))
         with self.lock:
             if key not in self.buckets:
-                self.buckets[key] = TokenBucket(*self.shapes[kind], clock=self.clock)
+                self.buckets[key] = TokenBucket(*self.shapes[key[1]], clock=self.clock)
             return self.buckets[key]
 
     def before(self, method: str, url: str) -> None:
@@ -93,16 +92,20 @@ class ArmRateLimiter:
         bucket = self._bucket(url, method)
         if bucket is None:
             return
-        kind = READS if method.upper() in ("GET", "HEAD") else WRITES
-        remaining = {k.lower(): v for k, v in headers.items()}.get(f"x-ms-ratelimit-remaining-subscription-{kind}")
+        lowered = {k.lower(): v for k, v in headers.items()}
+        remaining = lowered.get(f"x-ms-ratelimit-remaining-subscription-{_kind(method)}")
         if remaining is not None and remaining.strip().isdigit():
             bucket.observe_remaining(float(remaining))
         if status == 429:
-            bucket.hold(_retry_after(headers))
+            bucket.hold(_retry_after(lowered))
+
+
+def _kind(method: str) -> str:
+    return READS if method.upper() in ("GET", "HEAD") else WRITES
 
 
 def _retry_after(headers: Mapping[str, str]) -> float:
-    headers = {k.lower(): v for k, v in headers.items()}
+    """Seconds a 429 asks for (header names lower case)."""
     for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
         value = headers.get(name)
         if value is not None:

@@ -17,7 +17,7 @@ from .plan import Plan, plan_changes
 from .refresh import read_live
 from .render import identity_dict
 from .secret import Secret
-from .secrets import SecretEntry, foreign_entries, forget_entries, hold_secrets, origin, publish_to_github, read_origins, read_secrets, spec_directory
+from .secrets import SecretEntry, forget_entries, hold_secrets, origin, publish_to_github, read_origins, read_secrets, refuse_foreign, spec_directory
 from .spec import Deployment, Spec
 from .workers import worker_pool
 
@@ -73,12 +73,9 @@ def origins_of(deployments: Iterable[Deployment], gateway: Gateway, live: LiveSt
 def refuse_foreign_entries(spec: Spec, deployments: Iterable[Deployment], mine: Mapping[str, str]) -> None:
     """Exit 2, before Azure is changed, if the run would overwrite or delete an entry another
     cloud, tenant or subscription wrote (a staging run into production's file, say)."""
-    if not mine:
-        return
-    foreign = foreign_entries(mine, read_origins(spec.secrets, spec_directory(spec)))
-    if foreign:
-        raise SpecError([Problem(spec.secrets.path, None, "", f"holds {', '.join(foreign)}: this run would replace or remove keys written against "
-                                 "another Azure; write this run's keys to another file (PROVISION_SECRETS_FILE=…), or pass --replace-foreign-secrets")])
+    if mine:
+        refuse_foreign(spec.secrets, mine, read_origins(spec.secrets, spec_directory(spec)), "this run would replace or remove",
+                       "write this run's keys to another file (PROVISION_SECRETS_FILE=…)")
 
 
 @dataclass(frozen=True)
