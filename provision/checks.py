@@ -3,15 +3,19 @@ each finding says what it saw and, when it fails, how to fix it (the role to ask
 scope, the region to use, the command to run). `apply` writes nothing unless all pass."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Optional
 
 from .errors import REMEDIES, UNKNOWN_REMEDY, AzureError, explain
-from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read
-from .names import TextEnum
+from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read, RoleAssignment, RoleDefinition, covers, role_guid
+from .findings import Check as Check, Finding as Finding, _cannot_read
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, Action, Plan, owner_of
+from .catalog import Catalog, packaged
+from .catalog import today as catalog_today
+from .modelchecks import model_finding, name_finding, offer_finding
 from .regions import display_region
 from .spec import Deployment, Spec
 
@@ -25,31 +29,6 @@ MARKETPLACE_ACTIONS = (
     "Microsoft.SaaS/resources/read",
     "Microsoft.SaaS/resources/write",
 )
-
-
-class Check(TextEnum):
-    IDENTITY = "identity"
-    PROJECT = "project"
-    REGION = "region"
-    ROLE = "role"
-    PERMISSIONS = "permissions"
-    PROVIDERS = "providers"
-    CONFLICT = "conflict"
-    SECRETS = "secrets"
-    OWNERSHIP = "ownership"
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: Check
-    subject: str  # the deployment, subscription or "caller" it is about
-    ok: bool
-    message: str
-    remedy: str = ""
-    unread: bool = False  # failed because something could not be read, not because of what was read
-
-    def as_dict(self) -> dict[str, object]:
-        return {"check": self.check, "subject": self.subject, "ok": self.ok, "message": self.message, "remedy": self.remedy}
 
 
 @lru_cache(maxsize=512)
@@ -70,25 +49,6 @@ def allowed(permissions: Iterable[Permission], action: str) -> bool:
 
 def _principal_type(identity: Identity) -> str:
     return {"user": "User", "service principal": "ServicePrincipal", "managed identity": "ServicePrincipal"}.get(identity.kind, "ServicePrincipal")
-
-
-def _covers(scope: str, target: str) -> bool:
-    scope, target = scope.rstrip("/").lower(), target.rstrip("/").lower()
-    return target == scope or target.startswith(scope + "/") or scope == ""
-
-
-def _unread(failure: Optional[AzureError]) -> str:
-    return explain(failure, with_remedy=False) if failure is not None else "unknown"
-
-
-READ_REMEDY_CODES = ("ConnectionFailed", "CredentialRejected", "CredentialUnavailable", "UnexpectedResponse")  # the read's own fix beats the check's
-
-
-def _cannot_read(check: Check, subject: str, message: str, failure: Optional[AzureError], remedy: str) -> Finding:
-    """A check that could not be made: the fix is the read's (network, credential) when Azure's
-    error code has one, else `remedy`."""
-    fix = REMEDIES.get(failure.code, remedy) if failure is not None and failure.code in READ_REMEDY_CODES else remedy
-    return Finding(check, subject, False, f"{message} ({_unread(failure)})", fix, unread=True)
 
 
 def unread_finding(d: Deployment, p: ProjectState, what: Read) -> Finding:
@@ -137,11 +97,44 @@ def role_finding(d: Deployment, p: ProjectState, live: LiveState) -> Finding:
         return _cannot_read(Check.ROLE, d.name, f"could not read the role definition '{d.required_role}'", failure, f"ask an owner to check or grant: {grant}")
     if not role_id:
         return Finding(Check.ROLE, d.name, False, f"no role named '{d.required_role}' in subscription {d.subscription}", "fix `required_role` in the spec (the built-in is 'Azure AI Developer')")
-    for a in sorted(p.assignments, key=lambda a: len(a.scope)):
-        if a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() == role_id and _covers(a.scope, p.id):
-            via = "" if a.principal_id.lower() == live.identity.object_id.lower() else f" through group {a.principal_id}"
-            return Finding(Check.ROLE, d.name, True, f"'{d.required_role}' assigned{via} at {a.scope}")
+    held = sorted((a for a in p.assignments if covers(a.scope, p.id)), key=lambda a: len(a.scope))
+    for a in held:
+        if role_guid(a.role_definition_id) == role_id:
+            return Finding(Check.ROLE, d.name, True, f"'{d.required_role}' assigned{_via(a, live)} at {a.scope}")
+    required = sub.roles.get(role_id)
+    for a in held:
+        holder = sub.roles.get(role_guid(a.role_definition_id))
+        if required is not None and holder is not None and role_covers(holder, required):
+            return Finding(Check.ROLE, d.name, True, f"'{holder.name}'{_via(a, live)} at {a.scope} covers '{d.required_role}' (it allows every action of that role)")
+    unread = [sub.failures[(Read.ROLE, a.role_definition_id.lower())] for a in held if (Read.ROLE, a.role_definition_id.lower()) in sub.failures]
+    if unread:
+        return _cannot_read(Check.ROLE, d.name, f"could not read the definitions of the caller's roles to see whether one covers '{d.required_role}'", unread[0], f"ask an owner to check or grant: {grant}")
     return Finding(Check.ROLE, d.name, False, f"the caller does not hold '{d.required_role}' on resource group {d.resource_group}, project {d.project}", f"ask an owner to run: {grant}")
+
+
+def _via(a: RoleAssignment, live: LiveState) -> str:
+    assert live.identity is not None
+    return "" if a.principal_id.lower() == live.identity.object_id.lower() else f" through group {a.principal_id}"
+
+
+def _literal_match(pattern: str, action: str) -> bool:
+    """`pattern` matches `action` taken as text (a `*` in `action` is matched like any character)."""
+    return bool(_pattern(pattern).match(action))
+
+
+def role_covers(holder: RoleDefinition, required: RoleDefinition) -> bool:
+    """Every control-plane action of `required` is allowed by `holder`: some block of holder's has an
+    action pattern matching it and no notAction overlapping it (either pattern matching the other).
+    Data actions are not compared (Owner and Contributor have none; the issue is the control plane)."""
+    def allows(action: str, excluded: tuple[str, ...]) -> bool:
+        # a notAction of holder's that the required role excludes too takes nothing the role needs
+        def takes(n: str) -> bool:
+            return (_literal_match(n, action) or _literal_match(action, n)) and not any(_literal_match(x, n) for x in excluded)
+
+        return any(any(_literal_match(a, action) for a in b.actions) and not any(takes(n) for n in b.not_actions) for b in holder.permissions)
+
+    needed = [(a, block.not_actions) for block in required.permissions for a in block.actions]
+    return bool(needed) and all(allows(a, excluded) for a, excluded in needed)
 
 
 def _needed_actions(actions: set[Action]) -> list[tuple[str, str]]:
@@ -249,7 +242,11 @@ def _subscription_permissions(live: LiveState, subscription: str) -> Optional[tu
     return None
 
 
-def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = False, adopt: bool = False) -> list[Finding]:
+def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = False, adopt: bool = False,
+               catalog: Optional[Catalog] = None, today: Optional[dt.date] = None) -> list[Finding]:
+    """Every check, for every deployment. The model checks use the registry's answers in `live`
+    (none when refresh did not read the catalog) and the packaged catalog, as of `today`."""
+    catalog, today = catalog or packaged(), today or catalog_today()
     findings = identity_findings(live)
     if live.identity is None:
         return findings
@@ -258,6 +255,8 @@ def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = Fa
         p = live.projects[d.project_key]
         actions = {s.action for s in dp.steps}
         findings += project_findings(d, p)
+        findings += [f for f in (model_finding(d, live.models.get(d.model_id.lower()), actions, catalog, today),
+                                 offer_finding(d, p, actions, catalog), name_finding(d, p, live)) if f is not None]
         findings.append(role_finding(d, p, live))
         findings.append(permission_finding(d, p, actions))
         if p.workspace is not None:

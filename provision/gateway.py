@@ -33,7 +33,8 @@ from urllib.parse import quote
 
 from .cloud import PUBLIC_CLOUD, Cloud, cloud_from_metadata
 from .errors import AzureError
-from .live import ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, SaasResource, Workspace
+from .catalog import REGISTRY_DISCOVERY, RegistryModel, lifecycle_from_tags
+from .live import ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, RoleDefinition, SaasResource, Workspace
 from .secret import Secret
 from .throttle import ArmRateLimiter
 
@@ -42,6 +43,8 @@ log = logging.getLogger("provision.gateway")
 MLS = "Microsoft.MachineLearningServices"
 SAAS_API = "2018-03-01-beta"
 MLS_API = "2024-10-01"  # stable; the first GA version with contentSafety on serverless endpoints
+SUBSCRIPTIONS_API = "2022-12-01"
+REGISTRY_API = "2021-10-01-dataplanepreview"
 KNOWN_AUTHORITIES = {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn", "login.windows.net"}
 TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
 TRANSIENT_ATTEMPTS = 5
@@ -163,6 +166,8 @@ class Gateway:
         self._cloud: Optional[Cloud] = None
         self._credential: Any = None
         self._arm: Any = None
+        self._registry_client: Any = None
+        self._registries: dict[str, str] = {}  # registry name (lower) -> its models URL (discovery, once per run)
         self._authz: dict[str, Any] = {}
         self._resources: dict[str, Any] = {}
         self.limiter = ArmRateLimiter()  # ARM's buckets, shared by every client and thread of this run
@@ -236,6 +241,36 @@ class Gateway:
                     transport=self._transport(),
                 )
             return self._arm
+
+    def _registry_http(self) -> Any:
+        """A plain pipeline with the Resource Manager token (what azure-ai-ml sends to the registry
+        hosts), Azure's retry policy, and no ARM rate limiter (these hosts are not ARM)."""
+        cloud, credential = self.cloud, self.credential
+        with self._lock:
+            if self._registry_client is None:
+                from azure.core import PipelineClient
+                from azure.core.pipeline import policies
+
+                self._registry_client = PipelineClient(
+                    base_url=self.registry_discovery_url,
+                    policies=[
+                        policies.RequestIdPolicy(),
+                        policies.HeadersPolicy({"Accept": "application/json"}),
+                        policies.UserAgentPolicy(sdk_moniker="provision/0.1"),
+                        policies.ProxyPolicy(),
+                        policies.ContentDecodePolicy(),
+                        policies.RetryPolicy(retry_backoff_factor=0.4),
+                        policies.BearerTokenCredentialPolicy(credential, cloud.scope),
+                        policies.HttpLoggingPolicy(),
+                    ],
+                    transport=self._transport(),
+                )
+            return self._registry_client
+
+    @property
+    def registry_discovery_url(self) -> str:
+        """Where registries are discovered: the variable azure-ai-ml reads, else public Azure's host."""
+        return (self._env.get("REGISTRY_DISCOVERY_ENDPOINT_URL") or REGISTRY_DISCOVERY).rstrip("/") + "/"
 
     def _authz_client(self, subscription: str) -> Any:
         cloud, credential = self.cloud, self.credential
@@ -382,6 +417,75 @@ class Gateway:
             return unreachable(url, exc)
         return None
 
+    # --- the model registry (azure-ai-ml's path: discovery, then the registry's model API) ----
+    def _registry_get(self, url: str) -> Optional[dict[str, Any]]:
+        """One registry GET; 404 -> None; other failures -> AzureError."""
+        from azure.core.rest import HttpRequest
+
+        client = self._registry_http()
+
+        def run() -> Optional[dict[str, Any]]:
+            response = client.send_request(HttpRequest("GET", url))
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+            body: dict[str, Any] = _json_or_raise(response, url)
+            return body
+
+        found: Optional[dict[str, Any]] = self._call(run, url=url)
+        return found
+
+    def _registry_models_url(self, registry: str) -> Optional[str]:
+        """The registry's models collection, from its discovery (read once per run); None if no such registry."""
+        key = registry.lower()
+        with self._lock:
+            known = self._registries.get(key)
+        if known is not None:
+            return known or None
+        url = f"{self.registry_discovery_url}registrymanagement/v1.0/registries/{quote(registry)}/discovery?api-version=v1.0"
+        found = self._registry_get(url)
+        models = ""
+        if found is not None:
+            base = str(found.get("primaryRegionResourceProviderUri") or "").rstrip("/")
+            sub, rg = found.get("subscriptionId"), found.get("resourceGroup")
+            if not (base.startswith("https://") and sub and rg):
+                raise AzureError(f"the registry discovery of {registry} gave no usable address ({url})", "UnexpectedResponse")
+            models = (f"{base}/mferp/managementfrontend/subscriptions/{quote(str(sub))}/resourceGroups/{quote(str(rg))}"
+                      f"/providers/{MLS}/registries/{quote(str(found.get('registryName') or registry))}/models")
+        with self._lock:
+            self._registries[key] = models
+        return models or None
+
+    def registry_model(self, registry: str, name: str) -> Optional[RegistryModel]:
+        """The model's latest version as the registry has it (as azure-ai-ml's models.get(label="latest")
+        reads it); None when the registry has no such model."""
+        models = self._registry_models_url(registry)
+        if models is None:
+            return None
+        found = self._registry_get(f"{models}/{quote(name)}/versions?api-version={REGISTRY_API}&$orderBy=createdtime%20desc&$top=1")
+        versions = (found or {}).get("value") or []
+        if not versions:
+            return None
+        latest = versions[0]
+        props = latest.get("properties") or {}
+        spelled = str(latest.get("id") or "").split("/models/", 1)[-1].split("/versions/", 1)[0] or name
+        return RegistryModel(registry, spelled, str(latest.get("name") or ""), lifecycle_from_tags(props.get("tags") or {}))
+
+    def registry_model_names(self, registry: str) -> list[str]:
+        """Every model name in the registry, archived ones included (for did-you-mean)."""
+        models = self._registry_models_url(registry)
+        if models is None:
+            return []
+        names: list[str] = []
+        url: Optional[str] = f"{models}?api-version={REGISTRY_API}&listViewType=All"
+        while url:
+            page = self._registry_get(url)
+            if page is None:
+                raise AzureError(f"the model list of registry {registry} answered 404 ({url})", "UnexpectedResponse", status=404)
+            names += [str(m.get("name")) for m in page.get("value") or [] if m.get("name")]
+            url = page.get("nextLink") or None
+        return names
+
     # --- workspaces -------------------------------------------------------------------------
     def get_workspace(self, workspace_id: str) -> Optional[Workspace]:
         data = self._send("GET", workspace_id)
@@ -445,10 +549,20 @@ class Gateway:
         return found
 
     def role_definition_id(self, subscription: str, role_name: str) -> Optional[str]:
+        found = self.role_definition(subscription, role_name)
+        return found.id if found else None
+
+    def role_definition(self, subscription: str, role_name: str) -> Optional[RoleDefinition]:
+        """The role named `role_name` (its GUID and control-plane permissions); None if there is none."""
         client = self._authz_client(subscription)
         safe = role_name.replace("'", "''")
         found = self._call(lambda: list(client.role_definitions.list(f"/subscriptions/{subscription}", filter=f"roleName eq '{safe}'")))
-        return found[0].name.lower() if found else None
+        return _role_definition(found[0]) if found else None
+
+    def role_definition_by_id(self, subscription: str, role_definition_id: str) -> RoleDefinition:
+        """A role definition by its full id (what a role assignment names)."""
+        client = self._authz_client(subscription)
+        return _role_definition(self._call(lambda: client.role_definitions.get_by_id(role_definition_id)))
 
     def role_names(self, subscription: str, role_definition_ids: list[str]) -> dict[str, str]:
         """Role definition id -> role name (one read per role)."""
@@ -491,6 +605,14 @@ class Gateway:
 
         return [detail(r.id) for r in found]
 
+    def list_subscriptions(self) -> list[str]:
+        """The ids of every subscription the caller can read."""
+        return [str(d.get("subscriptionId") or d["id"].rsplit("/", 1)[-1]) for d in self._list("/subscriptions", api_version=SUBSCRIPTIONS_API)]
+
+    def list_subscription_workspaces(self, subscription: str) -> list[Workspace]:
+        """Every workspace of the subscription the caller can read (hubs, projects and others)."""
+        return [Workspace.from_arm(d) for d in self._list(f"/subscriptions/{subscription}/providers/{MLS}/workspaces")]
+
     def list_workspaces(self, subscription: str, resource_group: str) -> list[Workspace]:
         return [Workspace.from_arm(d) for d in self._list(f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{MLS}/workspaces")]
 
@@ -520,6 +642,11 @@ class Gateway:
         choice = (data.get("choices") or [{}])[0]
         return ChatResult(True, 200, elapsed, str(data.get("model") or ""), str(choice.get("finish_reason") or ""), "")
 
+
+
+def _role_definition(definition: Any) -> RoleDefinition:
+    blocks = tuple(Permission(tuple(p.actions or ()), tuple(p.not_actions or ())) for p in definition.permissions or ())
+    return RoleDefinition(str(definition.name).lower(), str(definition.role_name or definition.name), blocks)
 
 
 def _rate_limit_policy(limiter: ArmRateLimiter) -> Any:

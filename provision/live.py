@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
+from .catalog import RegistryModel
 from .errors import AzureError
 from .names import TextEnum
 from .secret import Secret
@@ -181,6 +182,23 @@ class Permission:
     not_actions: tuple[str, ...]
 
 
+def role_guid(role_definition_id: str) -> str:
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def covers(scope: str, target: str) -> bool:
+    """An assignment at `scope` applies to `target` (the same, or above it)."""
+    scope, target = scope.rstrip("/").lower(), target.rstrip("/").lower()
+    return target == scope or target.startswith(scope + "/") or scope == ""
+
+
+@dataclass(frozen=True)
+class RoleDefinition:
+    id: str  # the GUID, lower case
+    name: str
+    permissions: tuple["Permission", ...]  # control-plane blocks (actions, notActions)
+
+
 @dataclass(frozen=True)
 class Keys:
     primary: Secret
@@ -198,6 +216,7 @@ class Read(TextEnum):
     PERMISSIONS = "permissions"
     PROVIDER = "provider"
     ROLE = "role definition"
+    MODEL = "model"
 
 
 @dataclass
@@ -231,7 +250,30 @@ class SubscriptionState:
     id: str
     providers: dict[str, Optional[str]] = field(default_factory=dict)  # namespace (lower) -> registrationState; None: not read
     role_ids: dict[str, Optional[str]] = field(default_factory=dict)  # role name (lower) -> role definition GUID (lower), "" none; None: not read
+    roles: dict[str, RoleDefinition] = field(default_factory=dict)  # role definition GUID (lower) -> definition, for the roles read
     failures: dict[tuple[Read, str], AzureError] = field(default_factory=dict)  # (PROVIDER, namespace) / (ROLE, name)
+
+
+@dataclass
+class ModelState:
+    """What the registry said about one model id. Not read: `failure` says why (or nothing was asked)."""
+
+    model_id: str
+    found: Optional[RegistryModel] = None  # the model's latest version; None when missing or not read
+    read: bool = False  # the registry answered (the model may still be missing: found None)
+    names: Optional[tuple[str, ...]] = None  # the registry's model names, read when the model is missing
+    failure: Optional[AzureError] = None
+
+
+@dataclass(frozen=True)
+class NameScan:
+    """The endpoints in one region that the caller can see outside the spec's projects (endpoint
+    names are unique per region), and what could not be looked at."""
+
+    region: str
+    endpoints: tuple[Endpoint, ...]
+    projects: int  # how many projects were looked at
+    unread: tuple[str, ...]  # subscriptions or projects whose lists failed, with why
 
 
 @dataclass
@@ -240,3 +282,5 @@ class LiveState:
     identity_error: Optional[AzureError]
     projects: dict[tuple[str, str, str], ProjectState]  # Deployment.project_key -> state
     subscriptions: dict[str, SubscriptionState]  # subscription id (lower) -> state
+    models: dict[str, ModelState] = field(default_factory=dict)  # model id (lower) -> what the registry said
+    names: dict[str, NameScan] = field(default_factory=dict)  # region -> endpoints elsewhere in it (only where a create is planned)

@@ -9,7 +9,8 @@ from typing import Callable, Optional, TypeVar
 
 from .errors import AzureError
 from .gateway import Gateway
-from .live import MLS, SAAS, LiveState, ProjectState, Read, SubscriptionState, Workspace
+from .catalog import split_model_id
+from .live import MLS, SAAS, Endpoint, covers, role_guid, LiveState, ModelState, NameScan, ProjectState, Read, RoleDefinition, SubscriptionState, Workspace
 from .spec import Spec
 from .workers import worker_pool
 
@@ -25,7 +26,12 @@ def _attempt(failures: dict[K, AzureError], what: K, fn: Callable[[], T]) -> Opt
         return None
 
 
-def read_live(spec: Spec, gateway: Gateway, parallel: int = 32) -> LiveState:
+def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = False, names: bool = False) -> LiveState:
+    """Everything the spec's deployments touch, read at once. `catalog`: also what the model
+    registry says of each model (and of the models live endpoints serve); `names`: also the
+    endpoints elsewhere in a region where one of the spec's is to be created (names are unique
+    per region). Role definitions are read beyond the required role's only when the caller does
+    not hold it by name (to see whether another role covers it)."""
     identity, identity_error = None, None
     with worker_pool(1, "prepare") as warm:
         prepared = warm.submit(gateway.prepare)  # SDK imports overlap the token request
@@ -40,15 +46,17 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32) -> LiveState:
 
     subscriptions: dict[str, SubscriptionState] = {}
     projects: dict[tuple[str, str, str], ProjectState] = {}
+    models: dict[str, ModelState] = {}
     for d in spec.deployments:
         sub = subscriptions.setdefault(d.subscription, SubscriptionState(d.subscription))
         sub.providers.setdefault(MLS, None)
         if not d.microsoft_sold:
             sub.providers.setdefault(SAAS, None)
         sub.role_ids.setdefault(d.required_role.lower(), None)
+        models.setdefault(d.model_id.lower(), ModelState(d.model_id))
         projects.setdefault(d.project_key, ProjectState(d.subscription, d.resource_group, d.project))
     if identity is None:  # nothing else can be read without a credential
-        return LiveState(None, identity_error, projects, subscriptions)
+        return LiveState(None, identity_error, projects, subscriptions, models if catalog else {})
     marketplace_projects = {d.project_key for d in spec.deployments if not d.microsoft_sold}
     object_id = identity.object_id
     hubs: dict[str, tuple[Optional[Workspace], dict[Read, AzureError]]] = {}
@@ -98,7 +106,11 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32) -> LiveState:
         sub.providers[namespace] = _attempt(sub.failures, (Read.PROVIDER, namespace), lambda: gateway.provider_state(sub.id, namespace))
 
     def read_role(sub: SubscriptionState, role: str) -> None:
-        sub.role_ids[role] = _attempt(sub.failures, (Read.ROLE, role), lambda: gateway.role_definition_id(sub.id, role) or "")
+        found = _attempt(sub.failures, (Read.ROLE, role), lambda: gateway.role_definition(sub.id, role) or RoleDefinition("", role, ()))
+        if found is not None:
+            sub.role_ids[role] = found.id
+            if found.id:
+                sub.roles[found.id] = found
 
     groups: dict[tuple[str, str], list[ProjectState]] = {}
     for p in projects.values():
@@ -113,12 +125,111 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32) -> LiveState:
         tasks += [partial(read_workspace, p), partial(read_permissions, p), partial(read_endpoints, p)]
         if key in marketplace_projects:
             tasks.append(partial(read_marketplace, p))
+    if catalog:
+        tasks += [partial(read_model, gateway, m) for m in models.values()]
+    _run(tasks, parallel)
+    for p in projects.values():
+        _confirmed_missing(p)
+    live = LiveState(identity, identity_error, projects, subscriptions, models if catalog else {})
+    followups: list[Callable[[], None]] = [partial(read_covering_roles, gateway, spec, live)]
+    if catalog:
+        followups += [partial(read_model, gateway, live.models.setdefault(e.model_id.lower(), ModelState(e.model_id)))
+                      for p in projects.values() for e in p.endpoints or () if e.model_id and e.model_id.lower() not in live.models]
+    if names:
+        followups += [partial(scan_region, gateway, spec, live, region, parallel) for region in regions_to_scan(spec, live)]
+    _run(followups, parallel)
+    return live
+
+
+def _run(tasks: list[Callable[[], None]], parallel: int) -> None:
+    if not tasks:
+        return
     with worker_pool(max(1, min(parallel, len(tasks))), "read") as pool:
         for f in [pool.submit(t) for t in tasks]:
             f.result()
-    for p in projects.values():
-        _confirmed_missing(p)
-    return LiveState(identity, identity_error, projects, subscriptions)
+
+
+def read_model(gateway: Gateway, m: ModelState) -> None:
+    """The registry's answer for one model; its names too when it has no such model (did-you-mean)."""
+    registry, name = split_model_id(m.model_id)
+    try:
+        m.found = gateway.registry_model(registry, name)
+        m.read = True
+        if m.found is None:
+            m.names = tuple(gateway.registry_model_names(registry))
+    except AzureError as exc:
+        m.failure = exc
+
+
+def read_covering_roles(gateway: Gateway, spec: Spec, live: LiveState) -> None:
+    """Where the caller does not hold the required role by name, the definitions of the roles it
+    does hold over the project (an Owner or Contributor covers Azure AI Developer by effect)."""
+    wanted: dict[str, set[str]] = {}  # subscription -> role definition ids to read
+    for d in spec.deployments:
+        p, sub = live.projects[d.project_key], live.subscriptions[d.subscription]
+        role_id = sub.role_ids.get(d.required_role.lower())
+        if p.assignments is None or not role_id:
+            continue
+        held = [a for a in p.assignments if covers(a.scope, p.id)]
+        if any(role_guid(a.role_definition_id) == role_id for a in held):
+            continue
+        wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in held if role_guid(a.role_definition_id) not in sub.roles)
+    for subscription, ids in wanted.items():
+        sub = live.subscriptions[subscription]
+        for rid in sorted(ids):
+            found = _attempt(sub.failures, (Read.ROLE, rid.lower()), lambda: gateway.role_definition_by_id(subscription, rid))
+            if found is not None:
+                sub.roles[found.id] = found
+
+
+def regions_to_scan(spec: Spec, live: LiveState) -> list[str]:
+    """Regions where an endpoint of the spec is to be created: its project read, no endpoint of that name in it."""
+    regions = set()
+    for d in spec.deployments:
+        p = live.projects[d.project_key]
+        if p.hub is not None and p.endpoints is not None and not any(e.name.lower() == d.name.lower() for e in p.endpoints):
+            regions.add(p.hub.location)
+    return sorted(regions)
+
+
+def scan_region(gateway: Gateway, spec: Spec, live: LiveState, region: str, parallel: int) -> None:
+    """The endpoints of every project in `region` the caller can see, outside the spec's projects
+    (those were read already): subscriptions, their workspaces, then the projects' endpoint lists."""
+    unread: list[str] = []
+    mine = {p.id.lower() for p in live.projects.values()}
+    try:
+        subscriptions = gateway.list_subscriptions()
+    except AzureError as exc:
+        live.names[region] = NameScan(region, (), 0, (f"the caller's subscriptions ({exc})",))
+        return
+    found: list[Workspace] = []
+    lock = threading.Lock()
+
+    def workspaces(subscription: str) -> None:
+        try:
+            listed = gateway.list_subscription_workspaces(subscription)
+        except AzureError as exc:
+            with lock:
+                unread.append(f"subscription {subscription} ({exc})")
+            return
+        with lock:
+            found.extend(w for w in listed if w.location == region and w.kind.lower() == "project" and w.id.lower() not in mine)
+
+    _run([partial(workspaces, s) for s in subscriptions], parallel)
+    endpoints: list[Endpoint] = []
+
+    def endpoints_of(w: Workspace) -> None:
+        try:
+            listed = gateway.list_endpoints(w.id)
+        except AzureError as exc:
+            with lock:
+                unread.append(f"project {w.name} ({exc})")
+            return
+        with lock:
+            endpoints.extend(listed)
+
+    _run([partial(endpoints_of, w) for w in found], parallel)
+    live.names[region] = NameScan(region, tuple(sorted(endpoints, key=lambda e: e.id.lower())), len(found), tuple(sorted(unread)))
 
 
 def _confirmed_missing(p: ProjectState) -> None:
