@@ -134,6 +134,13 @@ class ControlClient:
     def resources(self) -> list[dict[str, Any]]:
         return self.call("GET", "/resources")["resources"]
 
+    def models(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/models")["models"]
+
+    def set_lifecycle(self, model: str, **dates: Optional[str]) -> dict[str, Any]:
+        """Replace a model's lifecycle dates (legacy=, deprecated=, retired= as YYYY-MM-DD; resources stay)."""
+        return self.call("PATCH", "/models", {"model": model, "lifecycle": dates})
+
 
 class Emulator:
     """`with Emulator() as emu:` runs the emulator on a free loopback port in a thread.

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional, Union
 
 from . import identity
-from .routes import router, supported_versions, well_formed
+from .routes import Route, router, supported_versions, well_formed
 from .store import State
 from .wire import ArmError, Request, Response, missing_registration, resource_group_not_found, resource_not_found, subscription_not_found, throttled
 from .world import Hub, Principal, Project
@@ -24,19 +24,7 @@ def handle(state: State, req: Request) -> Response:
             return ArmError(405, "MethodNotAllowed", f"The requested resource does not support http method '{req.method}'.").response()
         return ArmError(404, "NoRegisteredProviderFound" if "/providers/" in req.path else "InvalidResourceType", f"The emulator does not implement '{req.method} {req.path}'. (local Azure emulator: not emulated)").response()
     try:
-        version = req.api_version
-        if not version:
-            raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
-        allowed = supported_versions(route.family)
-        if not well_formed(version) or (allowed is not None and version not in allowed):
-            if not well_formed(version):
-                raise ArmError(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid. The supported versions are '{', '.join(sorted(allowed or []))}'.")
-            raise ArmError(
-                400,
-                "NoRegisteredProviderFound",
-                f"No registered resource provider found for location 'global' and API version '{version}' for type '{route.action}'. "
-                f"The supported api-versions are '{', '.join(sorted(allowed or []))}'.",
-            )
+        require_api_version(req, route)
         req.principal = identity.authenticate_arm(state, req)
         remaining_headers = _throttle(state, req, params.get("sub", ""))
         response = route.handler(state, req, **params)
@@ -44,6 +32,23 @@ def handle(state: State, req: Request) -> Response:
         return response
     except ArmError as err:
         return err.response()
+
+
+def require_api_version(req: Request, route: Route) -> None:
+    """ARM's answer to a missing, malformed or unsupported api-version (the registry hosts use it too)."""
+    version = req.api_version
+    if not version:
+        raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+    allowed = supported_versions(route.family)
+    if not (well_formed(version) or version in (allowed or ())):
+        raise ArmError(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid. The supported versions are '{', '.join(sorted(allowed or []))}'.")
+    if allowed is not None and version not in allowed:
+        raise ArmError(
+            400,
+            "NoRegisteredProviderFound",
+            f"No registered resource provider found for location 'global' and API version '{version}' for type '{route.action}'. "
+            f"The supported api-versions are '{', '.join(sorted(allowed or []))}'.",
+        )
 
 
 def _throttle(state: State, req: Request, sub: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ import re
 from typing import Any, Optional, Sequence
 
 from .store import PACES, Config, Faults, Pace
+from .world import Lifecycle, read_lifecycle
 
 METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE", "HEAD")
 LRO_TYPES = ("serverlessEndpoints", "marketplaceSubscriptions")
@@ -172,14 +173,15 @@ def _host(value: Any, path: str) -> str:
     host = text(value, path, limit=253).lower()
     if not (emulated(host) or host in DIRECT):
         raise BodyError(path, f"{_show(value)} is not an emulated host (management.azure.com, login.microsoftonline.com, "
-                              "graph.microsoft.com, NAME.REGION.models.ai.azure.com, 127.0.0.1)")
+                              "graph.microsoft.com, NAME.REGION.models.ai.azure.com, eastus.api.azureml.ms, "
+                              "cert-REGION.experiments.azureml.net, 127.0.0.1)")
     return host
 
 
 # -- PUT /config -----------------------------------------------------------------------------
 
 CONFIG_FIELDS = ("preset", "pace", "retry_after", "retry_after_ms", "throttle_reads", "throttle_writes", "inference_rpm", "inference_tpm",
-                 "content_filter_trigger")
+                 "content_filter_trigger", "registry_page_size")
 
 
 def config(current: Config, data: dict[str, Any]) -> Config:
@@ -210,6 +212,8 @@ def config(current: Config, data: dict[str, Any]) -> Config:
             setattr(config, key, number(data[key], key, 0, 1e9, integer=True))
     if "content_filter_trigger" in data:
         config.content_filter_trigger = text(data["content_filter_trigger"], "content_filter_trigger", empty=True)
+    if "registry_page_size" in data:
+        config.registry_page_size = number(data["registry_page_size"], "registry_page_size", 1, 1000, integer=True)
     return config
 
 
@@ -282,3 +286,17 @@ def patch_fields(record: dict[str, Any], fields: dict[str, Any]) -> dict[str, An
         else:
             text(value, path)
     return fields
+
+
+# -- PATCH /models ---------------------------------------------------------------------------
+
+def model_lifecycle(data: dict[str, Any]) -> tuple[str, Lifecycle]:
+    """(model name or id, its new lifecycle): `lifecycle` replaces the model's dates; a stage left
+    out (or null) has none."""
+    mapping(data, "", ("model", "lifecycle"), required=("model", "lifecycle"))
+    ref = text(data["model"], "model", limit=300)
+    lifecycle, problems = read_lifecycle(mapping(data["lifecycle"], "lifecycle"))
+    if problems:
+        where, message = problems[0]
+        raise BodyError(_join("lifecycle", where), message)
+    return ref, lifecycle

@@ -19,7 +19,7 @@ from .bodies import BodyError
 from .mls import ws_id
 from .store import Faults, State
 from .wire import Request, Response
-from .world import WorldError, decode_world, load_world
+from .world import Model, WorldError, decode_world, load_world
 
 TOKEN_HEADER = "X-Azure-Emulator-Token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -123,7 +123,9 @@ def handle(state: State, req: Request, reload_world: Callable[[], Any]) -> Respo
                 return Response(200, {"ok": True})
         if path == "/resources":
             return _resources(state, req, method)
-        known = ("/health", "/reset", "/state", "/requests", "/egress", "/world", "/faults", "/config", "/resources")
+        if path == "/models" and method in ("GET", "PATCH"):
+            return _models(state, req, method)
+        known = ("/health", "/reset", "/state", "/requests", "/egress", "/world", "/faults", "/config", "/resources", "/models")
         if path in known:
             return Response(405, {"error": f"{req.method} is not allowed on /_emulator{path}"})
         return Response(404, {"error": f"unknown control route {req.method} /_emulator{path}"})
@@ -145,6 +147,28 @@ def _body(req: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BodyError("", f"the body must be a JSON object, not {type(data).__name__}")
     return data
+
+
+def _model_view(model: Model) -> dict[str, Any]:
+    return {"id": model.id, "name": model.name, "version": model.version, "regions": list(model.regions),
+            "lifecycle": model.lifecycle.as_dict(), "status": model.status()}
+
+
+def _models(state: State, req: Request, method: str) -> Response:
+    """The world's catalog with each model's status today; PATCH changes one model's lifecycle dates
+    while every resource stays (a retirement that arrives after an endpoint was deployed)."""
+    if method == "GET":
+        with state.lock:
+            return Response(200, {"models": [_model_view(m) for m in state.world.models.values()]})
+    ref, lifecycle = bodies.model_lifecycle(_body(req))
+    with state.lock:
+        matches = [m for m in state.world.models.values() if ref.lower() in (m.id.lower(), m.name.lower())]
+        if len(matches) != 1:
+            known = ", ".join(sorted(m.name for m in state.world.models.values()))
+            why = f"no model '{ref}' in the world's catalog ({known})" if not matches else f"'{ref}' names {len(matches)} models; give the model id"
+            return Response(404 if not matches else 400, {"error": f"bad control request: model: {why}", "field": "model"})
+        matches[0].lifecycle = lifecycle
+        return Response(200, _model_view(matches[0]))
 
 
 def _resources(state: State, req: Request, method: str) -> Response:

@@ -62,8 +62,13 @@ def decode_claims(token: str) -> Optional[dict[str, Any]]:
     return claims if isinstance(claims, dict) else None
 
 
-def authenticate_arm(state: State, req: Request) -> Principal:
-    """The caller of an ARM request, or ARM's 401."""
+# The audiences ARM accepts; the registry hosts take ARM tokens too (azure-ai-ml asks for them).
+ARM_AUDIENCES = frozenset({"https://management.azure.com", "https://management.azure.com/",
+                           "https://management.core.windows.net", "https://management.core.windows.net/"})
+
+
+def authenticate_arm(state: State, req: Request, audiences: Optional[frozenset[str]] = None) -> Principal:
+    """The caller of an ARM request, or ARM's 401 (with `audiences`, also for a token made for another audience)."""
     auth = req.header("Authorization")
     if not auth:
         raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
@@ -77,6 +82,13 @@ def authenticate_arm(state: State, req: Request) -> Principal:
         raise ArmError(401, "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time.")
     if str(claims.get("tid", "")).lower() != state.world.tenant_id.lower():
         raise ArmError(401, "InvalidAuthenticationTokenTenant", f"The access token is from the wrong issuer '{claims.get('iss')}'.")
+    if audiences is not None and str(claims.get("aud", "")) not in audiences:
+        raise ArmError(
+            401,
+            "InvalidAuthenticationTokenAudience",
+            f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. It should exactly match with one "
+            f"of the allowed audiences {', '.join(repr(a) for a in sorted(audiences))}.",
+        )
     principal = state.world.principals.get(str(claims.get("oid", "")).lower())
     if principal is None:
         raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid: unknown principal.")

@@ -46,6 +46,15 @@ def handle(state: State, req: Request) -> Response:
         keys = dict(record["keys"]) if record else {}
     if snapshot is None:
         return inference_error(404, "EndpointNotFound", f"No serverless endpoint is deployed at https://{req.host}.")
+    model = state.world.model(snapshot["modelId"])
+    if model is not None and model.status() == "retired":
+        # Azure: once a model is retired, its deployments answer 404. The code and message are ours.
+        return inference_error(
+            404,
+            "ModelRetired",
+            f"The model {model.id} of this deployment was retired on {model.lifecycle.retired}; the deployment no longer serves requests. "
+            "Deploy a model Azure offers today.",
+        )
     path = req.path.rstrip("/") or "/"
     known = {"/v1/chat/completions", "/chat/completions", "/models/chat/completions", "/info", "/models/info"}
     if path not in known:
@@ -59,7 +68,6 @@ def handle(state: State, req: Request) -> Response:
             f"The endpoint is not healthy (provisioningState {snapshot['provisioningState']}, endpointState {snapshot['endpointState']}). "
             "If its Marketplace subscription was deleted, subscribe the project to the model's offer again.",
         )
-    model = state.world.model(snapshot["modelId"])
     model_name = model.display_name if model else snapshot["modelId"].rsplit("/", 1)[-1]
     if path.endswith("/info"):
         if req.method != "GET":

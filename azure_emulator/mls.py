@@ -17,7 +17,7 @@ from .regions import display
 from .routes import WS, SUB, router
 from .store import Operation, State
 from .wire import ArmError, Request, Response, resource_not_found, user_error
-from .world import Hub, Project, gen_id
+from .world import Hub, Model, Project, gen_id
 
 NS = "Microsoft.MachineLearningServices"
 SE_TYPE = f"{NS}/workspaces/serverlessEndpoints"
@@ -108,6 +108,24 @@ def list_workspaces(state: State, req: Request, sub: str, rg: str) -> Response:
             for (s, r, _), w in table.items()
             if s == sub.lower() and r == rg.lower() and rbac.allowed(state.world, req.principal.object_id, f"{NS}/workspaces/read", ws_id(s, w.resource_group, w.name))
         ]
+        return Response(200, paged(items, req))
+
+
+@router.add("GET", SUB + r"/providers/microsoft\.machinelearningservices/workspaces", "mls", "workspaces")
+def list_subscription_workspaces(state: State, req: Request, sub: str) -> Response:
+    """Every hub and project of the subscription the caller may read (as the resource-group list filters)."""
+    from .arm import require_subscription
+
+    with state.lock:
+        require_subscription(state, sub)
+        require_registered(state, sub, NS)
+        items = [
+            workspace_body(state, w)
+            for table in (state.world.hubs, state.world.projects)
+            for (s, _, _), w in table.items()
+            if s == sub.lower() and rbac.allowed(state.world, req.principal.object_id, f"{NS}/workspaces/read", ws_id(s, w.resource_group, w.name))
+        ]
+        items.sort(key=lambda body: body["id"].lower())
         return Response(200, paged(items, req))
 
 
@@ -419,6 +437,8 @@ def put_marketplace_subscription(state: State, req: Request, sub: str, rg: str, 
         if model.microsoft:
             raise user_error(f"The model {model_id} is sold by Microsoft and does not need a Marketplace subscription.", "MarketplaceSubscriptionNotRequired")
         existing = _find(state, "marketplaceSubscriptions", p.subscription, p.resource_group, p.name, name)
+        if existing is None or existing["provisioningState"] == "Failed":  # a new purchase (a failed one is retried)
+            _require_deployable(model)
         if existing is not None and existing["modelId"].lower() != model_id.lower():
             raise user_error(f"Marketplace subscription '{existing['name']}' is for model {existing['modelId']}; its modelId cannot be changed.", "MarketplaceSubscriptionModelImmutable")
         if existing is not None and existing["provisioningState"] == "Deleting":
@@ -497,7 +517,7 @@ def _running_op(state: State, resource_id: str) -> Optional[Operation]:
     return None
 
 
-def _catalog_model(state: State, model_id: str):  # -> Model
+def _catalog_model(state: State, model_id: str) -> Model:
     if VERSIONED.match(model_id):
         raise user_error(
             f"The model id {model_id} pins a version. Serverless API endpoints always deploy the latest version: remove '/versions/...'.",
@@ -507,6 +527,14 @@ def _catalog_model(state: State, model_id: str):  # -> Model
     if model is None:
         raise user_error(f"The model {model_id} was not found in the model catalog.", "ServerlessModelNotFound")
     return model
+
+
+def _require_deployable(model: Model) -> None:
+    """A deprecated or retired model takes no new deployments or subscriptions (a legacy one still does).
+    Azure's message is known; its inner code is not: ServerlessModelDeprecated/-Retired are ours."""
+    status = model.status()
+    if status in ("deprecated", "retired"):
+        raise user_error(f"The requested model {model.id} is not available.", "ServerlessModelRetired" if status == "retired" else "ServerlessModelDeprecated")
 
 
 def _json_body(req: Request) -> dict[str, Any]:
@@ -579,9 +607,15 @@ def put_endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name: s
         if location != p.location:
             raise user_error(f"The serverless endpoint location '{location}' must be the location of workspace '{p.name}' ({p.location}).", "LocationMismatch")
         model = _catalog_model(state, model_id)
-        for other in state.resources.values():
-            if other["kind"] == "serverlessEndpoints" and other["name"].lower() == name.lower() and other["location"] == location:
-                raise user_error(f"Serverless endpoint name '{name}' is not available. Please select a different name.", "ServerlessEndpointNameNotAvailable")
+        _require_deployable(model)
+        # Names are unique per region, across every tenant: taken by an endpoint here, or by one of
+        # another tenant (the world's reserved names), the answer is the same.
+        taken = state.world.name_reserved(location, name) or any(
+            other["kind"] == "serverlessEndpoints" and other["name"].lower() == name.lower() and other["location"] == location
+            for other in state.resources.values()
+        )
+        if taken:
+            raise user_error(f"Serverless endpoint name '{name}' is not available. Please select a different name.", "ServerlessEndpointNameNotAvailable")
         if location not in model.regions:
             raise user_error(f"The requested model {model.id} is not available in region {display(location)}.", "ServerlessModelNotAvailableInRegion")
         for other in _children(state, "serverlessEndpoints", p.subscription, p.resource_group, p.name):

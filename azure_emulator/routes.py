@@ -1,7 +1,9 @@
-"""The ARM URL table: (methods, path pattern, api-version family) -> handler.
+"""The URL tables, one per emulated API host: (methods, path pattern, api-version family) -> handler.
 
-Paths match case-insensitively, as ARM's do. Anything not in the table answers loudly
-(404 with the route that was asked for), never with a silent success.
+`router` is ARM's (management.azure.com); `registry_discovery` and `registry_mfe` are the Azure
+Machine Learning registry hosts azure-ai-ml reads models from. Paths match case-insensitively,
+as ARM's do. Anything not in a table answers loudly (404 with the route that was asked for),
+never with a silent success.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ AUTHZ_VERSIONS = {
     "2015-07-01", "2018-01-01-preview", "2018-09-01-preview", "2020-04-01-preview", "2020-10-01-preview",
     "2022-04-01", "2022-05-01-preview", "2022-05-01", "2024-04-01",
 }
+REGISTRY_DISCOVERY_VERSIONS = {"v1.0"}
+REGISTRY_VERSIONS = {"2021-10-01-dataplanepreview"}  # what azure-ai-ml pins for registry reads
 _DATE = re.compile(r"^(20\d\d)-(\d\d)-(\d\d)(-preview|-beta|-alpha|-privatepreview)?$")
 
 Handler = Callable[..., Any]
@@ -67,11 +71,23 @@ class Router:
 
 
 def supported_versions(family: str) -> Optional[set[str]]:
-    return {"mls": MLS_VERSIONS, "serverless": SERVERLESS_VERSIONS, "authz": AUTHZ_VERSIONS}.get(family)
+    return {"mls": MLS_VERSIONS, "serverless": SERVERLESS_VERSIONS, "authz": AUTHZ_VERSIONS,
+            "registry-discovery": REGISTRY_DISCOVERY_VERSIONS, "registry": REGISTRY_VERSIONS}.get(family)
 
 
 def well_formed(version: str) -> bool:
     return bool(_DATE.match(version))
 
 
-router = Router()
+# Hosts of the registry APIs (AzureCloud): the discovery service, and the registry's home-region
+# front end (MFE) that the discovery answer points at.
+DISCOVERY_HOST = "eastus.api.azureml.ms"
+MFE_HOST = "cert-eastus.experiments.azureml.net"  # the primary region's; every region's answers the same
+MFE_HOSTS = re.compile(r"^cert-[a-z0-9]+\.experiments\.azureml\.net$")
+MFE_PREFIX = "/mferp/managementfrontend"
+REGISTRY = (MFE_PREFIX + r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
+            r"/providers/microsoft\.machinelearningservices/registries/(?P<registry>[^/]+)")
+
+router = Router()  # management.azure.com
+registry_discovery = Router()  # DISCOVERY_HOST
+registry_mfe = Router()  # MFE_HOSTS

@@ -24,15 +24,16 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
-from . import arm, control, identity, inference
+from . import arm, control, identity, inference, registry
 from .certs import Certificates
+from .routes import DISCOVERY_HOST, MFE_HOSTS
 from .store import State
 from .wire import ArmError, Request, Response
 
 ARM_HOST = "management.azure.com"
 GRAPH_HOST = "graph.microsoft.com"
 INFERENCE = re.compile(r"^[a-z0-9-]+\.[a-z0-9]+\.(models|inference)\.ai\.azure\.com$")
-EMULATED = (ARM_HOST, identity.LOGIN_HOST, GRAPH_HOST)
+EMULATED = (ARM_HOST, identity.LOGIN_HOST, GRAPH_HOST, DISCOVERY_HOST)
 DIRECT = ("127.0.0.1", "localhost", "::1")
 MAX_BODY = 16 * 1024 * 1024  # no request the emulated APIs or the control API take is near this
 
@@ -42,7 +43,7 @@ class BodyTooLarge(Exception):
 
 
 def emulated(host: str) -> bool:
-    return host in EMULATED or bool(INFERENCE.match(host))
+    return host in EMULATED or bool(INFERENCE.match(host)) or bool(MFE_HOSTS.match(host))
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -215,6 +216,8 @@ class Handler(BaseHTTPRequestHandler):
             response = err.response()
         except Exception as exc:  # the emulator must answer, loudly, whatever went wrong inside it
             response = ArmError(500, "InternalServerError", f"azure-emulator internal error: {type(exc).__name__}: {exc}").response()
+        if kind == "registry":
+            response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         if kind == "arm":
             rid = str(uuid.uuid4())
             response.headers.setdefault("x-ms-request-id", rid)
@@ -237,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
             return "graph", self._graph
         if INFERENCE.match(host):
             return "inference", lambda r: inference.handle(state, r)
+        if host == DISCOVERY_HOST or MFE_HOSTS.match(host):
+            return "registry", lambda r: registry.handle(state, r)
         if host in DIRECT:
             if path.startswith("/_emulator"):
                 if req.scheme != "http":

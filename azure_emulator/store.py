@@ -66,6 +66,7 @@ class Config:
     inference_rpm: int = 1000
     inference_tpm: int = 200_000
     content_filter_trigger: str = "[[content-filter]]"
+    registry_page_size: int = 20  # items per page of the registry's model lists (then nextLink)
 
     def pace_for(self, resource_type: str) -> Pace:
         return self.pace.get(resource_type) or self.pace.get("default") or Pace()

@@ -163,6 +163,28 @@ def throttled(kind: str, subscription: str, principal_id: str, retry_after: int)
     )
 
 
+def registry_error(err: ArmError, component: str, region: str = "eastus") -> Response:
+    """An error of the Azure Machine Learning registry services (discovery, MFE data plane): their own
+    envelope, in which `error.innerError.code` carries the specific reason (azure-core reads
+    `error.code` and `error.message` from it as from ARM's)."""
+    inner: dict[str, Any] = {"code": err.inner_code or _outer_for(err.status), "innerError": None}
+    request_id = str(uuid.uuid4())
+    headers = {"x-ms-request-id": request_id, "x-ms-failure-cause": "gateway" if err.status == 401 else "service"}
+    headers.update(err.headers)
+    return Response(
+        err.status,
+        {
+            "error": {"code": err.code, "severity": None, "message": err.message, "target": err.target, "details": [], "innerError": inner},
+            "correlation": {"operation": uuid.uuid4().hex, "request": request_id[:16]},
+            "environment": region,
+            "location": region,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()),
+            "componentName": component,
+        },
+        headers,
+    )
+
+
 def oauth_error(status: int, error: str, aadsts: int, description: str) -> Response:
     """Entra ID's token-endpoint error body (what msal and azure-identity parse)."""
     trace = str(uuid.uuid4())

@@ -7,7 +7,9 @@ would otherwise expand to gigabytes) and without duplicate keys.
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import re
 import uuid
 from dataclasses import dataclass, field
 from importlib import resources
@@ -65,6 +67,80 @@ class RoleAssignment:
     scope: str
 
 
+LIFECYCLE_STAGES = ("legacy", "deprecated", "retired")  # in the order Azure moves a model through them
+MAX_VERSION = 10_000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class Lifecycle:
+    """When a model becomes legacy (still deployable), deprecated (no new deployments) and retired
+    (existing deployments answer 404). Each date takes effect at 00:00 UTC; None: not announced."""
+
+    legacy: Optional[dt.date] = None
+    deprecated: Optional[dt.date] = None
+    retired: Optional[dt.date] = None
+
+    def status(self, today: Optional[dt.date] = None) -> str:
+        """active, legacy, deprecated or retired on `today` (default: today's UTC date)."""
+        day = today or utc_today()
+        for stage in reversed(LIFECYCLE_STAGES):
+            when = getattr(self, stage)
+            if when is not None and day >= when:
+                return stage
+        return "active"
+
+    def as_dict(self) -> dict[str, Optional[str]]:
+        return {stage: (d.isoformat() if (d := getattr(self, stage)) else None) for stage in LIFECYCLE_STAGES}
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def read_lifecycle(raw: Any) -> tuple[Lifecycle, list[tuple[str, str]]]:
+    """A lifecycle mapping ({legacy, deprecated, retired}: YYYY-MM-DD) and the problems found in it,
+    each as (field under the mapping, message); shared by the world file and the control API."""
+    if raw is None:
+        return Lifecycle(), []
+    if not isinstance(raw, dict):
+        return Lifecycle(), [("", "must be a mapping of legacy, deprecated, retired to dates (YYYY-MM-DD)")]
+    problems: list[tuple[str, str]] = []
+    for key in raw:
+        if key not in LIFECYCLE_STAGES:
+            hint = difflib.get_close_matches(str(key), LIFECYCLE_STAGES, n=1)
+            problems.append((str(key), "unknown key (" + (f"did you mean '{hint[0]}'?)" if hint else f"allowed keys: {', '.join(LIFECYCLE_STAGES)})")))
+    dates: dict[str, dt.date] = {}
+    for stage in LIFECYCLE_STAGES:
+        value = raw.get(stage)
+        if value is None:
+            continue
+        day = _as_date(value)
+        if day is None:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            problems.append((stage, f"{shown} is not a date; write YYYY-MM-DD (it takes effect at 00:00 UTC)"))
+        else:
+            dates[stage] = day
+    ordered = [(stage, dates[stage]) for stage in LIFECYCLE_STAGES if stage in dates]
+    for (first, earlier), (then, later) in zip(ordered, ordered[1:]):
+        if later < earlier:
+            problems.append((then, f"{later.isoformat()} is before the {first} date {earlier.isoformat()}; a model is legacy, then deprecated, then retired"))
+    return Lifecycle(**dates), problems
+
+
+def _as_date(value: Any) -> Optional[dt.date]:
+    if isinstance(value, dt.datetime):  # a date and time: the stages start at midnight UTC, so only dates
+        return None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
 @dataclass
 class Model:
     name: str
@@ -75,6 +151,15 @@ class Model:
     plan: str
     microsoft: bool
     regions: list[str]
+    version: int = 1  # the latest version in the registry; versions 1..version exist
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @property
+    def registry(self) -> str:
+        return self.id.split("/")[3] if self.id.count("/") >= 5 else ""
+
+    def status(self, today: Optional[dt.date] = None) -> str:
+        return self.lifecycle.status(today)
 
 
 @dataclass
@@ -127,6 +212,8 @@ class World:
     models: dict[str, Model]  # by model id (lower case)
     eligible_countries: set[str]
     source: str = "<default world>"
+    # Endpoint names taken in a region by endpoints of other tenants: never listed, refused on create.
+    reserved_endpoint_names: dict[str, set[str]] = field(default_factory=dict)  # region -> lower-case names
 
     def default_principal(self) -> Principal:
         for p in self.principals.values():
@@ -158,6 +245,17 @@ class World:
 
     def model(self, model_id: str) -> Optional[Model]:
         return self.models.get(model_id.lower())
+
+    def registries(self) -> list[str]:
+        """The registries the catalog's models are in, by name."""
+        return sorted({m.registry for m in self.models.values() if m.registry}, key=str.lower)
+
+    def registry_models(self, registry: str) -> list[Model]:
+        """A registry's models, by name (case-insensitive)."""
+        return sorted((m for m in self.models.values() if m.registry.lower() == registry.lower()), key=lambda m: m.name.lower())
+
+    def name_reserved(self, region: str, name: str) -> bool:
+        return name.lower() in self.reserved_endpoint_names.get(region.lower(), set())
 
 
 def load_world(path: Optional[str] = None, text: Optional[str] = None) -> World:
@@ -242,7 +340,8 @@ class _Builder:
         self._keys(
             data,
             "",
-            ("tenant", "subscriptions", "principals", "groups", "role_definitions", "role_assignments", "models", "marketplace"),
+            ("tenant", "subscriptions", "principals", "groups", "role_definitions", "role_assignments", "models", "marketplace",
+             "reserved_endpoint_names"),
         )
         tenant = self._map(data.get("tenant") or {}, "tenant")
         self._keys(tenant, "tenant", ("id", "domain"))
@@ -267,6 +366,7 @@ class _Builder:
         self._role_definitions(data, world)
         self._role_assignments(data, world)
         self._models(data, world)
+        self._reserved_names(data, world)
         market = self._map(data.get("marketplace") or {}, "marketplace")
         self._keys(market, "marketplace", ("eligible_countries",))
         world.eligible_countries = {str(c).upper() for c in market.get("eligible_countries") or ["US"]}
@@ -433,7 +533,7 @@ class _Builder:
         for i, raw in enumerate(self._list(data, "models", "")):
             path = f"models[{i}]"
             raw = self._map(raw, path)
-            self._keys(raw, path, ("name", "id", "display_name", "publisher", "offer", "plan", "microsoft", "regions"))
+            self._keys(raw, path, ("name", "id", "display_name", "publisher", "offer", "plan", "microsoft", "regions", "version", "lifecycle"))
             name = str(raw.get("name") or "")
             if not name:
                 self.problem(f"{path}.name", "a model needs a name")
@@ -441,8 +541,23 @@ class _Builder:
             microsoft = bool(raw.get("microsoft", False))
             registry = "azureml" if microsoft else "azureml-mistral"
             model_id = str(raw.get("id") or f"azureml://registries/{registry}/models/{name}")
-            if not model_id.startswith("azureml://registries/"):
+            if not _MODEL_ID.match(model_id):
                 self.problem(f"{path}.id", "model ids look like azureml://registries/<registry>/models/<name>")
+            elif model_id.rsplit("/", 1)[-1].lower() != name.lower():
+                self.problem(f"{path}.id", f"'{model_id}' must end with the model's name '{name}'")
+            if model_id.lower() in world.models:
+                self.problem(f"{path}.id", f"'{model_id}' is used by two models; keep one")
+            version = raw.get("version", 1)
+            if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
+                self.problem(f"{path}.version", f"{version!r} must be a whole number from 1 to {MAX_VERSION:,} (the latest version in the registry)")
+                version = 1
+            lifecycle, problems = read_lifecycle(raw.get("lifecycle"))
+            for where, message in problems:
+                self.problem(f"{path}.lifecycle" + (f".{where}" if where else ""), message)
+            regions = raw.get("regions") or []
+            if not isinstance(regions, list):
+                self.problem(f"{path}.regions", "must be a list of Azure regions, e.g. [eastus2, swedencentral]")
+                regions = []
             world.models[model_id.lower()] = Model(
                 name=name,
                 id=model_id,
@@ -451,8 +566,28 @@ class _Builder:
                 offer=str(raw.get("offer") or f"{name.lower()}-offer"),
                 plan=str(raw.get("plan") or f"{name.lower()}-paygo"),
                 microsoft=microsoft,
-                regions=[_region(r) for r in raw.get("regions") or []],
+                regions=[_region(r) for r in regions],
+                version=version,
+                lifecycle=lifecycle,
             )
+
+    def _reserved_names(self, data: dict, world: World) -> None:
+        raw = self._map(data.get("reserved_endpoint_names") or {}, "reserved_endpoint_names")
+        for region, names in raw.items():
+            path = f"reserved_endpoint_names.{region}"
+            if not isinstance(names, list):
+                self.problem(path, "must be a list of endpoint names, e.g. [mistral-chat]")
+                continue
+            taken = world.reserved_endpoint_names.setdefault(_region(region), set())
+            for i, name in enumerate(names):
+                if not isinstance(name, str) or not _ENDPOINT_NAME.match(name):
+                    self.problem(f"{path}[{i}]", f"{name!r} is not an endpoint name (a letter, then letters, digits or '-', at most 52 characters)")
+                else:
+                    taken.add(name.lower())
+
+
+_MODEL_ID = re.compile(r"^azureml://registries/[^/\s]+/models/[^/\s]+$")
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,51}$")  # what a serverless endpoint PUT accepts
 
 
 def _region(name: Any) -> str:

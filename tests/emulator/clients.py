@@ -7,8 +7,9 @@ from typing import Any, Callable
 
 from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
-MISTRAL_LARGE = "azureml://registries/azureml-mistral/models/Mistral-large"
-MISTRAL_SMALL = "azureml://registries/azureml-mistral/models/Mistral-small"
+MISTRAL_MEDIUM = "azureml://registries/azureml-mistral/models/mistral-medium-2505"
+MISTRAL_SMALL = "azureml://registries/azureml-mistral/models/mistral-small-2503"
+MISTRAL_LARGE_RETIRED = "azureml://registries/azureml-mistral/models/Mistral-large"  # retired 2025-04-15
 PHI = "azureml://registries/azureml/models/Phi-3.5-mini-instruct"
 SUB_GENAI = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
 SUB_JAPAN = "0d6e4c3b-7a2f-4e8d-9b1c-5a4f3e2d1c01"

@@ -20,7 +20,7 @@ from azure_emulator.control import TOKEN_HEADER
 from azure_emulator.world import MAX_WORLD_BYTES, WorldError, load_world
 
 from tests.conftest import clean_environ
-from .clients import MISTRAL_LARGE
+from .clients import MISTRAL_MEDIUM
 
 ROOT = Path(__file__).resolve().parents[2]
 ALIAS_BOMB = (  # under 1 KB; 9**9 strings (about 3 GB of Python objects) once expanded
@@ -111,15 +111,15 @@ BAD_BODIES = [
     ("/config", {"content_filter_trigger": 5}, "content_filter_trigger", "must be a string"),
     ("/resources", {}, "kind", "is required"),
     ("/resources", {"kind": "endpoint", "name": "x"}, "kind", "must be one of saas, marketplaceSubscriptions, serverlessEndpoints"),
-    ("/resources", {"kind": "serverlessEndpoints", "name": "x", "model_id": MISTRAL_LARGE}, "workspace", "is required"),
-    ("/resources", {"kind": "serverlessEndpoints", "name": "a/b", "workspace": "contoso-chat", "model_id": MISTRAL_LARGE}, "name", "must be a name of"),
-    ("/resources", {"kind": "serverlessEndpoints", "name": "e", "workspace": "contoso-chat", "model_id": MISTRAL_LARGE, "tags": {"a": 1}},
+    ("/resources", {"kind": "serverlessEndpoints", "name": "x", "model_id": MISTRAL_MEDIUM}, "workspace", "is required"),
+    ("/resources", {"kind": "serverlessEndpoints", "name": "a/b", "workspace": "contoso-chat", "model_id": MISTRAL_MEDIUM}, "name", "must be a name of"),
+    ("/resources", {"kind": "serverlessEndpoints", "name": "e", "workspace": "contoso-chat", "model_id": MISTRAL_MEDIUM, "tags": {"a": 1}},
      "tags.a", "must be a string"),
-    ("/resources", {"kind": "serverlessEndpoints", "name": "e", "workspace": "contoso-chat", "model_id": MISTRAL_LARGE, "endpoint_state": "Up"},
+    ("/resources", {"kind": "serverlessEndpoints", "name": "e", "workspace": "contoso-chat", "model_id": MISTRAL_MEDIUM, "endpoint_state": "Up"},
      "endpoint_state", "must be one of Online"),
-    ("/resources", {"kind": "serverlessEndpoints", "name": "e", "workspace": "contoso-chat", "model_id": MISTRAL_LARGE, "modelid": "x"},
+    ("/resources", {"kind": "serverlessEndpoints", "name": "e", "workspace": "contoso-chat", "model_id": MISTRAL_MEDIUM, "modelid": "x"},
      "modelid", "did you mean 'model_id'?"),
-    ("/resources", {"kind": "serverlessEndpoints", "name": "e", "workspace": "contoso-chatt", "model_id": MISTRAL_LARGE},
+    ("/resources", {"kind": "serverlessEndpoints", "name": "e", "workspace": "contoso-chatt", "model_id": MISTRAL_MEDIUM},
      "workspace", "no project 'contoso-chatt'"),
     ("/resources", {"kind": "saas", "name": "s", "subscription": "00000000-0000-0000-0000-000000000000"},
      "subscription", "is not a subscription of this world"),
@@ -129,7 +129,7 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize("path,body,field,says", BAD_BODIES, ids=[f"{p}:{f}" for p, _, f, _ in BAD_BODIES])
 def test_an_ill_typed_body_is_400_naming_the_field_and_nothing_changes(emu, http, path, body, field, says):
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="before", model_id=MISTRAL_LARGE)
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="before", model_id=MISTRAL_MEDIUM)
     emu.control.faults(error_rate=0.0, latency_ms=1)
     before = snapshot(emu)
     response = call(http, emu, "POST" if path == "/resources" else "PUT", path, json=body)
@@ -156,7 +156,7 @@ def test_a_body_that_is_not_a_json_object_is_400(emu, http, raw, says):
 
 
 def test_patch_is_checked_against_the_record(emu, http):
-    rid = emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="patched", model_id=MISTRAL_LARGE)["id"]
+    rid = emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="patched", model_id=MISTRAL_MEDIUM)["id"]
     before = snapshot(emu)
     for body, field, says in [
         ({"set": {"endpointState": "Suspended"}}, "id", "is required"),
@@ -188,7 +188,8 @@ def test_good_bodies_are_taken_and_the_emulator_keeps_serving(emu, http):
     assert response.status_code == 200, response.text
     assert response.json()["hosts"] == ["management.azure.com"] and response.json()["routes"][0] == {"method": "GET", "path": "/workspaces/nothing$", "status": 0, "times": 2}
     config = {"pace": {"default": {"polls": 1}, "serverlessEndpoints": {"polls": 0, "seconds": 0.5}}, "retry_after": 2, "retry_after_ms": None,
-              "throttle_reads": [10, 0.5], "throttle_writes": [5, 1], "inference_rpm": 0, "inference_tpm": 10, "content_filter_trigger": ""}
+              "throttle_reads": [10, 0.5], "throttle_writes": [5, 1], "inference_rpm": 0, "inference_tpm": 10, "content_filter_trigger": "",
+              "registry_page_size": 3}
     assert call(http, emu, "PUT", "/config", json=config).status_code == 200
     assert emu.control.state()["config"] == {**config, "pace": {"default": {"polls": 1, "seconds": 0.0}, "serverlessEndpoints": {"polls": 0, "seconds": 0.5}},
                                              "throttle_reads": [10.0, 0.5], "throttle_writes": [5.0, 1.0]}
@@ -222,7 +223,7 @@ def test_a_hostile_world_is_400_with_the_line_and_the_world_stays(emu, http, tex
     assert any(e.startswith(says) for e in errors), errors
     assert response.json()["error"] == errors[0]
     assert snapshot(emu) == before
-    assert emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="still-there", model_id=MISTRAL_LARGE)["name"] == "still-there"
+    assert emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="still-there", model_id=MISTRAL_MEDIUM)["name"] == "still-there"
 
 
 def test_a_world_body_that_is_not_utf8_is_400(emu, http):
@@ -269,7 +270,7 @@ def test_serve_with_a_hostile_world_exits_2_with_one_line(tmp_path, text, says):
 # -- 3. only the run's own clients -----------------------------------------------------------
 
 def test_a_cross_site_reset_is_refused_logged_and_the_state_survives(emu, http, capfd):
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="survivor", model_id=MISTRAL_LARGE)
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="survivor", model_id=MISTRAL_MEDIUM)
     emu.control.faults(latency_ms=1)
     before = snapshot(emu)
     page = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
@@ -347,7 +348,7 @@ def test_reset_restores_the_world_file_as_it_was_read_at_start(tmp_path):
     with Emulator(world_file=str(world), directory=str(tmp_path)) as emu:
         world.write_text("tenant: [broken\n")  # changed (and broken) after the start: reset does not read it again
         emu.control.reset()
-        assert emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="e", model_id=MISTRAL_LARGE)["name"] == "e"
+        assert emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="e", model_id=MISTRAL_MEDIUM)["name"] == "e"
 
 
 def test_serve_fast_then_reset_is_still_fast_through_the_ready_file(tmp_path):

@@ -10,7 +10,7 @@ from azure.ai.ml.entities import MarketplaceSubscription, ServerlessEndpoint
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.identity import ClientSecretCredential, ManagedIdentityCredential, WorkloadIdentityCredential
 
-from .clients import MISTRAL_LARGE, SUB_GENAI, credential, ml_client
+from .clients import MISTRAL_MEDIUM, SUB_GENAI, credential, ml_client
 
 ARM = "https://management.azure.com/.default"
 AI_DEVELOPER = "64702f94-c441-49e6-a78b-ef80e0188fee"
@@ -73,7 +73,7 @@ def test_reader_cannot_write(emu):
     ml = ml_client(principal="reader-only")
     assert ml.workspaces.get("contoso-chat").name == "contoso-chat"  # reads are fine
     with pytest.raises(HttpResponseError) as err:
-        ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+        ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
     assert err.value.status_code == 403
     assert err.value.error.code == "AuthorizationFailed"
     assert "Microsoft.MachineLearningServices/workspaces/marketplaceSubscriptions/write" in str(err.value)
@@ -83,15 +83,15 @@ def test_reader_cannot_write(emu):
 def test_ai_developer_alone_cannot_subscribe_but_can_deploy(emu):
     dev = ml_client(principal="ai-developer-only")
     with pytest.raises(HttpResponseError) as err:
-        dev.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+        dev.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
     assert err.value.status_code == 403
     assert err.value.error.code == "LinkedAuthorizationFailed"
     assert "Microsoft.MarketplaceOrdering/agreements/offers/plans/sign/action" in str(err.value)
     # Once someone with the Marketplace rights has subscribed the project, the developer deploys.
-    ml_client().marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
-    endpoint = dev.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="dev-large", model_id=MISTRAL_LARGE)).result()
+    ml_client().marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
+    endpoint = dev.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="dev-medium", model_id=MISTRAL_MEDIUM)).result()
     assert endpoint.provisioning_state == "succeeded"
-    assert dev.serverless_endpoints.get_keys("dev-large").primary_key
+    assert dev.serverless_endpoints.get_keys("dev-medium").primary_key
 
 
 def test_rights_through_a_group(emu, monkeypatch):
@@ -101,8 +101,8 @@ def test_rights_through_a_group(emu, monkeypatch):
     from azure.ai.ml import MLClient
 
     ml = MLClient(ManagedIdentityCredential(), SUB_GENAI, "rg-genai", "contoso-chat")
-    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
-    assert ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="group-large", model_id=MISTRAL_LARGE)).result().name == "group-large"
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
+    assert ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="group-medium", model_id=MISTRAL_MEDIUM)).result().name == "group-medium"
 
 
 def test_authorization_client_reads_roles_and_permissions(emu):

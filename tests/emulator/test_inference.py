@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 from azure.ai.ml.entities import MarketplaceSubscription, ServerlessEndpoint
 
-from .clients import MISTRAL_LARGE, arm_call, ml_client, project_path
+from .clients import MISTRAL_MEDIUM, arm_call, ml_client, project_path
 
 
 @pytest.fixture
 def endpoint(emu):
     ml = ml_client()
-    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
-    ep = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="chat", model_id=MISTRAL_LARGE)).result()
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
+    ep = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="chat", model_id=MISTRAL_MEDIUM)).result()
     keys = ml.serverless_endpoints.get_keys("chat")
     return ep.scoring_uri, keys.primary_key, keys.secondary_key
 
@@ -29,7 +29,7 @@ def test_openai_chat_completion(endpoint):
         temperature=0.8, max_tokens=512,
     )
     assert answer.object == "chat.completion"
-    assert answer.model == "Mistral-Large"
+    assert answer.model == "Mistral-Medium-2505"
     choice = answer.choices[0]
     assert choice.finish_reason == "stop" and choice.message.role == "assistant"
     assert "I love programming" in choice.message.content
@@ -41,7 +41,7 @@ def test_openai_streaming_and_max_tokens(endpoint):
     uri, key, _ = endpoint
     chunks = list(openai_client(uri, key).chat.completions.create(model="m", messages=[{"role": "user", "content": "hello there"}], stream=True, max_tokens=4))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == "This is Mistral-"  # four tokens: This, is, Mistral, -
+    assert text == "This is Mistral-"  # four tokens: This, is, Mistral, - (of Mistral-Medium-2505)
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
     assert all(c.object == "chat.completion.chunk" for c in chunks)
 
@@ -56,7 +56,7 @@ def test_azure_ai_inference_client(endpoint):
     answer = client.complete(messages=[UserMessage(content="Bonjour")])
     assert answer.choices[0].message.content.endswith("Bonjour")
     info = client.get_model_info()
-    assert info.model_name == "Mistral-Large" and info.model_provider_name == "MistralAI"
+    assert info.model_name == "Mistral-Medium-2505" and info.model_provider_name == "MistralAI"
 
 
 def test_wrong_key_and_rotated_key_are_refused(endpoint):

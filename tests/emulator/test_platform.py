@@ -6,7 +6,7 @@ import pytest
 from azure.ai.ml.entities import MarketplaceSubscription, ServerlessEndpoint
 from azure.core.exceptions import HttpResponseError
 
-from .clients import MISTRAL_LARGE, SUB_GENAI, arrived, credential, logged, ml_client
+from .clients import MISTRAL_MEDIUM, SUB_GENAI, arrived, credential, logged, ml_client
 
 WORLD_UNREGISTERED = """
 tenant: {id: 72f988bf-86f1-41af-91ab-2d7cd011db47}
@@ -22,7 +22,7 @@ principals:
 role_assignments:
   - {principal: provision-ci, role: Contributor}
 models:
-  - {name: Mistral-large, regions: [eastus2]}
+  - {name: mistral-medium-2505, regions: [eastus2]}
 """
 
 
@@ -42,7 +42,7 @@ def test_missing_registration_surfaces_in_azure_ai_ml(emu):
 
     emu.control.load_world(WORLD_UNREGISTERED)
     with pytest.raises(ResourceExistsError) as err:
-        ml_client().marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+        ml_client().marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
     assert err.value.error.code == "MissingSubscriptionRegistration"
     assert "'Microsoft.SaaS'" in str(err.value)
 
@@ -53,7 +53,7 @@ def test_missing_registration_is_auto_registered_by_the_arm_pipeline(emu):
     from .clients import arm_call, project_path
 
     emu.control.load_world(WORLD_UNREGISTERED)
-    response = arm_call("PUT", project_path() + "/marketplaceSubscriptions/m", body={"properties": {"modelId": MISTRAL_LARGE}})
+    response = arm_call("PUT", project_path() + "/marketplaceSubscriptions/m", body={"properties": {"modelId": MISTRAL_MEDIUM}})
     assert response.status_code == 201
     entries = logged(emu, lambda log: any(e["method"] == "PUT" and e["status"] == 201 for e in log))
     log = [(e["method"], e["path"].rsplit("/", 1)[-1], e["status"]) for e in entries if e["kind"] == "arm"]
@@ -63,8 +63,8 @@ def test_missing_registration_is_auto_registered_by_the_arm_pipeline(emu):
 def test_throttling_is_absorbed_by_sdk_retries(emu):
     emu.control.configure(throttle_writes=[1, 1])  # one write token, refilled at 1/s
     ml = ml_client()
-    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
-    endpoint = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="throttled", model_id=MISTRAL_LARGE)).result()
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
+    endpoint = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="throttled", model_id=MISTRAL_MEDIUM)).result()
     assert endpoint.provisioning_state == "succeeded"
     log = emu.control.requests()
     throttled = [e for e in log if e["status"] == 429]
@@ -99,7 +99,7 @@ def test_arm_like_pacing_honours_retry_after(emu):
     # that can space its polls is the Retry-After the emulator sends; a missing or 0 Retry-After
     # makes it poll at once and the gap below fails (instead of the test taking 30 s).
     ml_client().marketplace_subscriptions.begin_create_or_update(
-        MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE), polling_interval=0, raw_response_hook=hook).result()
+        MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM), polling_interval=0, raw_response_hook=hook).result()
     log = logged(emu, lambda log: sum("mfeOperationsStatus" in e["path"] for e in log) >= 2)
     polls = [e for e in log if "mfeOperationsStatus" in e["path"]]
     assert len(polls) == 2, polls  # the operation ends at its second poll: no early stop, no extra poll
@@ -117,20 +117,20 @@ def test_arm_like_pacing_honours_retry_after(emu):
 def test_failed_operation_surfaces_as_sdk_error(emu):
     emu.control.faults(lro_failures=[{"resource_type": "serverlessEndpoints", "code": "InternalError", "message": "capacity exhausted", "times": 1}])
     ml = ml_client()
-    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
     with pytest.raises(HttpResponseError) as err:
-        ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="fails", model_id=MISTRAL_LARGE)).result()
+        ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="fails", model_id=MISTRAL_MEDIUM)).result()
     assert "capacity exhausted" in str(err.value)
     # A failed endpoint can be created again (adopted by the next PUT).
-    again = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="fails", model_id=MISTRAL_LARGE)).result()
+    again = ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="fails", model_id=MISTRAL_MEDIUM)).result()
     assert again.provisioning_state == "succeeded"
 
 
 def test_transient_faults_are_retried_by_the_sdk(emu):
     emu.control.faults(error_rate=0.3, drop_rate=0.1, seed=7)
     ml = ml_client()
-    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_LARGE)).result()
-    ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="flaky", model_id=MISTRAL_LARGE)).result()
+    ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name="m", model_id=MISTRAL_MEDIUM)).result()
+    ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name="flaky", model_id=MISTRAL_MEDIUM)).result()
     emu.control.clear_faults()
     assert ml.serverless_endpoints.get("flaky").provisioning_state == "succeeded"
     statuses = {e["status"] for e in emu.control.requests()}
@@ -154,6 +154,6 @@ def test_route_fault_and_latency(emu):
 def test_paging_follows_next_link(emu):
 
     for i in range(3):
-        emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name=f"seeded-{i}", model_id=MISTRAL_LARGE)
+        emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name=f"seeded-{i}", model_id=MISTRAL_MEDIUM)
     ml = ml_client()
     assert sorted(e.name for e in ml.serverless_endpoints.list()) == ["seeded-0", "seeded-1", "seeded-2"]

@@ -5,14 +5,14 @@ import pytest
 from azure.ai.ml.entities import MarketplaceSubscription, ServerlessEndpoint
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from .clients import MISTRAL_LARGE, MISTRAL_SMALL, PHI, SUB_EA, SUB_JAPAN, SUB_TRIAL, arm_call, ml_client, project_path
+from .clients import MISTRAL_MEDIUM, MISTRAL_SMALL, PHI, SUB_EA, SUB_JAPAN, SUB_TRIAL, arm_call, ml_client, project_path
 
 
-def subscribe(ml, model=MISTRAL_LARGE, name="mistral-large"):
+def subscribe(ml, model=MISTRAL_MEDIUM, name="mistral-medium"):
     return ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name=name, model_id=model)).result()
 
 
-def deploy(ml, name, model=MISTRAL_LARGE):
+def deploy(ml, name, model=MISTRAL_MEDIUM):
     return ml.serverless_endpoints.begin_create_or_update(ServerlessEndpoint(name=name, model_id=model)).result()
 
 
@@ -37,28 +37,30 @@ def test_endpoint_name_is_unique_per_region_across_projects(emu):
     assert err.value.error.code == "UserError"
     assert inner_code(err.value) == "ServerlessEndpointNameNotAvailable"
     assert "Serverless endpoint name 'Shared-Name' is not available. Please select a different name." in str(err.value)
-    # The same name in another region is fine: the URL differs.
+    # In another region the name is free (the URL differs): France Central refuses the model, not the name.
     fr = ml_client("contoso-chat-fr")
     subscribe(fr)
-    assert deploy(fr, "shared-name").scoring_uri == "https://shared-name.francecentral.models.ai.azure.com"
+    with pytest.raises(HttpResponseError) as err:
+        deploy(fr, "shared-name")
+    assert inner_code(err.value) == "ServerlessModelNotAvailableInRegion"
 
 
 def test_one_deployment_per_model_per_project(emu):
     ml = ml_client()
     subscribe(ml)
-    deploy(ml, "large-one")
+    deploy(ml, "medium-one")
     with pytest.raises(ResourceExistsError) as err:
-        deploy(ml, "large-two")
+        deploy(ml, "medium-two")
     assert inner_code(err.value) == "ServerlessEndpointModelAlreadyDeployed"
-    assert "large-one" in str(err.value)
+    assert "medium-one" in str(err.value)
 
 
 def test_model_not_offered_in_the_hub_region(emu):
     ml = ml_client("contoso-we", rg="rg-westeurope")  # hub in West Europe
     with pytest.raises(HttpResponseError) as err:
-        deploy(ml, "large-we")
+        deploy(ml, "medium-we")
     assert inner_code(err.value) == "ServerlessModelNotAvailableInRegion"
-    assert f"The requested model {MISTRAL_LARGE} is not available in region West Europe." in str(err.value)
+    assert f"The requested model {MISTRAL_MEDIUM} is not available in region West Europe." in str(err.value)
 
 
 def test_endpoint_needs_the_projects_marketplace_subscription(emu):
@@ -89,7 +91,7 @@ def test_marketplace_purchase_refused(emu, sub, project, needle):
     assert err.value.error.code == "UserError"
     assert "Error occurred when subscribing to Marketplace" in str(err.value)
     assert needle in str(err.value)
-    status = arm_call("GET", project_path(project, sub=sub) + "/marketplaceSubscriptions/mistral-large").json()
+    status = arm_call("GET", project_path(project, sub=sub) + "/marketplaceSubscriptions/mistral-medium").json()
     assert status["properties"]["provisioningState"] == "Failed"
 
 
@@ -97,7 +99,7 @@ def test_deleting_the_subscription_leaves_the_endpoint_unhealthy(emu):
     ml = ml_client()
     subscribe(ml)
     endpoint = deploy(ml, "orphaned")
-    ml.marketplace_subscriptions.begin_delete("mistral-large").result()
+    ml.marketplace_subscriptions.begin_delete("mistral-medium").result()
     body = arm_call("GET", project_path() + "/serverlessEndpoints/orphaned").json()
     assert body["properties"]["provisioningState"] == "Succeeded"
     assert body["properties"]["endpointState"] == "Suspended"
@@ -119,7 +121,7 @@ def test_versioned_model_id_and_unknown_model(emu):
     assert inner_code(err.value) == "ServerlessModelNotFound"
     response = arm_call("PUT", project_path() + "/serverlessEndpoints/pinned", body={
         "location": "eastus2", "sku": {"name": "Consumption"},
-        "properties": {"modelSettings": {"modelId": MISTRAL_LARGE + "/versions/3"}}})
+        "properties": {"modelSettings": {"modelId": MISTRAL_MEDIUM + "/versions/3"}}})
     assert response.status_code == 400
     assert response.json()["error"]["additionalInfo"][1]["info"]["value"]["innerError"]["code"] == "ServerlessModelVersionNotSupported"
 
@@ -133,8 +135,8 @@ def test_subscription_creates_the_hidden_saas_resource(emu):
     subscribe(ml)
     resources = ResourceManagementClient(credential(), SUB_GENAI)
     saas = list(resources.resources.list_by_resource_group("rg-genai", filter="resourceType eq 'Microsoft.SaaS/resources'"))
-    assert [r.name for r in saas] == ["mistral-ai-large-offer-contoso-chat"]
-    ml.marketplace_subscriptions.begin_delete("mistral-large").result()
+    assert [r.name for r in saas] == ["mistral-medium-2505-offer-contoso-chat"]
+    ml.marketplace_subscriptions.begin_delete("mistral-medium").result()
     assert list(resources.resources.list_by_resource_group("rg-genai", filter="resourceType eq 'Microsoft.SaaS/resources'")) == []
 
 
@@ -150,7 +152,7 @@ def test_model_change_is_refused_and_content_safety_is_set_on_create(emu):
     subscribe(ml)
     created = arm_call("PUT", project_path() + "/serverlessEndpoints/safe", body={
         "location": "eastus2", "sku": {"name": "Consumption"}, "tags": {"team": "chat"},
-        "properties": {"modelSettings": {"modelId": MISTRAL_LARGE}, "contentSafety": {"contentSafetyStatus": "Disabled"}}})
+        "properties": {"modelSettings": {"modelId": MISTRAL_MEDIUM}, "contentSafety": {"contentSafetyStatus": "Disabled"}}})
     assert created.status_code == 201 and "Azure-AsyncOperation" in created.headers
     body = ml.serverless_endpoints.get("safe")
     assert body.tags == {"team": "chat"}

@@ -17,10 +17,10 @@ def test_script_for_real_azure_runs_unchanged(emu):
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert lines[0] == "project contoso-chat Project eastus2 contoso-hub"
-    assert lines[1] == "subscription mistral-large subscribed mistral-ai-large-offer"
-    assert lines[2] == "endpoint mistral-large-flow succeeded https://mistral-large-flow.eastus2.models.ai.azure.com"
+    assert lines[1] == "subscription mistral-medium subscribed mistral-medium-2505-offer"
+    assert lines[2] == "endpoint mistral-medium-flow succeeded https://mistral-medium-flow.eastus2.models.ai.azure.com"
     assert lines[3] == "keys 32 32"
-    assert lines[4] == "listed ['mistral-large-flow']"
+    assert lines[4] == "listed ['mistral-medium-flow']"
     assert lines[5] == "deleted [] []"
     log = emu.control.requests()
     hosts = {entry["host"] for entry in log}

@@ -120,7 +120,7 @@ def test_cli_serve_env_and_state_file(tmp_path):
             "from azure.ai.ml import MLClient\nfrom azure.ai.ml.entities import MarketplaceSubscription\n"
             "from azure.identity import DefaultAzureCredential\nimport os\n"
             "ml = MLClient(DefaultAzureCredential(), os.environ['AZURE_SUBSCRIPTION_ID'], 'rg-genai', 'contoso-chat')\n"
-            "ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name='kept', model_id='azureml://registries/azureml-mistral/models/Mistral-large')).result()\n"
+            "ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(name='kept', model_id='azureml://registries/azureml-mistral/models/mistral-medium-2505')).result()\n"
         )
         subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=120)
     finally:

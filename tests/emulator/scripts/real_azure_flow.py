@@ -10,7 +10,7 @@ from azure.ai.ml import MLClient
 from azure.ai.ml.entities import MarketplaceSubscription, ServerlessEndpoint
 from azure.identity import DefaultAzureCredential
 
-MODEL = "azureml://registries/azureml-mistral/models/Mistral-large"
+MODEL = "azureml://registries/azureml-mistral/models/mistral-medium-2505"
 
 credential = DefaultAzureCredential()
 ml = MLClient(credential, os.environ["AZURE_SUBSCRIPTION_ID"], "rg-genai", "contoso-chat")
@@ -19,12 +19,12 @@ project = ml.workspaces.get("contoso-chat")
 print("project", project.name, type(project).__name__, project.location, project.hub_id.rsplit("/", 1)[-1])
 
 subscription = ml.marketplace_subscriptions.begin_create_or_update(
-    MarketplaceSubscription(name="mistral-large", model_id=MODEL)
+    MarketplaceSubscription(name="mistral-medium", model_id=MODEL)
 ).result()
 print("subscription", subscription.name, subscription.status, subscription.marketplace_plan.offer_id)
 
 endpoint = ml.serverless_endpoints.begin_create_or_update(
-    ServerlessEndpoint(name="mistral-large-flow", model_id=MODEL)
+    ServerlessEndpoint(name="mistral-medium-flow", model_id=MODEL)
 ).result()
 print("endpoint", endpoint.name, endpoint.provisioning_state, endpoint.scoring_uri)
 
