@@ -28,10 +28,12 @@ LATENCY_S = 0.030
 SUB_OP_S, ENDPOINT_OP_S = 3.0, 5.0
 SUB = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
 # The fewest ARM requests that must run one after another for one deployment, besides waiting out
-# the two operations: the checks' two read rounds (the project, then its hub), PUT subscription,
+# the two operations: the checks' three read rounds (the project, then its hub; then, for the
+# name check, the endpoints of the region's other projects, whose list was read in the first two
+# rounds alongside), PUT subscription,
 # the 3 polls a 3 s operation needs at Retry-After: 1, its final GET, PUT endpoint, 5 polls, its
 # final GET, listKeys. (The token request goes to Entra ID, which has no injected latency.)
-SEQUENTIAL_REQUESTS = 2 + 1 + 3 + 1 + 1 + 5 + 1 + 1
+SEQUENTIAL_REQUESTS = 3 + 1 + 3 + 1 + 1 + 5 + 1 + 1
 RUNS = 3
 
 

@@ -67,12 +67,14 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
     project = project_id(d.subscription, d.resource_group, d.project)
     endpoint = dp.live_endpoint
     phase = Phase.DEPLOY
+    subscribed: Optional[str] = None  # the Marketplace subscription this run made (or tried to)
     try:
         for step in dp.steps:
             phase = Phase.SUBSCRIBE if step.action == SUBSCRIBE else Phase.DEPLOY
             progress(d.name, f"{step.short} ...")
             t0 = time.monotonic()
             if step.action == SUBSCRIBE:
+                subscribed = step.name
                 status = gateway.create_marketplace_subscription(project, step.name, d.model_id)
                 if status.lower() != "succeeded":
                     raise ProvisionError(f"Marketplace subscription {step.name} ended {status}; run apply again")
@@ -113,7 +115,28 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
         result.error = str(exc)
     finally:
         result.seconds = time.monotonic() - started
+    if subscribed is not None:
+        progress(d.name, f"{d.name} failed: undoing its Marketplace subscription {subscribed} ...")
+        result.error = f"{result.error}; {_undo_subscription(gateway, project, subscribed, d.name)}"
+        result.seconds = time.monotonic() - started
     return result, None
+
+
+def _undo_subscription(gateway: Gateway, project: str, name: str, deployment: str) -> str:
+    """A subscription this run made for an endpoint that then was not made is a billing relationship
+    with nothing behind it (or a Failed purchase): delete it again, unless an endpoint relies on it
+    (read again now: an endpoint whose creation was accepted keeps it)."""
+    try:
+        subscription = next((s for s in gateway.list_marketplace_subscriptions(project) if s.name.lower() == name.lower()), None)
+        if subscription is None:
+            return f"no Marketplace subscription {name} was left behind"
+        if any(e.uses(subscription) for e in gateway.list_endpoints(project)):
+            return f"the Marketplace subscription {name} stays: an endpoint of the project relies on it"
+        gateway.delete_marketplace_subscription(project, name)
+    except AzureError as exc:
+        return (f"the Marketplace subscription {name} it made could not be removed ({explain(exc)}): "
+                f"`provision destroy --only {deployment}` removes it")
+    return f"the Marketplace subscription {name} it made was removed again, so no billing relationship is left behind"
 
 
 def apply_plan(plan: Plan, gateway: Gateway, parallel: int, progress: Progress) -> ApplyResult:

@@ -5,13 +5,16 @@ missing, unhealthy, drift, policy, subscription, orphan, unmanaged, secrets, pro
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
 from .checks import HUB_GONE, identity_findings, unread_finding
 from .errors import AzureError, explain
 from .gateway import Gateway, project_id
-from .live import ChatResult, Endpoint, Keys, LiveState, ProjectState, Read, SaasResource, subscription_of
+from .catalog import Stage, lifecycle_of, packaged
+from .catalog import today as catalog_today
+from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource, subscription_of
 from .names import TextEnum
 from .plan import desired_tags, owner_of
 from .refresh import read_live
@@ -26,6 +29,7 @@ class Kind(TextEnum):
 
     READ = "read"
     MISSING = "missing"
+    LIFECYCLE = "lifecycle"
     UNHEALTHY = "unhealthy"
     SUBSCRIPTION = "subscription"
     POLICY = "policy"
@@ -58,6 +62,7 @@ class AuditData:
     probes: dict[str, ChatResult] = field(default_factory=dict)
     read_errors: list[str] = field(default_factory=list)
     everything: bool = False
+    today: dt.date = field(default_factory=catalog_today)
 
 
 def _endpoint_of(d: Deployment, p: ProjectState) -> Optional[Endpoint]:
@@ -65,7 +70,7 @@ def _endpoint_of(d: Deployment, p: ProjectState) -> Optional[Endpoint]:
 
 
 def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe: bool) -> AuditData:
-    live = read_live(spec, gateway, parallel)
+    live = read_live(spec, gateway, parallel, catalog=True)
     data = AuditData(live, read_secrets(spec.secrets), everything=everything)
     if live.identity is None:
         return data
@@ -166,6 +171,7 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
         if e.location and e.location not in d.allowed_regions:
             out.append(AuditFinding(Kind.DRIFT, d.name, f"endpoint region {display_region(e.location)} is not in allowed_regions", "move it to an allowed region"))
         out += _subscription_findings(d, p, e)
+        out += _lifecycle_findings(d, e, data)
         out += _secret_findings(d, e, data)
     probe = data.probes.get(d.name)
     if probe is not None and not probe.ok:
@@ -206,6 +212,25 @@ def _subscription_findings(d: Deployment, p: ProjectState, e: Endpoint) -> list[
     return []
 
 
+def _lifecycle_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[AuditFinding]:
+    """A live endpoint of a legacy, deprecated or retired model: when it stops, and what replaces it."""
+    catalog = packaged()
+    m = data.live.models.get(e.model_id.lower())
+    name = e.model_id.rsplit("/", 1)[-1]
+    lifecycle, source = lifecycle_of(name, m.found if m is not None else None, catalog)
+    stage = lifecycle.stage(data.today)
+    if stage == Stage.CURRENT:
+        return []
+    known = catalog.known(name)
+    replacement = known.replacement if known is not None else None
+    move = (f"set `model: {replacement}` (its replacement, {catalog.per}) and run `provision apply --allow-replace` (new URL and keys)"
+            if replacement else f"move to a current model ({catalog.per}: {', '.join(catalog.current(data.today))}) with `provision apply --allow-replace`")
+    if stage == Stage.RETIRED:
+        return [AuditFinding(Kind.LIFECYCLE, d.name, f"endpoint {e.name} serves {name}, retired on {lifecycle.retired} ({source}): it answers 404", move)]
+    dates = ", ".join(f"{what} {when}" for what, when in (("deprecated", lifecycle.deprecated), ("retires", lifecycle.retired)) if when)
+    return [AuditFinding(Kind.LIFECYCLE, d.name, f"endpoint {e.name} serves {name}, {stage} ({dates}; {source})", move)]
+
+
 def _secret_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[AuditFinding]:
     out = []  # the values are compared, never shown
     url, key = data.secrets.get(d.url_var), data.secrets.get(d.key_var)
@@ -243,13 +268,29 @@ def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool)
         for s in p.marketplace_subscriptions or ():
             used = any(e.uses(s) for e in p.endpoints)
             ours = s.owned_by(spec.stack)
-            if used or (key, s.model_id.lower()) in wanted_models or not (ours or everything):
+            wanted = next((d for d in spec.deployments if d.project_key == key and d.model_id.lower() == s.model_id.lower()), None)
+            if wanted is not None and (s.provisioning_state.lower() == "failed" or not used):
+                out.append(_left_behind(s, p, wanted, ours))
+                continue
+            if used or wanted is not None or not (ours or everything):
                 continue
             who = "made by this spec" if ours else "not this spec's"
             message = f"Marketplace subscription {s.name} in {p.name} ({who}) has no endpoint: a billing relationship left behind"
             fix = "`provision destroy --orphans` deletes it" if ours else f"it is not this spec's to delete: `az resource delete --ids {s.id}` (or the portal) if nobody needs it"
             out.append(AuditFinding(Kind.ORPHAN, s.name, message, fix))
     return out
+
+
+def _left_behind(s: MarketplaceSubscription, p: ProjectState, d: Deployment, ours: bool) -> AuditFinding:
+    """A subscription to a spec deployment's model that failed, or that no endpoint uses (an apply
+    that failed before the endpoint was made): billing with nothing behind it, or a refused purchase."""
+    state = "Failed (a refused purchase)" if s.provisioning_state.lower() == "failed" else f"{s.status}, with no endpoint"
+    message = f"Marketplace subscription {s.name} in {p.name} (for {d.name}'s model {d.model_name}) is {state}: nothing uses it"
+    if ours:
+        fix = f"`provision destroy --only {d.name}` removes it; `provision apply` makes the deployment again once the cause is fixed"
+    else:
+        fix = f"it is not this spec's to delete: `az resource delete --ids {s.id}` (or the portal) if nobody needs it"
+    return AuditFinding(Kind.SUBSCRIPTION, d.name, message, fix)
 
 
 def _saas_findings(data: AuditData) -> list[AuditFinding]:

@@ -156,8 +156,11 @@ def suggestions(name: str, names: Iterable[str], limit: int = 3) -> list[str]:
         by_lower.setdefault(n.lower(), n)
     if name.lower() in by_lower:
         return [by_lower[name.lower()]]
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=limit, cutoff=0.6)
-    prefix = [lower for lower in by_lower if len(name) >= 3 and (lower.startswith(name.lower()) or name.lower().startswith(lower))]
+    typed = name.lower()
+    scored = sorted(((difflib.SequenceMatcher(None, typed, lower).ratio(), lower) for lower in by_lower), key=lambda x: (-x[0], x[1]))
+    best = scored[0][0] if scored else 0.0
+    close = [lower for ratio, lower in scored if ratio >= 0.6 and ratio >= best - 0.1]  # the clear winners only
+    prefix = sorted(lower for lower in by_lower if len(typed) >= 3 and lower.startswith(typed))
     return [by_lower[c] for c in dict.fromkeys(close + prefix)][:limit]
 
 

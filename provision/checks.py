@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Iterable, Optional
 
 from .errors import REMEDIES, UNKNOWN_REMEDY, AzureError, explain
-from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read, RoleAssignment, RoleDefinition, covers, role_guid
+from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read, RoleAssignment, RoleDefinition, covers, role_guid, subscription_wide
 from .findings import Check as Check, Finding as Finding, _cannot_read
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, Action, Plan, owner_of
 from .catalog import Catalog, packaged
@@ -29,6 +29,7 @@ MARKETPLACE_ACTIONS = (
     "Microsoft.SaaS/resources/read",
     "Microsoft.SaaS/resources/write",
 )
+SUBSCRIPTION_ACTIONS = MARKETPLACE_ACTIONS[:2]  # MarketplaceOrdering: evaluated at the subscription's scope
 
 
 @lru_cache(maxsize=512)
@@ -152,10 +153,36 @@ def _needed_actions(actions: set[Action]) -> list[tuple[str, str]]:
     return needed
 
 
-def permission_finding(d: Deployment, p: ProjectState, actions: set[Action]) -> Finding:
+def subscription_permissions(d: Deployment, p: ProjectState, live: LiveState) -> tuple[Optional[tuple[Permission, ...]], Optional[AzureError]]:
+    """The caller's permissions over the whole subscription (roles assigned at it or above), from
+    the role definitions refresh read; (None, why) when one of them could not be read, (None, None)
+    when they were not read at all."""
+    sub = live.subscriptions.get(d.subscription)
+    if sub is None or p.assignments is None:
+        return None, None
+    wide = [a for a in p.assignments if subscription_wide(a)]
+    failures = [sub.failures[(Read.ROLE, a.role_definition_id.lower())] for a in wide if (Read.ROLE, a.role_definition_id.lower()) in sub.failures]
+    if failures:
+        return None, failures[0]
+    roles = [sub.roles.get(role_guid(a.role_definition_id)) for a in wide]
+    if any(r is None for r in roles):
+        return None, None
+    return tuple(block for r in roles if r is not None for block in r.permissions), None
+
+
+def permission_finding(d: Deployment, p: ProjectState, actions: set[Action], live: Optional[LiveState] = None) -> Finding:
     if p.permissions is None:
         return unread_finding(d, p, Read.PERMISSIONS)
-    missing = [(a, why) for a, why in _needed_actions(actions) if not allowed(p.permissions, a)]
+    wide, failure = subscription_permissions(d, p, live) if live is not None and SUBSCRIBE in actions else (None, None)
+    if failure is not None:
+        return _cannot_read(Check.PERMISSIONS, d.name, "could not read the caller's roles over the subscription (where Marketplace terms are signed)", failure,
+                            "grant the caller Microsoft.Authorization/roleDefinitions/read (every built-in role has it)")
+
+    def may(action: str) -> bool:
+        # the Marketplace terms are signed at the subscription: a role on the resource group does not reach them
+        return allowed(wide, action) if wide is not None and action in SUBSCRIPTION_ACTIONS else allowed(p.permissions or (), action)
+
+    missing = [(a, why) for a, why in _needed_actions(actions) if not may(a)]
     if not missing:
         return Finding(Check.PERMISSIONS, d.name, True, "the caller may " + ", ".join(dict.fromkeys(why for _, why in _needed_actions(actions))))
     market = [a for a, _ in missing if a in MARKETPLACE_ACTIONS]
@@ -258,7 +285,7 @@ def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = Fa
         findings += [f for f in (model_finding(d, live.models.get(d.model_id.lower()), actions, catalog, today),
                                  offer_finding(d, p, actions, catalog), name_finding(d, p, live)) if f is not None]
         findings.append(role_finding(d, p, live))
-        findings.append(permission_finding(d, p, actions))
+        findings.append(permission_finding(d, p, actions, live))
         if p.workspace is not None:
             findings += [unread_finding(d, p, what) for what in (Read.ENDPOINTS, Read.MARKETPLACE) if what in p.failures]
             findings += conflict_findings(d, p, actions, allow_replace, adopt)

@@ -186,6 +186,11 @@ def role_guid(role_definition_id: str) -> str:
     return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
+def subscription_wide(a: "RoleAssignment") -> bool:
+    """An assignment that applies to the whole subscription: at it, or above (management group, root)."""
+    return "/resourcegroups/" not in a.scope.lower()
+
+
 def covers(scope: str, target: str) -> bool:
     """An assignment at `scope` applies to `target` (the same, or above it)."""
     scope, target = scope.rstrip("/").lower(), target.rstrip("/").lower()

@@ -18,7 +18,7 @@ from .findings import Check, Finding, _cannot_read
 from .live import Endpoint, LiveState, ModelState, ProjectState
 from .plan import CREATE, REPLACE, Action
 from .regions import display_region
-from .spec import Deployment
+from .spec import Deployment, Spec
 
 URL_FORM = "https://<name>.<region>.models.ai.azure.com"
 
@@ -123,3 +123,27 @@ def _where(e: Endpoint) -> str:
         return parts[lowered.index(word) + 1] if word in lowered and lowered.index(word) + 1 < len(parts) else "?"
 
     return f"project {after('workspaces')} (resource group {after('resourcegroups')}, subscription {after('subscriptions')})"
+
+
+def offline_findings(spec: Spec, catalog: Catalog, today: dt.date) -> list[Finding]:
+    """What `validate` can say about the models without Azure: warnings only (the registry, read by
+    `plan`, has the last word), from the packaged catalog."""
+    out = []
+    for d in spec.deployments:
+        registry, name = split_model_id(d.model_id)
+        if registry.lower() != catalog.registry:
+            continue
+        known = catalog.known(name)
+        if known is None:
+            options = suggestions(name, catalog.current(today))
+            out.append(Finding(Check.MODEL, d.name, True, f"model '{name}' is not in the catalog of {catalog.as_of}{did_you_mean(options)} "
+                               "(`provision plan` asks the registry)", warning=True))
+            continue
+        if known.name != name:
+            out.append(Finding(Check.MODEL, d.name, True, f"the registry spells the model '{known.name}', not '{name}'", f"set `model: {known.name}`", warning=True))
+        stage = known.lifecycle.stage(today)
+        if stage in (Stage.DEPRECATED, Stage.RETIRED, Stage.LEGACY):
+            when = {Stage.RETIRED: known.lifecycle.retired, Stage.DEPRECATED: known.lifecycle.deprecated, Stage.LEGACY: known.lifecycle.legacy}[stage]
+            fix = f"set `model: {known.replacement}` (its replacement)" if known.replacement else ""
+            out.append(Finding(Check.MODEL, d.name, True, f"{known.name} is {stage} since {when} ({catalog.per})", fix, warning=True))
+    return out

@@ -4,14 +4,15 @@ the checks and the plan see "could not read", never an empty list."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable, Optional, TypeVar
 
 from .errors import AzureError
 from .gateway import Gateway
 from .catalog import split_model_id
-from .live import MLS, SAAS, Endpoint, covers, role_guid, LiveState, ModelState, NameScan, ProjectState, Read, RoleDefinition, SubscriptionState, Workspace
-from .spec import Spec
+from .live import MLS, SAAS, Endpoint, covers, role_guid, subscription_of, subscription_wide, LiveState, ModelState, NameScan, ProjectState, Read, RoleDefinition, SubscriptionState, Workspace
+from .spec import Deployment, Spec
 from .workers import worker_pool
 
 T = TypeVar("T")
@@ -127,6 +128,9 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = 
             tasks.append(partial(read_marketplace, p))
     if catalog:
         tasks += [partial(read_model, gateway, m) for m in models.values()]
+    visible = Visible()
+    if names:
+        tasks.append(partial(list_visible, gateway, visible, parallel))
     _run(tasks, parallel)
     for p in projects.values():
         _confirmed_missing(p)
@@ -136,7 +140,7 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = 
         followups += [partial(read_model, gateway, live.models.setdefault(e.model_id.lower(), ModelState(e.model_id)))
                       for p in projects.values() for e in p.endpoints or () if e.model_id and e.model_id.lower() not in live.models]
     if names:
-        followups += [partial(scan_region, gateway, spec, live, region, parallel) for region in regions_to_scan(spec, live)]
+        followups += [partial(scan_region, gateway, live, visible, region, parallel) for region in regions_to_scan(spec, live)]
     _run(followups, parallel)
     return live
 
@@ -161,25 +165,42 @@ def read_model(gateway: Gateway, m: ModelState) -> None:
         m.failure = exc
 
 
-def read_covering_roles(gateway: Gateway, spec: Spec, live: LiveState) -> None:
-    """Where the caller does not hold the required role by name, the definitions of the roles it
-    does hold over the project (an Owner or Contributor covers Azure AI Developer by effect)."""
+def read_covering_roles(gateway: Gateway, spec: Spec, live: LiveState, parallel: int = 8) -> None:
+    """Role definitions beyond the required role's, only where needed: where the caller does not
+    hold the required role by name, those of the roles it holds over the project (an Owner or
+    Contributor covers Azure AI Developer by effect); and where a Marketplace subscription is to
+    be made, those of the roles it holds over the whole subscription (the Marketplace terms are
+    signed there: a role on the resource group alone does not reach them)."""
     wanted: dict[str, set[str]] = {}  # subscription -> role definition ids to read
     for d in spec.deployments:
         p, sub = live.projects[d.project_key], live.subscriptions[d.subscription]
+        if p.assignments is None:
+            continue
         role_id = sub.role_ids.get(d.required_role.lower())
-        if p.assignments is None or not role_id:
-            continue
         held = [a for a in p.assignments if covers(a.scope, p.id)]
-        if any(role_guid(a.role_definition_id) == role_id for a in held):
-            continue
-        wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in held if role_guid(a.role_definition_id) not in sub.roles)
+        if role_id and not any(role_guid(a.role_definition_id) == role_id for a in held):
+            wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in held)
+        if subscribes(d, p):
+            wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in p.assignments if subscription_wide(a))
+    tasks: list[Callable[[], None]] = []
     for subscription, ids in wanted.items():
         sub = live.subscriptions[subscription]
-        for rid in sorted(ids):
-            found = _attempt(sub.failures, (Read.ROLE, rid.lower()), lambda: gateway.role_definition_by_id(subscription, rid))
-            if found is not None:
-                sub.roles[found.id] = found
+        tasks += [partial(_read_role_by_id, gateway, sub, rid) for rid in sorted(ids) if role_guid(rid) not in sub.roles]
+    _run(tasks, parallel)
+
+
+def _read_role_by_id(gateway: Gateway, sub: SubscriptionState, role_definition_id: str) -> None:
+    found = _attempt(sub.failures, (Read.ROLE, role_definition_id.lower()), lambda: gateway.role_definition_by_id(sub.id, role_definition_id))
+    if found is not None:
+        sub.roles[found.id] = found
+
+
+def subscribes(d: Deployment, p: ProjectState) -> bool:
+    """Whether apply may subscribe the project to the model's offer (none live, or a failed one)."""
+    if d.microsoft_sold or p.marketplace_subscriptions is None:
+        return False
+    existing = subscription_of(d.model_id, None, p.marketplace_subscriptions)
+    return existing is None or existing.provisioning_state.lower() == "failed"
 
 
 def regions_to_scan(spec: Spec, live: LiveState) -> list[str]:
@@ -192,31 +213,44 @@ def regions_to_scan(spec: Spec, live: LiveState) -> list[str]:
     return sorted(regions)
 
 
-def scan_region(gateway: Gateway, spec: Spec, live: LiveState, region: str, parallel: int) -> None:
-    """The endpoints of every project in `region` the caller can see, outside the spec's projects
-    (those were read already): subscriptions, their workspaces, then the projects' endpoint lists."""
-    unread: list[str] = []
-    mine = {p.id.lower() for p in live.projects.values()}
+@dataclass
+class Visible:
+    """The workspaces of every subscription the caller can read (listed while the spec's own
+    projects are read, so the name check costs one more round, not three)."""
+
+    workspaces: list[Workspace] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def list_visible(gateway: Gateway, visible: Visible, parallel: int) -> None:
     try:
         subscriptions = gateway.list_subscriptions()
     except AzureError as exc:
-        live.names[region] = NameScan(region, (), 0, (f"the caller's subscriptions ({exc})",))
+        visible.unread.append(f"the caller's subscriptions ({exc})")
         return
-    found: list[Workspace] = []
-    lock = threading.Lock()
 
     def workspaces(subscription: str) -> None:
         try:
             listed = gateway.list_subscription_workspaces(subscription)
         except AzureError as exc:
-            with lock:
-                unread.append(f"subscription {subscription} ({exc})")
+            with visible.lock:
+                visible.unread.append(f"subscription {subscription} ({exc})")
             return
-        with lock:
-            found.extend(w for w in listed if w.location == region and w.kind.lower() == "project" and w.id.lower() not in mine)
+        with visible.lock:
+            visible.workspaces.extend(listed)
 
     _run([partial(workspaces, s) for s in subscriptions], parallel)
+
+
+def scan_region(gateway: Gateway, live: LiveState, visible: Visible, region: str, parallel: int) -> None:
+    """The endpoints of every project in `region` the caller can see, outside the spec's projects
+    (those were read already)."""
+    mine = {p.id.lower() for p in live.projects.values()}
+    projects = [w for w in visible.workspaces if w.location == region and w.kind.lower() == "project" and w.id.lower() not in mine]
+    unread = list(visible.unread)
     endpoints: list[Endpoint] = []
+    lock = threading.Lock()
 
     def endpoints_of(w: Workspace) -> None:
         try:
@@ -228,8 +262,8 @@ def scan_region(gateway: Gateway, spec: Spec, live: LiveState, region: str, para
         with lock:
             endpoints.extend(listed)
 
-    _run([partial(endpoints_of, w) for w in found], parallel)
-    live.names[region] = NameScan(region, tuple(sorted(endpoints, key=lambda e: e.id.lower())), len(found), tuple(sorted(unread)))
+    _run([partial(endpoints_of, w) for w in projects], parallel)
+    live.names[region] = NameScan(region, tuple(sorted(endpoints, key=lambda e: e.id.lower())), len(projects), tuple(sorted(unread)))
 
 
 def _confirmed_missing(p: ProjectState) -> None:

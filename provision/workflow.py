@@ -56,7 +56,7 @@ def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool =
               replace_foreign: bool = False) -> Preflight:
     """Read-only: what is live, what would change, and whether it may."""
     local = secrets_finding(spec)
-    live = read_live(spec, gateway, parallel)
+    live = read_live(spec, gateway, parallel, catalog=True, names=True)
     if not replace_foreign:
         refuse_foreign_entries(spec, spec.deployments, origins_of(spec.deployments, gateway, live))
     plan = plan_changes(spec, live)
