@@ -27,6 +27,13 @@ class Options:
     document: dict[str, Any] = field(default_factory=dict)  # --output json: what the command reported; printed once, by main
     replace_foreign: bool = False  # --replace-foreign-secrets
     secrets_file: Optional[str] = None  # --secrets-file: instead of the spec's secrets.path
+    verbose: bool = False  # --verbose: every check (and every deployment audit found in order), not one line per kind
+
+
+class UnknownDeployment(ProvisionError):
+    """A deployment name the spec does not have (on the command line)."""
+
+    exit_code = EXIT_USAGE
 
 
 DISTRIBUTION = "mistral-azure-provision"  # on PyPI the bare name `provision` is an unrelated project
@@ -70,6 +77,26 @@ def common(f: Any) -> Any:
     return f
 
 
+VERBOSE = click.option("--verbose", is_flag=True, default=False, expose_value=False, callback=_override("verbose"),
+                       help="List every check (audit: also every deployment without findings), not one line per kind of check.")
+
+
+def _style() -> Any:
+    """Colour for stdout's text: on a terminal, or with FORCE_COLOR; never with NO_COLOR, never in JSON."""
+    from .render import Style, use_colour
+
+    try:
+        isatty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        isatty = False
+    return Style(use_colour(isatty, os.environ))
+
+
+def _on_terminal() -> bool:
+    """Whether provision can ask: stdin and stderr are a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def _environ(opts: Options) -> Mapping[str, str]:
     """The environment the spec is read with; --secrets-file is PROVISION_SECRETS_FILE."""
     from .spec import SECRETS_FILE_VARIABLE
@@ -78,16 +105,21 @@ def _environ(opts: Options) -> Mapping[str, str]:
 
 
 @cli.command()
+@VERBOSE
 @common
 @click.pass_obj
 def validate(opts: Options) -> None:
     """Check the spec without calling Azure: every problem at once, with file:line."""
+    from .regions import display_region
     from .spec import load_spec
 
     spec = load_spec(opts.file, _environ(opts))
     names = ", ".join(d.name for d in spec.deployments)
-    _emit(opts, {"valid": True, "file": opts.file, "deployments": [d.name for d in spec.deployments]},
-          [f"{opts.file}: valid ({len(spec.deployments)} deployment{'s' if len(spec.deployments) != 1 else ''}: {names})"])
+    lines = [f"{opts.file}: valid ({len(spec.deployments)} deployment{'s' if len(spec.deployments) != 1 else ''}: {names})"]
+    if opts.verbose:
+        lines += [f"  {d.name}: {d.model_name} in project {d.project} (resource group {d.resource_group}; allowed: "
+                  f"{', '.join(display_region(r) for r in d.allowed_regions)})" for d in spec.deployments]
+    _emit(opts, {"valid": True, "file": opts.file, "deployments": [d.name for d in spec.deployments]}, lines)
 
 
 def _emit(opts: Options, data: dict[str, Any], lines: list[str]) -> None:
@@ -101,9 +133,10 @@ def _emit(opts: Options, data: dict[str, Any], lines: list[str]) -> None:
 
 
 def _out(text: str) -> None:
-    """Stdout that cannot take the report (`>/dev/full`, `| head -c0`) is an environment error."""
+    """Stdout that cannot take the report (`>/dev/full`, `| head -c0`) is an environment error.
+    Colour codes are in the text only when _style() said so (FORCE_COLOR into a pipe too): keep them."""
     try:
-        click.echo(text)
+        click.echo(text, color=True)
     except OSError as exc:
         raise OutputFailed(f"cannot write to standard output ({exc.strerror or type(exc).__name__})") from None
 
@@ -118,21 +151,46 @@ def _preflight(opts: Options, parallel: int, allow_replace: bool = False, adopt:
     spec = load_spec(opts.file, _environ(opts))
     if only:
         spec = dataclasses.replace(spec, deployments=tuple(_chosen(spec, only, opts.file, "--only")))
-    gateway = Gateway(parallel=parallel)
+    gateway = _gateway(opts, parallel)
     return spec, gateway, preflight(spec, gateway, parallel, allow_replace, adopt, opts.replace_foreign)
 
 
-def _preflight_dict(pre: Any) -> dict[str, Any]:
+def _gateway(opts: Options, parallel: int) -> Any:
+    """The gateway; with --debug, every HTTP request it makes is a line on stderr (keys and tokens redacted)."""
+    from . import httptrace
+    from .gateway import Gateway
+
+    if opts.debug:
+        httptrace.enable(sys.stderr)
+    return Gateway(parallel=parallel)
+
+
+def _stale(pre: Any) -> dict[str, tuple[str, ...]]:
+    """deployment -> the secrets variables apply will write again (missing, or a URL not the live one)."""
+    from .plan import stale_secrets
+    from .secrets import read_secrets, spec_directory
+
+    try:
+        held = read_secrets(pre.spec.secrets, spec_directory(pre.spec))
+    except ProvisionError:
+        return {}  # the secrets check says what is wrong with the file
+    return stale_secrets(pre.plan, held)
+
+
+def _preflight_dict(pre: Any, stale: Optional[Mapping[str, tuple[str, ...]]] = None) -> dict[str, Any]:
     from .render import identity_dict, plan_dict
 
-    return {"identity": identity_dict(pre.live.identity), "checks": [f.as_dict() for f in pre.findings], "plan": plan_dict(pre.plan)}
+    return {"identity": identity_dict(pre.live.identity), "checks": [f.as_dict() for f in pre.findings],
+            "plan": plan_dict(pre.plan, pre.findings, _stale(pre) if stale is None else stale)}
 
 
 def _report(opts: Options, pre: Any) -> None:
-    from .render import findings_text, plan_summary, plan_text
+    from .render import blocking, findings_text, names_of, plan_summary, plan_text
 
-    lines = ["Checks:"] + findings_text(pre.findings) + [plan_summary(pre)] + plan_text(pre.plan)
-    _emit(opts, _preflight_dict(pre), lines)
+    style, names, stale = _style(), names_of(pre.live), _stale(pre)
+    lines = (["Checks:"] + findings_text(pre.findings, opts.verbose, style, names) + [plan_summary(pre, style)]
+             + plan_text(pre.plan, style, blocking(pre.plan, pre.findings), stale, names))
+    _emit(opts, _preflight_dict(pre, stale), lines)
 
 
 def _refused(pre: Any, nothing_was: str = "changed") -> ChecksFailed:
@@ -162,6 +220,7 @@ def preflight_options(f: Any) -> Any:
 @cli.command()
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when there are changes to apply.")
 @preflight_options
+@VERBOSE
 @common
 @click.pass_obj
 def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
@@ -177,11 +236,13 @@ def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: b
 @cli.command()
 @click.option("-y", "--yes", is_flag=True, help="Apply without asking (required when not on a terminal).")
 @preflight_options
+@VERBOSE
 @common
 @click.pass_obj
 def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
     """Check, then subscribe, deploy and write the URL and key of every deployment to the secrets file."""
-    from .render import ProgressLine, result_dict, result_text
+    from .progress import ProgressLine
+    from .render import result_dict, result_text
     from .workflow import apply_and_store
 
     spec, gateway, pre = _preflight(opts, parallel, allow_replace, adopt, only)
@@ -193,8 +254,11 @@ def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: b
         _confirm(yes, "Apply these changes?")
     with ProgressLine() as progress:
         result = apply_and_store(pre, gateway, parallel, progress)
+        for r in result.deployments:
+            if not r.ok:
+                progress.fail(r.name, r.error or "failed")
     data = {**_preflight_dict(pre), **result_dict(result, spec.secrets.path)}
-    _emit(opts, data, ["Result:"] + result_text(result, spec.secrets.path))
+    _emit(opts, data, ["Result:"] + result_text(result, spec.secrets.path, _style()))
     if not result.ok:
         failures = sum(1 for r in result.deployments if not r.ok)
         raise ProvisionError(f"{failures} deployment{'s' if failures != 1 else ''} failed; run `provision apply` again once fixed (finished work is kept and adopted)")
@@ -204,23 +268,44 @@ def _confirm(yes: bool, question: str) -> None:
     """Changes are confirmed on a terminal; anywhere else they need --yes."""
     if yes:
         return
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+    if not _on_terminal():
         raise Declined(f"not on a terminal, so provision cannot ask \"{question}\": pass --yes to go ahead")
     if not click.confirm(question, err=True):
         raise Declined("declined: nothing was changed")
 
 
+def _confirm_typed(yes: bool, question: str) -> None:
+    """Deletes are confirmed on a terminal by typing `yes` (anything else declines); elsewhere they need --yes."""
+    if yes:
+        return
+    if not _on_terminal():
+        raise Declined(f"not on a terminal, so provision cannot ask \"{question}\": pass --yes to go ahead")
+    answer = click.prompt(f"{question} Only 'yes' will be accepted", default="", show_default=False, err=True)
+    if answer.strip() != "yes":
+        raise Declined("declined: nothing was deleted")
+
+
 def _spec_and_gateway(opts: Options, parallel: int) -> Any:
-    from .gateway import Gateway
     from .spec import load_spec
 
-    return load_spec(opts.file, _environ(opts)), Gateway(parallel=parallel)
+    return load_spec(opts.file, _environ(opts)), _gateway(opts, parallel)
 
 
-def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any]:
-    unknown = [n for n in names if spec.deployment(n) is None]
+def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str = "") -> list[Any]:
+    """The named deployments (all of them when none is named). An unknown name is a usage error in
+    one line, with the closest name the spec has, or the names it has."""
+    import difflib
+
+    unknown = list(dict.fromkeys(n for n in names if spec.deployment(n) is None))
     if unknown:
-        raise click.BadParameter(f"{', '.join(unknown)} is not a deployment of {file} (it has: {', '.join(d.name for d in spec.deployments)})", param_hint=hint)
+        known = [d.name for d in spec.deployments]
+        lowered = {k.lower(): k for k in known}
+
+        def hint_for(name: str) -> str:
+            close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+            return f"; did you mean '{lowered[close[0]]}'?" if close else f" (it has: {', '.join(known)})"
+
+        raise UnknownDeployment("; ".join(f"no deployment '{n}' in {file}{hint_for(n)}" for n in unknown))
     return [spec.deployment(n) for n in names] if names else list(spec.deployments)
 
 
@@ -230,14 +315,16 @@ def _chosen(spec: Any, names: tuple[str, ...], file: str, hint: str) -> list[Any
 @click.option("--keep-subscription", is_flag=True, help="Keep the Marketplace subscriptions (and their SaaS billing resources).")
 @click.option("--include-unmanaged", is_flag=True, help="Also delete resources of the spec's names that provision did not create.")
 @click.option("--orphans", is_flag=True, help="Delete only what this spec's stack made that the spec no longer names (endpoints, then their subscriptions).")
-@click.option("-y", "--yes", is_flag=True, help="Delete without asking (required when not on a terminal).")
+@click.option("-y", "--yes", is_flag=True, help="Delete without asking (on a terminal it asks you to type yes; elsewhere required).")
 @PARALLEL
 @REPLACE_FOREIGN
+@VERBOSE
 @common
 @click.pass_obj
 def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscription: bool, include_unmanaged: bool, orphans: bool, yes: bool, parallel: int) -> None:
     """Delete the spec's endpoints, then their Marketplace subscriptions, and their secrets entries."""
-    from .render import ProgressLine, destroy_result_text, destroy_text
+    from .progress import ProgressLine
+    from .render import destroy_result_text, destroy_text, names_of
     from .workflow import destroy_and_forget, destroy_preflight
 
     spec, gateway = _spec_and_gateway(opts, parallel)
@@ -247,42 +334,61 @@ def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscripti
     pre = destroy_preflight(spec, gateway, parallel, only, keep_subscription, include_unmanaged, orphans, opts.replace_foreign)
     report: dict[str, Any] = {"checks": [f.as_dict() for f in pre.findings], "plan": [i.as_dict() for i in pre.items], "dry_run": dry_run, "results": []}
     if opts.output == "text" or not pre.ok or dry_run or not pre.deletions:
-        _emit(opts, report, destroy_text(pre, dry_run) + (["Nothing to delete."] if pre.ok and not dry_run and not pre.deletions else []))
+        _emit(opts, report, destroy_text(pre, dry_run, opts.verbose, _style(), names_of(None))
+              + (["Nothing to delete."] if pre.ok and not dry_run and not pre.deletions else []))
     if not pre.ok:
         raise _refused(pre, "deleted")
     if dry_run:
         return
     if pre.deletions:
-        _confirm(yes, f"Delete {pre.deletions} resource{'s' if pre.deletions != 1 else ''}?")
+        _confirm_typed(yes, f"Delete the {pre.deletions} resource{'s' if pre.deletions != 1 else ''} above?")
     with ProgressLine() as progress:
         results = destroy_and_forget(pre, gateway, parallel, progress)
+        for r in results:
+            if not r.ok:
+                progress.fail(r.name, r.error or "failed")
     if pre.deletions:
-        _emit(opts, {**report, "results": [r.as_dict() for r in results]}, destroy_result_text(results))
+        _emit(opts, {**report, "results": [r.as_dict() for r in results]}, destroy_result_text(results, _style()))
     if not all(r.ok for r in results):
         raise ProvisionError("some deletions failed; run `provision destroy` again (what is gone stays gone)")
 
 
 @cli.command()
+@ONLY
 @click.option("--all", "everything", is_flag=True, help="Also every endpoint, Marketplace subscription and SaaS resource in the spec's resource groups.")
 @click.option("--probe", is_flag=True, help="Also make one chat call per deployment.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when there are findings.")
 @PARALLEL
+@VERBOSE
 @common
 @click.pass_obj
-def audit(opts: Options, everything: bool, probe: bool, detailed_exitcode: bool, parallel: int) -> None:
+def audit(opts: Options, only: tuple[str, ...], everything: bool, probe: bool, detailed_exitcode: bool, parallel: int) -> None:
     """Report drift, unhealthy endpoints, orphans and stale secrets (read-only)."""
     from .audit import Kind, audit_findings, collect
-    from .render import audit_text
+    from .render import audit_changes, audit_dict, audit_text
 
     spec, gateway = _spec_and_gateway(opts, parallel)
+    chosen = _chosen(spec, only, opts.file, "--only")
     data = collect(spec, gateway, parallel, everything, probe)
-    findings = audit_findings(spec, data)
-    checked = [d.name for d in spec.deployments]
-    _emit(opts, {"deployments": checked, "all": everything, "probe": probe, "findings": [f.as_dict() for f in findings]}, audit_text(findings, checked))
+    findings = _only(audit_findings(spec, data), spec, chosen) if only else audit_findings(spec, data)
+    checked = [d.name for d in chosen]
+    changes = {k: v for k, v in audit_changes(spec, data.live).items() if k in checked}
+    _emit(opts, audit_dict(findings, checked, everything, probe, changes), audit_text(findings, checked, opts.verbose, _style(), changes))
     if any(f.kind == Kind.READ for f in findings):
         raise ProvisionError("the audit could not read everything (see the `read` findings)")
     if detailed_exitcode and findings:
         raise click.exceptions.Exit(EXIT_CHANGES)
+
+
+def _only(findings: list[Any], spec: Any, chosen: list[Any]) -> list[Any]:
+    """audit --only: the findings about the chosen deployments, and those about no deployment of the
+    spec that say something could not be read (they decide the exit code); the audit itself still
+    looks at the whole spec, so the others are never mistaken for orphans."""
+    from .audit import Kind
+
+    keep = {d.name.lower() for d in chosen}
+    named = {d.name.lower() for d in spec.deployments}
+    return [f for f in findings if f.subject.lower() in keep or (f.kind == Kind.READ and f.subject.lower() not in named)]
 
 
 @cli.command()
@@ -324,7 +430,7 @@ def keys() -> None:
 @click.pass_obj
 def rotate(opts: Options, name: str, which: str, grace: float, yes: bool) -> None:
     """Regenerate a key without breaking clients, and update the secrets file."""
-    from .render import ProgressLine
+    from .progress import ProgressLine
     from .rotate import rotate_key
 
     spec, gateway = _spec_and_gateway(opts, 4)
@@ -337,6 +443,7 @@ def rotate(opts: Options, name: str, which: str, grace: float, yes: bool) -> Non
 
 @cli.command()
 @PARALLEL
+@VERBOSE
 @common
 @click.pass_obj
 def whoami(opts: Options, parallel: int) -> None:
@@ -346,7 +453,7 @@ def whoami(opts: Options, parallel: int) -> None:
 
     spec, gateway = _spec_and_gateway(opts, parallel)
     report = whoami_report(spec, gateway, parallel)
-    _emit(opts, report.as_dict(), whoami_text(report))
+    _emit(opts, report.as_dict(), whoami_text(report, opts.verbose, _style()))
     if report.identity is None:
         raise ChecksFailed("could not sign in to Azure, so nothing else was read (the FAIL above says why)")
     if any(not f.ok and f.unread for f in report.findings):
@@ -431,7 +538,16 @@ def _finish_json(opts: Optional[Options], args: list[str], code: int, error: Opt
     final["ok"] = error is None and code in (0, EXIT_CHANGES)
     if error is not None:
         final.update(error=error, exit_code=code)
-    _out(json.dumps(final, indent=2))
+    _out(json.dumps(json_ready(final), indent=2))
+
+
+def json_ready(value: Any) -> Any:
+    """The document with null, never "", for every absent value (a remedy, a reason, a detail)."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return None if isinstance(value, str) and value == "" else value
 
 
 def _bug(exc: BaseException) -> str:

@@ -5,11 +5,14 @@ offer (never for models sold by Microsoft; an existing subscription to the offer
 its name), then create the endpoint, update it in place (content safety, tags), resume or retry an
 unfinished operation, replace it (a model change, only with --allow-replace), adopt an endpoint the
 tool did not create (only with --adopt), or nothing. Keys are read on every apply (a read).
+
+Each step says what it does to Azure (its Effect: add, change, replace, destroy, which the output
+counts as Terraform does) and, for an endpoint that exists, the values it changes (old -> new).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Mapping, Optional
 
 from .names import TextEnum
 from .live import DEFAULT_STACK, DEPLOYMENT_TAG, MANAGED_TAG, NAMESPACES, STACK_TAG, Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name
@@ -32,12 +35,52 @@ class Action(TextEnum):
 SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT, UNSUBSCRIBE = Action  # the names the other stages import
 
 
+class Effect(TextEnum):
+    """What a step does to a resource, as a Terraform user counts it."""
+
+    ADD = "add"  # makes a resource that does not exist
+    CHANGE = "change"  # changes one in place
+    REPLACE = "replace"  # deletes it and makes it again (one add and one destroy)
+    DESTROY = "destroy"
+
+
+EFFECTS = {SUBSCRIBE: Effect.ADD, CREATE: Effect.ADD, REPLACE: Effect.REPLACE, UNSUBSCRIBE: Effect.DESTROY}  # any other action changes in place
+
+
+@dataclass(frozen=True)
+class Change:
+    """One value a step changes: `field` (content_safety, model, tags.<name>) from `old` to `new`;
+    None is absent (a tag added or removed, content safety left to Azure)."""
+
+    field: str
+    old: Optional[str]
+    new: Optional[str]
+
+    def __str__(self) -> str:
+        def shown(v: Optional[str]) -> str:
+            if v is None:
+                return "(none)"
+            return f'"{v}"' if self.field.startswith("tags.") else v
+
+        return f"{self.field}: {shown(self.old)} → {shown(self.new)}"
+
+    def as_dict(self) -> dict[str, Optional[str]]:
+        return {"field": self.field, "old": self.old, "new": self.new}
+
+
 @dataclass(frozen=True)
 class Step:
     action: Action
     kind: str  # "marketplace subscription" | "endpoint"
     name: str
     detail: str
+    changes: tuple[Change, ...] = ()  # the values it changes on a resource that exists
+    existing: bool = False  # it acts on a resource that exists (a subscription resumed or retried is changed, not added)
+
+    @property
+    def effect(self) -> Effect:
+        effect = EFFECTS.get(self.action, Effect.CHANGE)
+        return Effect.CHANGE if effect == Effect.ADD and self.existing else effect
 
     def __str__(self) -> str:
         return f"{self.short}" + (f" ({self.detail})" if self.detail else "")
@@ -88,6 +131,13 @@ class Plan:
     def writes(self) -> int:
         return len(self.registrations) + sum(len(d.steps) for d in self.deployments)
 
+    def counts(self) -> tuple[int, int, int]:
+        """(to add, to change, to destroy), as Terraform counts them: a replacement is one add and
+        one destroy; a provider registration is an add; Marketplace subscriptions count."""
+        effects = [s.effect for d in self.deployments for s in d.steps]
+        add = len(self.registrations) + sum(e in (Effect.ADD, Effect.REPLACE) for e in effects)
+        return add, sum(e == Effect.CHANGE for e in effects), sum(e in (Effect.DESTROY, Effect.REPLACE) for e in effects)
+
 
 def desired_tags(d: Deployment) -> dict[str, str]:
     """The spec's tags and provision's marks. The default stack is the absence of a stack tag, so
@@ -109,9 +159,9 @@ def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Opt
         return [Step(SUBSCRIBE, "marketplace subscription", name, f"accepts the terms of {d.model_name}'s Marketplace offer; pay-as-you-go billing")], name
     state = found.provisioning_state.lower()
     if state in ("creating", "updating"):
-        return [Step(SUBSCRIBE, "marketplace subscription", found.name, "resume the unfinished subscription")], found.name
+        return [Step(SUBSCRIBE, "marketplace subscription", found.name, "resume the unfinished subscription", existing=True)], found.name
     if state in ("failed", "canceled") or found.status.lower() == "unsubscribed":
-        return [Step(SUBSCRIBE, "marketplace subscription", found.name, f"retry ({found.provisioning_state}, {found.status})")], found.name
+        return [Step(SUBSCRIBE, "marketplace subscription", found.name, f"retry ({found.provisioning_state}, {found.status})", existing=True)], found.name
     return [], found.name
 
 
@@ -120,25 +170,40 @@ def _endpoint_steps(d: Deployment, p: ProjectState, tags: dict[str, str]) -> tup
     if live is None:
         return [Step(CREATE, "endpoint", d.name, d.model_name)], None
     if not live.owned_by(d.stack, d.name):
-        return [Step(ADOPT, "endpoint", d.name, f"exists but is not this spec's ({owner_of(live)}): add its tags")], live
+        return [Step(ADOPT, "endpoint", d.name, f"exists but is not this spec's ({owner_of(live)}): add its tags", endpoint_changes(d, live, tags), True)], live
     if not _same(live.model_id, d.model_id):
-        steps = [Step(REPLACE, "endpoint", d.name, f"model {live.model_id.rsplit('/', 1)[-1]} -> {d.model_name}: delete and create")]
+        old = live.model_id.rsplit('/', 1)[-1]
+        steps = [Step(REPLACE, "endpoint", d.name, f"model {old} -> {d.model_name}: delete and create", (Change("model", old, d.model_name),), True)]
         return steps + _retired_subscription(d, p, live), live
     state = live.provisioning_state.lower()
     if state in ("creating", "updating"):
-        return [Step(RESUME, "endpoint", d.name, f"wait for the unfinished operation ({live.provisioning_state})")], live
+        return [Step(RESUME, "endpoint", d.name, f"wait for the unfinished operation ({live.provisioning_state})", existing=True)], live
     if state in ("failed", "canceled"):
-        return [Step(RESUME, "endpoint", d.name, f"retry ({live.provisioning_state})")], live
-    changes = []
-    if d.content_safety is not None and live.content_safety is not d.content_safety:
-        changes.append(f"content safety {'enabled' if d.content_safety else 'disabled'}")
-    if dict(live.tags) != tags:
-        changes.append("tags")
+        return [Step(RESUME, "endpoint", d.name, f"retry ({live.provisioning_state})", existing=True)], live
+    changes = endpoint_changes(d, live, tags)
     if not changes:
         return [], live
-    if len(changes) == 1 and changes[0] == "tags":
-        return [Step(RETAG, "endpoint", d.name, "tags")], live
-    return [Step(UPDATE, "endpoint", d.name, ", ".join(changes))], live
+    if all(c.field.startswith("tags.") for c in changes):
+        return [Step(RETAG, "endpoint", d.name, "tags", changes, True)], live
+    words = [f"content safety {'enabled' if d.content_safety else 'disabled'}"] + (["tags"] if any(c.field.startswith("tags.") for c in changes) else [])
+    return [Step(UPDATE, "endpoint", d.name, ", ".join(words), changes, True)], live
+
+
+def _safety(value: Optional[bool]) -> Optional[str]:
+    return None if value is None else ("Enabled" if value else "Disabled")
+
+
+def endpoint_changes(d: Deployment, live: Endpoint, tags: Optional[Mapping[str, str]] = None) -> tuple[Change, ...]:
+    """What an update in place would change on the live endpoint: content safety (when the spec
+    sets it), then every tag added, changed or removed, by name. Audit's drift is the same list."""
+    wanted = desired_tags(d) if tags is None else tags
+    out = []
+    if d.content_safety is not None and live.content_safety is not d.content_safety:
+        out.append(Change("content_safety", _safety(live.content_safety), _safety(d.content_safety)))
+    for name in sorted(set(wanted) | set(live.tags)):
+        if wanted.get(name) != live.tags.get(name):
+            out.append(Change(f"tags.{name}", live.tags.get(name), wanted.get(name)))
+    return tuple(out)
 
 
 def owner_of(e: Endpoint) -> str:
@@ -159,7 +224,7 @@ def _retired_subscription(d: Deployment, p: ProjectState, old: Endpoint) -> list
     users = [e for e in p.endpoints or () if e.name != old.name and _same(e.model_id, old.model_id)]
     if sub is None or users or not sub.owned_by(d.stack):
         return []
-    return [Step(UNSUBSCRIBE, "marketplace subscription", sub.name, f"the old model's ({sub.model_name}); nothing else uses it")]
+    return [Step(UNSUBSCRIBE, "marketplace subscription", sub.name, f"the old model's ({sub.model_name}); nothing else uses it", existing=True)]
 
 
 def plan_changes(spec: Spec, live: LiveState) -> Plan:
@@ -185,3 +250,21 @@ def plan_changes(spec: Spec, live: LiveState) -> Plan:
         ep_steps, live_ep = _endpoint_steps(d, p, tags)
         plans.append(DeploymentPlan(d, tuple(sub_steps + ep_steps), sub_name, p.workspace.location, tags, live_ep))
     return Plan(tuple(registrations), tuple(plans))
+
+
+def stale_secrets(plan: Plan, held: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """deployment -> the variables of its secrets entry that apply will write again although the
+    endpoint keeps its URL: missing, or a URL that is not the live endpoint's. (Whether the stored key
+    is still one of the endpoint's needs a listKeys, which the plan does not make; audit does.)"""
+    out = {}
+    for dp in plan.deployments:
+        e, d = dp.live_endpoint, dp.deployment
+        if dp.blocked or e is None or not e.uri or any(s.effect == Effect.REPLACE for s in dp.steps):
+            continue
+        wanted = {d.url_var: e.uri, d.key_var: None}
+        if d.openai_url_var:
+            wanted[d.openai_url_var] = e.uri.rstrip("/") + "/v1"
+        stale = tuple(v for v, value in wanted.items() if v not in held or (value is not None and held[v] != value))
+        if stale:
+            out[d.name] = stale
+    return out

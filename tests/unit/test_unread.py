@@ -169,7 +169,7 @@ def test_the_plan_headline_never_says_0_changes_when_a_deployment_could_not_be_p
         plan = plan_changes(the_spec, live)
         return plan_summary(SimpleNamespace(live=live, plan=plan)), plan_dict(plan)["complete"]
 
-    assert headline(spec(), Gateway()) == ("Plan: 2 changes", True)
-    assert headline(spec(), OneProjectDown()) == ("Plan: not complete: 1 deployment could not be planned (below); 1 change for the other", False)
+    assert headline(spec(), Gateway()) == ("Plan: 2 to add, 0 to change, 0 to destroy", True)
+    assert headline(spec(), OneProjectDown()) == ("Plan: not complete: 1 deployment could not be planned (below); 1 to add, 0 to change, 0 to destroy for the other", False)
     assert headline(spec(), Gateway(fail=("endpoints",))) == ("Plan: not made: none of the 2 deployments could be planned (below)", False)
     assert headline(spec(projects=("proj2",)), OneProjectDown()) == ("Plan: not made: the deployment could not be planned (below)", False)
