@@ -229,3 +229,17 @@ def test_colour_only_when_asked_for_and_never_by_default():
     assert not any("\x1b[" in line for line in plain) and PLAIN.paint("x", "red") == "x"
     assert coloured[0] == "\x1b[32m  +\x1b[0m register provider Microsoft.SaaS on subscription 6b0f5e5a…"
     assert findings_text(findings()[:1], style=Style(True))[0].startswith("  \x1b[32mok  \x1b[0m identity")
+
+
+def readme_example() -> str:
+    plan, found = plan_changes(SPEC, live()), findings()
+    shown = [f for f in found if f.check in (Check.IDENTITY, Check.PROJECT, Check.ROLE, Check.SECRETS) or not f.ok]
+    return "\n".join(["Checks:"] + findings_text(shown) + [plan_summary(SimpleNamespace(live=live(), plan=plan))]
+                     + plan_text(plan, blocked=blocking(plan, shown), stale={"edge": ("EDGE_URL",)}))
+
+
+def test_the_readme_shows_what_plan_prints():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"```\n{readme_example()}\n```" in readme
