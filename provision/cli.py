@@ -177,17 +177,17 @@ def _stale(pre: Any) -> dict[str, tuple[str, ...]]:
     return stale_secrets(pre.plan, held)
 
 
-def _preflight_dict(pre: Any, stale: Optional[Mapping[str, tuple[str, ...]]] = None) -> dict[str, Any]:
+def _preflight_dict(pre: Any, stale: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     from .render import identity_dict, plan_dict
 
-    return {"identity": identity_dict(pre.live.identity), "checks": [f.as_dict() for f in pre.findings],
-            "plan": plan_dict(pre.plan, pre.findings, _stale(pre) if stale is None else stale)}
+    return {"identity": identity_dict(pre.live.identity), "checks": [f.as_dict() for f in pre.findings], "plan": plan_dict(pre.plan, pre.findings, stale)}
 
 
-def _report(opts: Options, pre: Any) -> None:
+def _report(opts: Options, pre: Any, stale: Mapping[str, tuple[str, ...]]) -> None:
+    """The checks and the plan; `stale`: the secrets entries apply will write again (read before apply writes)."""
     from .render import blocking, findings_text, names_of, plan_summary, plan_text
 
-    style, names, stale = _style(), names_of(pre.live), _stale(pre)
+    style, names = _style(), names_of(pre.live)
     lines = (["Checks:"] + findings_text(pre.findings, opts.verbose, style, names) + [plan_summary(pre, style)]
              + plan_text(pre.plan, style, blocking(pre.plan, pre.findings), stale, names))
     _emit(opts, _preflight_dict(pre, stale), lines)
@@ -226,7 +226,7 @@ def preflight_options(f: Any) -> Any:
 def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
     """Run the checks and show what apply would change (read-only)."""
     _, _, pre = _preflight(opts, parallel, allow_replace, adopt, only)
-    _report(opts, pre)
+    _report(opts, pre, _stale(pre))
     if not pre.ok:
         raise _refused(pre)
     if detailed_exitcode and pre.plan.changes:
@@ -246,8 +246,9 @@ def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: b
     from .workflow import apply_and_store
 
     spec, gateway, pre = _preflight(opts, parallel, allow_replace, adopt, only)
+    stale = _stale(pre)
     if opts.output == "text" or not pre.ok or (pre.plan.changes and not yes):
-        _report(opts, pre)
+        _report(opts, pre, stale)
     if not pre.ok:
         raise _refused(pre)
     if pre.plan.changes:
@@ -257,7 +258,7 @@ def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: b
         for r in result.deployments:
             if not r.ok:
                 progress.fail(r.name, r.error or "failed")
-    data = {**_preflight_dict(pre), **result_dict(result, spec.secrets.path)}
+    data = {**_preflight_dict(pre, stale), **result_dict(result, spec.secrets.path)}
     _emit(opts, data, ["Result:"] + result_text(result, spec.secrets.path, _style()))
     if not result.ok:
         failures = sum(1 for r in result.deployments if not r.ok)
@@ -365,7 +366,7 @@ def destroy(opts: Options, only: tuple[str, ...], dry_run: bool, keep_subscripti
 def audit(opts: Options, only: tuple[str, ...], everything: bool, probe: bool, detailed_exitcode: bool, parallel: int) -> None:
     """Report drift, unhealthy endpoints, orphans and stale secrets (read-only)."""
     from .audit import Kind, audit_findings, collect
-    from .render import audit_changes, audit_dict, audit_text
+    from .render import audit_changes, audit_dict, audit_text, names_of
 
     spec, gateway = _spec_and_gateway(opts, parallel)
     chosen = _chosen(spec, only, opts.file, "--only")
@@ -373,7 +374,7 @@ def audit(opts: Options, only: tuple[str, ...], everything: bool, probe: bool, d
     findings = _only(audit_findings(spec, data), spec, chosen) if only else audit_findings(spec, data)
     checked = [d.name for d in chosen]
     changes = {k: v for k, v in audit_changes(spec, data.live).items() if k in checked}
-    _emit(opts, audit_dict(findings, checked, everything, probe, changes), audit_text(findings, checked, opts.verbose, _style(), changes))
+    _emit(opts, audit_dict(findings, checked, everything, probe, changes), audit_text(findings, checked, opts.verbose, _style(), changes, names_of(data.live)))
     if any(f.kind == Kind.READ for f in findings):
         raise ProvisionError("the audit could not read everything (see the `read` findings)")
     if detailed_exitcode and findings:

@@ -137,7 +137,7 @@ class ProgressLine:
         now = self.clock()
         with self.lock:
             if self._live is not None:
-                self._live.update(self._table(now), refresh=True)
+                self._live.update(self._table(now, self._live.console.width), refresh=True)
             elif any(w.outcome == "running" for w in self.waits.values()):
                 self._frame += 1
                 names = ", ".join(sorted(s for s, w in self.waits.items() if w.outcome == "running"))
@@ -163,15 +163,26 @@ class ProgressLine:
         except (OSError, ValueError):
             pass  # progress is a courtesy: a closed stderr must not fail the run
 
-    def _table(self, now: float) -> Any:
-        from rich.table import Table
+    def _table(self, now: float, width: int = 80) -> Any:
+        """One line per subject, cut to the terminal's width: mark, subject, step, elapsed."""
+        from rich.console import Group
+        from rich.text import Text
 
-        table = Table(box=None, show_header=False, pad_edge=False)
+        marks = {"running": ("…", "yellow"), "done": ("✓", "green"), "failed": ("✗", "red")}
+        names = min(max([len(s) for s in self.waits] + [4]), 30)
+        rows = []
         for subject, wait in sorted(self.waits.items()):
             end = wait.ended if wait.ended is not None else now
-            mark = {"running": "[yellow]…[/]", "done": "[green]✓[/]", "failed": "[red]✗[/]"}[wait.outcome]
-            table.add_row(mark, subject, wait.message if wait.outcome != "done" else f"{wait.message} done", f"{end - wait.started:5.0f}s")
-        return table
+            mark, colour = marks[wait.outcome]
+            elapsed = f"{end - wait.started:5.0f}s"
+            step = wait.message if wait.outcome != "done" else f"{wait.message} done"
+            room = max(8, width - names - len(elapsed) - 6)
+            shown = subject if len(subject) <= names else subject[: names - 1] + "…"
+            step = step if len(step) <= room else step[: room - 1] + "…"
+            row = Text(mark, style=colour)
+            row.append(f" {shown:<{names}}  {step:<{room}} {elapsed}")
+            rows.append(row)
+        return Group(*rows)
 
 
 def _isatty(stream: TextIO) -> bool:

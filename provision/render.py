@@ -341,10 +341,10 @@ def audit_changes(spec: Any, live: LiveState) -> dict[str, tuple[Change, ...]]:
 
 
 def audit_text(findings: list[Any], deployments: list[str], verbose: bool = False, style: Style = PLAIN,
-               changes: Optional[Mapping[str, Sequence[Change]]] = None) -> list[str]:
+               changes: Optional[Mapping[str, Sequence[Change]]] = None, names: Optional[Names] = None) -> list[str]:
     from .audit import Kind
 
-    changes = changes or {}
+    changes, names = changes or {}, names or Names()
     if not findings:
         many = len(deployments) != 1
         return [f"No findings: {len(deployments)} deployment{'s' if many else ''} match{'' if many else 'es'} the spec ({', '.join(deployments)})."]
@@ -356,7 +356,7 @@ def audit_text(findings: list[Any], deployments: list[str], verbose: bool = Fals
     lines = [f"  {'KIND':<12} {'SUBJECT':<{width}}  FINDING"]
     for i, f in enumerate(findings):
         colour = "red" if f.kind in (Kind.READ, Kind.MISSING, Kind.UNHEALTHY) else "yellow"
-        lines.append(f"  {style.paint(f'{f.kind:<12}', colour)} {f.subject:<{width}}  {f.message}")
+        lines.append(f"  {style.paint(f'{f.kind:<12}', colour)} {f.subject:<{width}}  {names.text(f.message)}")
         if f.subject in drift_shown and last_drift.get(f.subject) == i:
             lines += [f"{pad}{c}" for c in changes.get(f.subject, ())]
         if f.remedy:

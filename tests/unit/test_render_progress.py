@@ -110,3 +110,23 @@ def test_a_step_apply_reports_failed_is_said_once():
     progress.beat()
     assert lines(out) == ["[   0.0 s] code-ci: create endpoint code-ci ...",
                           "[  20.0 s] code-ci: create endpoint code-ci failed (20.0 s): InternalServerError"]
+
+
+def test_the_live_view_is_a_line_per_deployment_cut_to_the_terminal():
+    from rich.console import Console
+
+    clock = Clock()
+    progress = ProgressLine(io.StringIO(), animate=False, clock=clock)
+    progress("mistral-small-chat", "subscribe marketplace subscription mistral-small-2503-provision ...")
+    progress("codestral-ci", "create endpoint codestral-ci ...")
+    clock.now += 2
+    progress("codestral-ci", "create endpoint codestral-ci done (2.0 s)")
+    progress.fail("edge", "Microsoft.SaaS is still Registering")
+    clock.now += 43
+    console = Console(width=72, file=io.StringIO(), color_system=None)
+    console.print(progress._table(clock(), 72))
+    assert console.file.getvalue().splitlines() == [
+        "✓ codestral-ci        create endpoint codestral-ci done              2s",
+        "✗ edge                failed                                         0s",
+        "… mistral-small-chat  subscribe marketplace subscription mistra…    45s",
+    ]
