@@ -213,5 +213,7 @@ class Emulator:
             "control_token": self.control_token,
             "ca_bundle": self.certs.ca_path,
             "metadata_url": f"https://127.0.0.1:{self.server.server_address[1]}/metadata/endpoints?api-version=2019-05-01" if self.server else None,
+            # custom-cloud mode: where azure-ai-ml (REGISTRY_DISCOVERY_ENDPOINT_URL) finds the registry discovery service
+            "registry_discovery_url": f"https://127.0.0.1:{self.server.server_address[1]}/" if self.server else None,
             "env": self.env,
         }

@@ -30,18 +30,25 @@ ORDERS = {"createdtime desc": True, "createdtime asc": False, "createdtime": Fal
 _FIRST_CREATED = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)  # invented: version v is created v - 1 days later
 
 
-def handle(state: State, req: Request) -> Response:
-    discovery = req.host == DISCOVERY_HOST
+def handle(state: State, req: Request, direct: bool = False) -> Response:
+    """A request to the discovery host or an MFE host; `direct`: to the emulator's own address
+    (custom-cloud mode), where the path tells which of the two it is for."""
+    if direct:
+        discovery = req.path.lower().startswith("/registrymanagement/")
+    else:
+        discovery = req.host == DISCOVERY_HOST
     table = registry_discovery if discovery else registry_mfe
     component = "registrymanagement" if discovery else "managementfrontend"
     route, params, known = table.match(req.method, req.path)
+    # ARM tokens; in custom-cloud mode, also those for the cloud's Resource Manager (this address)
+    audiences = identity.ARM_AUDIENCES | ({req.base_url(), req.base_url() + "/"} if direct else set())
     try:
         if route is None:
             if known:
                 raise ArmError(405, "UserError", f"The requested resource does not support http method '{req.method}'.")
             raise ArmError(404, "UserError", f"The emulator does not implement '{req.method} {req.path}' on {req.host}. (local Azure emulator: not emulated)")
         require_api_version(req, route)
-        req.principal = identity.authenticate_arm(state, req, audiences=identity.ARM_AUDIENCES)
+        req.principal = identity.authenticate_arm(state, req, audiences=frozenset(audiences))
         response: Response = route.handler(state, req, **params)
         return response
     except ArmError as err:
@@ -75,7 +82,8 @@ def discover(state: State, req: Request, registry: str) -> Response:
         "subscriptionId": REGISTRY_SUBSCRIPTION,
         "resourceGroup": resource_group(name),
         "workspaceName": None,
-        "primaryRegionResourceProviderUri": f"https://{MFE_HOST}/",
+        # In custom-cloud mode (a request to the emulator's own address) the front end is there too.
+        "primaryRegionResourceProviderUri": f"https://{MFE_HOST}/" if req.host == DISCOVERY_HOST else f"{req.base_url()}/",
         "registryFqdns": {region: {"api": f"https://{region}.api.azureml.ms", "mfe": f"https://cert-{region}.experiments.azureml.net"} for region in regions},
     })
 

@@ -253,6 +253,8 @@ class Handler(BaseHTTPRequestHandler):
                 return "identity", lambda r: identity.imds(state, r)
             if path.startswith("/metadata/endpoints"):
                 return "metadata", self._metadata
+            if re.match(r"^/(registrymanagement|mferp/managementfrontend)/", path, re.IGNORECASE):
+                return "registry", lambda r: registry.handle(state, r, direct=True)
             if re.match(r"^/(subscriptions|tenants|providers)(/|$)", path, re.IGNORECASE):
                 return "arm", lambda r: arm.handle(state, r)
             if re.match(r"^/v1\.0/", path):

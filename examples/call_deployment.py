@@ -1,6 +1,6 @@
 """Call a provisioned deployment once, with the URL and key from the secrets file (never printed).
 
-    python examples/call_deployment.py .secrets/deployments.env MISTRAL_LARGE
+    python examples/call_deployment.py .secrets/deployments.env MISTRAL_MEDIUM
 """
 from __future__ import annotations
 

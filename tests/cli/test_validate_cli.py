@@ -22,13 +22,13 @@ def run(*args, env_extra=None, cwd=ROOT):
 def test_validate_the_example():
     result = run("validate", env_extra={"AZURE_SUBSCRIPTION_ID": SUB})
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "deployments.yaml: valid (1 deployment: mistral-large-chat)\n"
+    assert result.stdout == "deployments.yaml: valid (1 deployment: mistral-medium-chat)\n"
     assert result.stderr == ""
 
 
 def test_invalid_spec_exits_2_with_one_line_per_problem_and_no_traceback(tmp_path):
     spec = tmp_path / "bad.yaml"
-    spec.write_text(f"defaults: {{subscription: {SUB}, resource_group: rg, project: proj}}\ndeployments:\n  - {{name: a_b, model: Mistral-large, regoin: x}}\n")
+    spec.write_text(f"defaults: {{subscription: {SUB}, resource_group: rg, project: proj}}\ndeployments:\n  - {{name: a_b, model: mistral-medium-2505, regoin: x}}\n")
     result = run("-f", str(spec), "validate")
     assert result.returncode == 2
     assert result.stdout == ""

@@ -9,9 +9,9 @@ import time
 
 from .helpers import arrived, logged, spec_text
 
-LARGE = {"name": "mistral-large-chat", "model": "Mistral-large", "content_safety": "enabled", "tags": {"team": "chat"},
+LARGE = {"name": "mistral-large-chat", "model": "mistral-medium-2505", "content_safety": "enabled", "tags": {"team": "chat"},
          "secrets": {"url": "MISTRAL_LARGE_URL", "key": "MISTRAL_LARGE_KEY"}}
-SMALL = {"name": "mistral-small-chat", "model": "Mistral-small", "secrets": {"url": "MISTRAL_SMALL_URL", "key": "MISTRAL_SMALL_KEY"}}
+SMALL = {"name": "mistral-small-chat", "model": "mistral-small-2503", "secrets": {"url": "MISTRAL_SMALL_URL", "key": "MISTRAL_SMALL_KEY"}}
 
 
 def test_happy_path_subscribes_then_deploys_and_writes_url_and_key(cli):
@@ -27,7 +27,7 @@ def test_happy_path_subscribes_then_deploys_and_writes_url_and_key(cli):
     assert endpoint["tags"] == {"team": "chat", "provision:managed": "true", "provision:deployment": "mistral-large-chat"}
     assert endpoint["contentSafety"] == "Enabled"
     [sub] = cli.resources("marketplaceSubscriptions")
-    assert sub["name"] == "Mistral-large-provision" and sub["status"] == "Subscribed"
+    assert sub["name"] == "mistral-medium-2505-provision" and sub["status"] == "Subscribed"
     assert "1 of 1 deployment ready" in run.stdout
     for text in (run.stdout, run.stderr):
         assert primary not in text and secondary not in text
@@ -49,7 +49,7 @@ def test_plan_is_read_only_and_detailed_exitcode_reports_changes(cli, emu):
     cli.spec(spec_text(LARGE))
     run = cli("plan", "--detailed-exitcode")
     assert run.code == 3, run
-    assert "+ subscribe marketplace subscription Mistral-large-provision" in run.stdout
+    assert "+ subscribe marketplace subscription mistral-medium-2505-provision" in run.stdout
     assert "+ create endpoint mistral-large-chat" in run.stdout
     assert cli.writes() == []
     assert cli("plan").code == 0
@@ -75,14 +75,14 @@ def test_model_change_needs_allow_replace(cli):
     cli.spec(spec_text(LARGE))
     assert cli("apply", "--yes").code == 0
     old_key, _ = cli.keys_of("mistral-large-chat")
-    cli.spec(spec_text(dict(LARGE, model="Mistral-small")))
+    cli.spec(spec_text(dict(LARGE, model="mistral-small-2503")))
     run = cli("apply", "--yes")
     assert run.code == 1, run
     assert "--allow-replace" in run.stdout
     run = cli("apply", "--yes", "--allow-replace")
     assert run.code == 0, run
     [endpoint] = cli.resources("serverlessEndpoints")
-    assert endpoint["modelId"].endswith("/Mistral-small")
+    assert endpoint["modelId"].endswith("/mistral-small-2503")
     assert cli.secrets_file()["MISTRAL_LARGE_KEY"] != old_key
 
 
@@ -168,7 +168,7 @@ def test_twenty_deployments_across_ten_projects(cli, emu):
     emu.control.configure(pace={"serverlessEndpoints": {"polls": 0, "seconds": 1}, "default": {"polls": 0, "seconds": 0}}, retry_after_ms=None)
     deployments = []
     for i in range(10):
-        for model in ("Mistral-large", "Mistral-small"):
+        for model in ("mistral-medium-2505", "mistral-small-2503"):
             short = model.split("-")[1]
             deployments.append({"name": f"p{i:02d}-{short}", "model": model, "project": f"proj-{i:02d}"})
     cli.spec(spec_text(*deployments))
@@ -232,7 +232,9 @@ def test_custom_cloud_from_arm_cloud_metadata_url(cli, emu):
     endpoint, token audience and login authority of every client come from the cloud's metadata."""
     proxied = cli.env()
     direct = {k: v for k, v in proxied.items() if k not in ("HTTPS_PROXY", "https_proxy")}
-    cli.env = lambda: {**direct, "ARM_CLOUD_METADATA_URL": emu.ready_info()["metadata_url"]}
+    # azure-ai-ml's variable for the registry discovery service of a cloud other than the public one
+    cli.env = lambda: {**direct, "ARM_CLOUD_METADATA_URL": emu.ready_info()["metadata_url"],
+                       "REGISTRY_DISCOVERY_ENDPOINT_URL": emu.ready_info()["registry_discovery_url"]}
     cli.spec(spec_text(LARGE))
     run = cli("apply", "--yes")
     assert run.code == 0, run
@@ -294,7 +296,7 @@ def test_many_deployments_count_the_passed_checks_instead_of_listing_them(cli, e
     from .helpers import many_projects_world
 
     emu.control.load_world(many_projects_world(6))
-    cli.spec(spec_text(*[{"name": f"p{i}-large", "model": "Mistral-large", "project": f"proj-{i:02d}"} for i in range(6)]))
+    cli.spec(spec_text(*[{"name": f"p{i}-large", "model": "mistral-medium-2505", "project": f"proj-{i:02d}"} for i in range(6)]))
     run = cli("plan")
     assert run.code == 0, run
     assert "  ok   27 checks passed (permissions, project, providers, region, role, secrets) for 6 deployments; --output json lists them" in run.stdout

@@ -8,7 +8,7 @@ import pytest
 
 from .helpers import SUB_GENAI, SUB_JAPAN, spec_text
 
-LARGE = {"name": "mistral-large-chat", "model": "Mistral-large"}
+LARGE = {"name": "mistral-large-chat", "model": "mistral-medium-2505"}
 
 
 def refused(cli, *args):
@@ -87,11 +87,11 @@ def test_missing_marketplace_rights_then_an_admin_subscribes_once(cli):
 
 
 def test_one_model_twice_in_a_project_is_a_conflict(cli, emu):
-    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id="azureml://registries/azureml-mistral/models/Mistral-large")
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="someone-elses-large", model_id="azureml://registries/azureml-mistral/models/Mistral-large")
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id="azureml://registries/azureml-mistral/models/mistral-medium-2505")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="someone-elses-large", model_id="azureml://registries/azureml-mistral/models/mistral-medium-2505")
     cli.spec(spec_text(LARGE))
     run = refused(cli, "apply", "--yes")
-    assert "FAIL conflict    mistral-large-chat: endpoint 'someone-elses-large' already serves Mistral-large in project contoso-chat (Azure allows one deployment per model per project)" in run.stdout
+    assert "FAIL conflict    mistral-large-chat: endpoint 'someone-elses-large' already serves mistral-medium-2505 in project contoso-chat (Azure allows one deployment per model per project)" in run.stdout
     assert "name the deployment 'someone-elses-large'" in run.stdout
 
 
@@ -103,8 +103,8 @@ def test_the_same_model_twice_in_the_spec_is_invalid(cli):
 
 
 def test_unmanaged_endpoint_of_the_same_name_needs_adopt(cli, emu):
-    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id="azureml://registries/azureml-mistral/models/Mistral-large")
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="mistral-large-chat", model_id="azureml://registries/azureml-mistral/models/Mistral-large")
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id="azureml://registries/azureml-mistral/models/mistral-medium-2505")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="mistral-large-chat", model_id="azureml://registries/azureml-mistral/models/mistral-medium-2505")
     cli.spec(spec_text(LARGE))
     run = refused(cli, "apply", "--yes")
     assert "re-run with --adopt" in run.stdout
@@ -116,7 +116,7 @@ def test_unmanaged_endpoint_of_the_same_name_needs_adopt(cli, emu):
 
 
 def test_name_taken_in_the_region(cli):
-    cli.spec(spec_text(dict(LARGE, name="shared-name", project="contoso-search", model="Mistral-small")))
+    cli.spec(spec_text(dict(LARGE, name="shared-name", project="contoso-search", model="mistral-small-2503")))
     assert cli("apply", "--yes").code == 0
     cli.spec(spec_text(dict(LARGE, name="shared-name")))
     run = cli("apply", "--yes")

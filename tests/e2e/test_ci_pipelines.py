@@ -35,9 +35,9 @@ def test_github_actions_emulator_job_runs_the_whole_lifecycle(tmp_path):
     run = _run_pipeline_step(_emulator_script("github-actions.yml"), tmp_path, {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out")})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "1 of 1 deployment ready" in run.stdout
-    assert "No findings" in run.stdout and "ok   mistral-large-chat:" in run.stdout
-    assert "deleted endpoint mistral-large-chat; deleted marketplace subscription Mistral-large-provision" in run.stdout
-    assert (tmp_path / "out").read_text().startswith("MISTRAL_LARGE_URL=https://mistral-large-chat.eastus2.models.ai.azure.com")
+    assert "No findings" in run.stdout and "ok   mistral-medium-chat:" in run.stdout
+    assert "deleted endpoint mistral-medium-chat; deleted marketplace subscription mistral-medium-2505-provision" in run.stdout
+    assert (tmp_path / "out").read_text().startswith("MISTRAL_MEDIUM_URL=https://mistral-medium-chat.eastus2.models.ai.azure.com")
     assert "a-real-secret" not in run.stdout + run.stderr
 
 
@@ -61,7 +61,7 @@ def test_an_emulator_run_never_touches_a_secrets_file_written_against_azure(tmp_
     byte for byte what it was, and the whole lifecycle still succeeds."""
     real = tmp_path / ".secrets" / "deployments.env"
     real.parent.mkdir(mode=0o700)
-    content = b"MISTRAL_LARGE_URL=https://mistral-large-chat.eastus2.models.ai.azure.com\nMISTRAL_LARGE_KEY=the-real-key-from-azure\n"
+    content = b"MISTRAL_MEDIUM_URL=https://mistral-medium-chat.eastus2.models.ai.azure.com\nMISTRAL_MEDIUM_KEY=the-real-key-from-azure\n"
     real.write_bytes(content)
     real.chmod(0o600)
     before = real.stat()

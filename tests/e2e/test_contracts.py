@@ -9,7 +9,7 @@ import pytest
 
 from .helpers import spec_text
 
-LARGE = {"name": "mistral-large-chat", "model": "Mistral-large"}
+LARGE = {"name": "mistral-large-chat", "model": "mistral-medium-2505"}
 
 
 def one_document(run) -> dict:
@@ -113,7 +113,7 @@ def test_an_unreadable_cloud_metadata_url_has_its_own_fix(cli):
 
 
 def test_a_plan_that_could_not_read_a_project_never_looks_complete(cli, emu):
-    small = {"name": "mistral-small-search", "model": "Mistral-small", "project": "contoso-search"}
+    small = {"name": "mistral-small-search", "model": "mistral-small-2503", "project": "contoso-search"}
     cli.spec(spec_text(LARGE, small))
     emu.control.faults(routes=[{"method": "GET", "path": "/workspaces/contoso-search/serverlessEndpoints$", "status": 403, "code": "AuthorizationFailed", "times": 100}])
     run = cli("plan")

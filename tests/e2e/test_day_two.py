@@ -9,10 +9,10 @@ import requests
 
 from .helpers import SUB_GENAI, arrived, spec_text
 
-LARGE = {"name": "mistral-large-chat", "model": "Mistral-large", "content_safety": "enabled", "tags": {"team": "chat"},
+LARGE = {"name": "mistral-large-chat", "model": "mistral-medium-2505", "content_safety": "enabled", "tags": {"team": "chat"},
          "secrets": {"url": "MISTRAL_LARGE_URL", "key": "MISTRAL_LARGE_KEY"}}
-SMALL = {"name": "mistral-small-chat", "model": "Mistral-small", "secrets": {"url": "MISTRAL_SMALL_URL", "key": "MISTRAL_SMALL_KEY"}}
-NEMO = {"name": "nemo-search", "model": "Mistral-Nemo", "project": "contoso-search"}
+SMALL = {"name": "mistral-small-chat", "model": "mistral-small-2503", "secrets": {"url": "MISTRAL_SMALL_URL", "key": "MISTRAL_SMALL_KEY"}}
+NEMO = {"name": "nemo-search", "model": "Ministral-3B", "project": "contoso-search"}  # Mistral-Nemo until its retirement
 WS = f"/subscriptions/{SUB_GENAI}/resourceGroups/rg-genai/providers/Microsoft.MachineLearningServices/workspaces"
 MODEL = "azureml://registries/azureml-mistral/models/"
 
@@ -39,7 +39,7 @@ def test_destroy_deletes_the_endpoint_first_waits_then_the_subscription(cli, emu
     assert endpoint_op["resource_id"].endswith("/serverlessendpoints/mistral-large-chat") and endpoint_op["status"] == "Succeeded"
     assert endpoint_op["ended"] is not None and endpoint_op["ended"] < sub_op["started"], (endpoint_op, sub_op)
     assert [r["name"] for r in cli.resources("serverlessEndpoints")] == ["mistral-small-chat"]
-    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["Mistral-small-provision"]
+    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["mistral-small-2503-provision"]
     assert cli.resources("saas") and all("small" in r["name"] for r in cli.resources("saas"))
     secrets = cli.secrets_file()
     assert set(secrets) == {"MISTRAL_SMALL_URL", "MISTRAL_SMALL_KEY", "UNRELATED"}
@@ -57,8 +57,8 @@ def test_destroy_twice_is_done_the_second_time(cli, emu):
 
 
 def test_destroy_refuses_an_unmanaged_endpoint_of_the_same_name(cli, emu):
-    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="portal-sub", model_id=MODEL + "Mistral-large")
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="mistral-large-chat", model_id=MODEL + "Mistral-large",
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="portal-sub", model_id=MODEL + "mistral-medium-2505")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="mistral-large-chat", model_id=MODEL + "mistral-medium-2505",
                      marketplace_subscription_id=f"{WS}/contoso-chat/marketplaceSubscriptions/portal-sub")
     cli.spec(spec_text(LARGE))
     run = cli("destroy", "--yes")
@@ -75,17 +75,17 @@ def test_destroy_keeps_a_subscription_another_endpoint_uses(cli, emu):
     assert cli("apply", "--yes").code == 0
     [sub] = cli.resources("marketplaceSubscriptions")
     # an endpoint made outside the spec (say, in the portal) bills through the same subscription
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="portal-large", model_id=MODEL + "Mistral-large", marketplace_subscription_id=sub["id"])
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="portal-large", model_id=MODEL + "mistral-medium-2505", marketplace_subscription_id=sub["id"])
     run = cli("destroy", "--yes")
     assert run.code == 0, run
-    assert "= keep marketplace subscription Mistral-large-provision (contoso-chat): endpoint portal-large still uses it" in run.stdout
+    assert "= keep marketplace subscription mistral-medium-2505-provision (contoso-chat): endpoint portal-large still uses it" in run.stdout
     assert [r["name"] for r in cli.resources("serverlessEndpoints")] == ["portal-large"]
-    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["Mistral-large-provision"]
+    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["mistral-medium-2505-provision"]
     # --keep-subscription keeps it without any other user
     cli.spec(spec_text(SMALL))
     assert cli("apply", "--yes").code == 0
     assert cli("destroy", "--yes", "--keep-subscription").code == 0
-    assert "Mistral-small-provision" in [r["name"] for r in cli.resources("marketplaceSubscriptions")]
+    assert "mistral-small-2503-provision" in [r["name"] for r in cli.resources("marketplaceSubscriptions")]
 
 
 def test_destroy_needs_yes_without_a_terminal_and_dry_run_writes_nothing(cli):
@@ -107,13 +107,13 @@ def _seed_drift(cli, emu):
     ids = {r["name"]: r["id"] for r in cli.resources()}
     emu.control.patch(ids["mistral-large-chat"], contentSafety="Disabled", tags={"team": "other", "provision:managed": "true", "provision:deployment": "mistral-large-chat"})
     emu.control.patch(ids["mistral-small-chat"], endpointState="Suspended")
-    emu.control.patch(ids["Mistral-small-provision"], status="Suspended")
-    emu.control.patch(ids["nemo-search"], modelId=MODEL + "Ministral-3B")
-    emu.control.remove(ids["Mistral-Nemo-provision"])  # the endpoint's subscription is gone
+    emu.control.patch(ids["mistral-small-2503-provision"], status="Suspended")
+    emu.control.patch(ids["nemo-search"], modelId=MODEL + "mistral-document-ai-2505")
+    emu.control.remove(ids["Ministral-3B-provision"])  # the endpoint's subscription is gone
     emu.control.remove(ids["codestral-ci"])  # deleted outside provision: missing
     # orphans: a managed endpoint the spec no longer names, a subscription with no endpoint, a SaaS resource with none
     emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="Ministral-3B-provision", model_id=MODEL + "Ministral-3B")
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-search", name="old-chat", model_id=MODEL + "Mistral-large",
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-search", name="old-chat", model_id=MODEL + "mistral-medium-2505",
                      tags={"provision:managed": "true", "provision:deployment": "old-chat"})
     emu.control.seed(kind="serverlessEndpoints", workspace="contoso-search", name="portal-endpoint", model_id=MODEL + "Codestral-2501")
     emu.control.seed(kind="saas", name="leftover-saas", offer="mistral-ai-nemo-offer")
@@ -137,10 +137,10 @@ def test_audit_finds_every_kind_of_drift_and_orphan(cli, emu):
         ("drift", "mistral-large-chat", "tags differ from the spec: team"),
         ("secrets", "mistral-large-chat", "MISTRAL_LARGE_KEY is no longer a valid key of the endpoint"),
         ("unhealthy", "mistral-small-chat", "endpoint mistral-small-chat is Suspended, not Online"),
-        ("subscription", "mistral-small-chat", "Marketplace subscription Mistral-small-provision is Suspended"),
+        ("subscription", "mistral-small-chat", "Marketplace subscription mistral-small-2503-provision is Suspended"),
         ("secrets", "mistral-small-chat", "MISTRAL_SMALL_URL is stale (the endpoint's URL is https://mistral-small-chat.eastus2.models.ai.azure.com)"),
-        ("drift", "nemo-search", "model is Ministral-3B, the spec says Mistral-Nemo"),
-        ("subscription", "nemo-search", "endpoint nemo-search has no Marketplace subscription to Mistral-Nemo's offer: it cannot serve"),
+        ("drift", "nemo-search", "model is mistral-document-ai-2505, the spec says Ministral-3B"),
+        ("subscription", "nemo-search", "endpoint nemo-search has no Marketplace subscription to Ministral-3B's offer: it cannot serve"),
         ("missing", "codestral-ci", "endpoint codestral-ci does not exist in contoso-chat"),
         ("secrets", "nemo-search", "the secrets file has no NEMO_SEARCH_KEY"),
         ("orphan", "old-chat", "endpoint old-chat in contoso-search was made by this spec (stack 'default') but the spec no longer names it"),
@@ -177,7 +177,7 @@ def test_probe_reports_latency_and_model_and_fails_clearly_for_a_deleted_endpoin
     run = cli("probe", "mistral-large-chat", "--output", "json")
     assert run.code == 0, run
     [p] = json.loads(run.stdout)["probes"]
-    assert p["ok"] and p["model"] == "Mistral-Large" and p["finish_reason"] in ("stop", "length") and p["latency_ms"] > 0
+    assert p["ok"] and p["model"] == "Mistral-Medium-2505" and p["finish_reason"] in ("stop", "length") and p["latency_ms"] > 0
     [endpoint] = [r for r in cli.resources("serverlessEndpoints") if r["name"] == "mistral-large-chat"]
     emu.control.remove(endpoint["id"])  # deleted behind provision's back
     run = cli("probe")

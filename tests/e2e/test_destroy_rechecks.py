@@ -9,7 +9,7 @@ import threading
 from .helpers import logged, spec_text
 
 MODEL = "azureml://registries/azureml-mistral/models/"
-LARGE = {"name": "mistral-large-chat", "model": "Mistral-large"}
+LARGE = {"name": "mistral-large-chat", "model": "mistral-medium-2505"}
 
 
 def _applied(cli):
@@ -68,13 +68,13 @@ def test_a_subscription_someone_deploys_on_during_destroy_is_kept(cli, emu):
     def deploy_meanwhile():
         # as soon as the endpoint's DELETE arrived, another team deploys the same model in the project
         logged(emu, lambda log: any(r["method"] == "DELETE" and "/serverlessEndpoints/" in r["path"] for r in log))
-        emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="another-team-large", model_id=MODEL + "Mistral-large")
+        emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="another-team-large", model_id=MODEL + "mistral-medium-2505")
 
     helper = threading.Thread(target=deploy_meanwhile)
     helper.start()
     out, err = proc.communicate(timeout=120)
     helper.join()
     assert proc.returncode == 0, out + err
-    assert "kept marketplace subscription Mistral-large-provision (endpoint another-team-large uses it now)" in out
-    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["Mistral-large-provision"]
+    assert "kept marketplace subscription mistral-medium-2505-provision (endpoint another-team-large uses it now)" in out
+    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["mistral-medium-2505-provision"]
     assert [d["path"].split("/")[-2] for d in _deletes(cli)] == ["serverlessEndpoints"]

@@ -7,9 +7,9 @@ import pytest
 from .helpers import spec_text
 
 DEPLOYMENTS = [
-    {"name": "large-chat", "model": "Mistral-large", "content_safety": "enabled"},
-    {"name": "small-chat", "model": "Mistral-small"},
-    {"name": "nemo-search", "model": "Mistral-Nemo", "project": "contoso-search"},
+    {"name": "large-chat", "model": "mistral-medium-2505", "content_safety": "enabled"},
+    {"name": "small-chat", "model": "mistral-small-2503"},
+    {"name": "nemo-search", "model": "Ministral-3B", "project": "contoso-search"},
 ]
 
 

@@ -11,8 +11,8 @@ import pytest
 from .helpers import SUB_GENAI, spec_text
 
 MODEL = "azureml://registries/azureml-mistral/models/"
-LARGE = {"name": "mistral-large-chat", "model": "Mistral-large", "content_safety": "enabled", "tags": {"team": "chat"}}
-SMALL = {"name": "mistral-small-chat", "model": "Mistral-small"}
+LARGE = {"name": "mistral-large-chat", "model": "mistral-medium-2505", "content_safety": "enabled", "tags": {"team": "chat"}}
+SMALL = {"name": "mistral-small-chat", "model": "mistral-small-2503"}
 OLD_SPEC = "old-deployments.yaml"
 
 
@@ -66,7 +66,7 @@ def missing(cli, emu):
 
 def subscription_gone(cli, emu):
     ids = _applied(cli, SMALL)
-    emu.control.remove(ids["Mistral-small-provision"])
+    emu.control.remove(ids["mistral-small-2503-provision"])
     emu.control.patch(ids["mistral-small-chat"], endpointState="Suspended")  # what Azure does to its endpoint
     return "subscription", "mistral-small-chat"
 
@@ -87,13 +87,13 @@ def tags_drift(cli, emu):
 
 
 def model_drift(cli, emu):
-    emu.control.patch(_applied(cli, LARGE)["mistral-large-chat"], modelId=MODEL + "Mistral-Nemo")
+    emu.control.patch(_applied(cli, LARGE)["mistral-large-chat"], modelId=MODEL + "Ministral-3B")
     return "drift", "mistral-large-chat"
 
 
 def not_managed(cli, emu):
-    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="portal-sub", model_id=MODEL + "Mistral-large")
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="mistral-large-chat", model_id=MODEL + "Mistral-large", content_safety="Enabled")
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="portal-sub", model_id=MODEL + "mistral-medium-2505")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="mistral-large-chat", model_id=MODEL + "mistral-medium-2505", content_safety="Enabled")
     cli.spec(spec_text(LARGE))
     return "drift", "mistral-large-chat"
 
@@ -148,10 +148,10 @@ orphan_subscription_not_this_specs.audit_args = ("--all",)
 def orphan_after_a_replacement(cli, emu):
     """What apply --allow-replace leaves behind is removed by it: the old model's subscription."""
     _applied(cli, LARGE)
-    cli.spec(spec_text(dict(LARGE, model="Mistral-small")))
+    cli.spec(spec_text(dict(LARGE, model="mistral-small-2503")))
     run = cli("apply", "--yes", "--allow-replace")
-    assert run.code == 0 and "unsubscribe marketplace subscription Mistral-large-provision" in run.stdout, run
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="stale-old", model_id=MODEL + "Mistral-Nemo",
+    assert run.code == 0 and "unsubscribe marketplace subscription mistral-medium-2505-provision" in run.stdout, run
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="stale-old", model_id=MODEL + "Ministral-3B",
                      tags={"provision:managed": "true", "provision:deployment": "stale-old"})
     return "orphan", "stale-old"
 
@@ -187,7 +187,7 @@ def test_unmanaged_endpoint_added_to_the_spec_and_adopted(cli, emu):
 def test_a_suspended_subscription_is_not_promised_to_apply(cli, emu):
     """Billing suspensions are fixed in the portal, not by provision: the fix must not say apply does it."""
     ids = _applied(cli, SMALL)
-    emu.control.patch(ids["Mistral-small-provision"], status="Suspended")
+    emu.control.patch(ids["mistral-small-2503-provision"], status="Suspended")
     emu.control.patch(ids["mistral-small-chat"], endpointState="Suspended")
     found = {f["kind"]: f for f in findings(cli) if f["subject"] == "mistral-small-chat"}
     for kind in ("unhealthy", "subscription"):
@@ -204,7 +204,7 @@ def test_following_a_refused_checks_fix_lets_apply_through(cli, emu, situation, 
         not_managed(cli, emu)
     else:
         _applied(cli, LARGE)
-        cli.spec(spec_text(dict(LARGE, model="Mistral-Nemo")))
+        cli.spec(spec_text(dict(LARGE, model="Ministral-3B")))
     refused = cli("plan", "--output", "json")
     assert refused.code == 1
     [check] = [c for c in json.loads(refused.stdout)["checks"] if not c["ok"]]
@@ -228,12 +228,20 @@ def test_a_missing_project_fixed_in_the_spec(cli, emu):
 
 
 def test_a_policy_finding_moved_to_an_allowed_region(cli, emu):
+    # France Central offers no serverless Mistral model today: the allowed region is Sweden Central,
+    # with a hub there (the default world has none).
+    from .helpers import world_with
+
+    def add_sweden_hub(data):
+        data["subscriptions"][0]["resource_groups"][0]["hubs"].append({"name": "contoso-hub-se", "location": "swedencentral", "projects": ["contoso-chat-se"]})
+
+    emu.control.load_world(world_with(add_sweden_hub))
     _applied(cli, LARGE)
-    cli.spec(spec_text(dict(LARGE, allowed_regions=["francecentral"])))
+    cli.spec(spec_text(dict(LARGE, allowed_regions=["swedencentral"])))
     [finding] = [f for f in findings(cli) if f["kind"] == "policy"]
     assert finding["remedy"] == "move the deployment to a project in an allowed region (provision destroy, then apply)"
     assert cli("destroy", "--yes").code == 0  # "provision destroy"
-    cli.spec(spec_text(dict(LARGE, allowed_regions=["francecentral"], project="contoso-chat-fr")))  # "a project in an allowed region"
+    cli.spec(spec_text(dict(LARGE, allowed_regions=["swedencentral"], project="contoso-chat-se")))  # "a project in an allowed region"
     assert cli("apply", "--yes").code == 0  # "then apply"
     assert [f for f in findings(cli) if f["kind"] in ("policy", "drift")] == []
 
@@ -326,8 +334,8 @@ def test_the_region_fix_in_the_spec(cli):
 
 
 def test_the_one_model_per_project_fix_then_adopt(cli, emu):
-    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id=MODEL + "Mistral-large")
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="someone-elses-large", model_id=MODEL + "Mistral-large")
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="large-sub", model_id=MODEL + "mistral-medium-2505")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="someone-elses-large", model_id=MODEL + "mistral-medium-2505")
     cli.spec(spec_text(LARGE))
     conflict = _failed_checks(cli)["conflict"]
     assert conflict["remedy"].startswith("name the deployment 'someone-elses-large' to manage that endpoint")
@@ -340,7 +348,7 @@ def test_the_one_model_per_project_fix_then_adopt(cli, emu):
 
 # --- the fixes apply and the identity check print -----------------------------------------------
 def test_a_taken_name_renamed_as_the_fix_says(cli):
-    cli.spec(spec_text(dict(LARGE, name="shared-name", project="contoso-search", model="Mistral-small")))
+    cli.spec(spec_text(dict(LARGE, name="shared-name", project="contoso-search", model="mistral-small-2503")))
     assert cli("apply", "--yes").code == 0
     (cli.dir / "other.yaml").write_text(spec_text(dict(LARGE, name="shared-name")))
     run = cli("-f", "other.yaml", "apply", "--yes")

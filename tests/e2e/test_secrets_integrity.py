@@ -22,8 +22,8 @@ import requests
 
 from .helpers import Cli, arrived, logged, spec_text
 
-LARGE = {"name": "mistral-large-chat", "model": "Mistral-large", "secrets": {"url": "MISTRAL_LARGE_URL", "key": "MISTRAL_LARGE_KEY"}}
-SMALL = {"name": "mistral-small-chat", "model": "Mistral-small", "secrets": {"url": "MISTRAL_SMALL_URL", "key": "MISTRAL_SMALL_KEY"}}
+LARGE = {"name": "mistral-large-chat", "model": "mistral-medium-2505", "secrets": {"url": "MISTRAL_LARGE_URL", "key": "MISTRAL_LARGE_KEY"}}
+SMALL = {"name": "mistral-small-chat", "model": "mistral-small-2503", "secrets": {"url": "MISTRAL_SMALL_URL", "key": "MISTRAL_SMALL_KEY"}}
 
 
 def wait_for(condition: Callable[[], Any], what: str, alive: Callable[[], bool] = lambda: True) -> None:

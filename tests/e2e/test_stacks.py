@@ -7,7 +7,7 @@ import json
 from .helpers import spec_text
 
 MODEL = "azureml://registries/azureml-mistral/models/"
-CHAT = {"name": "team-a-chat", "model": "Mistral-large"}
+CHAT = {"name": "team-a-chat", "model": "mistral-medium-2505"}
 CODE = {"name": "team-b-code", "model": "Codestral-2501"}
 
 
@@ -28,7 +28,7 @@ def test_two_specs_share_a_project_without_touching_each_other(cli, emu):
     assert cli("-f", "a.yaml", "apply", "--yes").code == 0
     assert cli("-f", "b.yaml", "apply", "--yes").code == 0
     subs = sorted(r["name"] for r in cli.resources("marketplaceSubscriptions"))
-    assert subs == ["Codestral-2501-team-b-provision", "Mistral-large-team-a-provision"]
+    assert subs == ["Codestral-2501-team-b-provision", "mistral-medium-2505-team-a-provision"]
     tags = {r["name"]: r["tags"] for r in cli.resources("serverlessEndpoints")}
     assert tags["team-a-chat"]["provision:stack"] == "team-a" and tags["team-b-code"]["provision:stack"] == "team-b"
     # each audit is clean; with --all, the other's endpoint is named as the other spec's, never an orphan
@@ -59,8 +59,8 @@ def test_a_spec_may_not_take_or_delete_another_stacks_endpoint(cli, emu):
 
 
 def test_a_forged_mark_is_never_enough_to_delete(cli, emu):
-    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="finance-provision", model_id=MODEL + "Mistral-large")
-    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="team-a-chat", model_id=MODEL + "Mistral-large",
+    emu.control.seed(kind="marketplaceSubscriptions", workspace="contoso-chat", name="finance-provision", model_id=MODEL + "mistral-medium-2505")
+    emu.control.seed(kind="serverlessEndpoints", workspace="contoso-chat", name="team-a-chat", model_id=MODEL + "mistral-medium-2505",
                      tags={"provision:managed": "TRUE", "provision:deployment": "someone-else"})
     _spec(cli, "a.yaml", "default", CHAT)
     emu.control.clear_requests()
@@ -74,9 +74,9 @@ def test_a_forged_mark_is_never_enough_to_delete(cli, emu):
 def test_after_a_replacement_the_audit_is_clean(cli):
     _spec(cli, "a.yaml", "team-a", CHAT)
     assert cli("-f", "a.yaml", "apply", "--yes").code == 0
-    _spec(cli, "a.yaml", "team-a", dict(CHAT, model="Mistral-small"))
+    _spec(cli, "a.yaml", "team-a", dict(CHAT, model="mistral-small-2503"))
     run = cli("-f", "a.yaml", "apply", "--yes", "--allow-replace")
     assert run.code == 0, run
-    assert "unsubscribe marketplace subscription Mistral-large-team-a-provision" in run.stdout
-    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["Mistral-small-team-a-provision"]
+    assert "unsubscribe marketplace subscription mistral-medium-2505-team-a-provision" in run.stdout
+    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["mistral-small-2503-team-a-provision"]
     assert _audit(cli, "a.yaml", "--all") == []

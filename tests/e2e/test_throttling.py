@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .helpers import many_projects_world, spec_text
 
-MODELS = ("Mistral-large", "Mistral-small", "Codestral-2501", "Ministral-3B")
+MODELS = ("mistral-medium-2505", "mistral-small-2503", "Codestral-2501", "Ministral-3B")
 
 
 def test_a_fleet_beyond_arms_write_bucket_gets_no_429(cli, emu):

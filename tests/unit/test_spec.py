@@ -21,13 +21,13 @@ def problems(text: str, env=ENV) -> list[str]:
 def test_example_spec_is_valid_and_normalised():
     spec = parse_spec(open("deployments.yaml").read(), "deployments.yaml", ENV)
     (d,) = spec.deployments
-    assert d.name == "mistral-large-chat"
-    assert d.model_id == "azureml://registries/azureml-mistral/models/Mistral-large"
+    assert d.name == "mistral-medium-chat"
+    assert d.model_id == "azureml://registries/azureml-mistral/models/mistral-medium-2505"
     assert d.subscription == SUB and d.resource_group == "rg-genai" and d.project == "contoso-chat"
     assert d.allowed_regions == ("eastus2", "francecentral")
     assert d.required_role == "Azure AI Developer"
     assert d.content_safety is True and dict(d.tags) == {"team": "chat"}
-    assert (d.url_var, d.key_var) == ("MISTRAL_LARGE_URL", "MISTRAL_LARGE_KEY")
+    assert (d.url_var, d.key_var) == ("MISTRAL_MEDIUM_URL", "MISTRAL_MEDIUM_KEY")
     assert spec.secrets.path == ".secrets/deployments.env" and spec.secrets.format == "dotenv"
     assert not d.microsoft_sold
 
