@@ -555,7 +555,7 @@ class _Builder:
             for where, message in problems:
                 self.problem(f"{path}.lifecycle" + (f".{where}" if where else ""), message)
             regions = raw.get("regions") or []
-            if not isinstance(regions, list):
+            if not isinstance(regions, list) or not all(isinstance(r, str) and r.strip() for r in regions):
                 self.problem(f"{path}.regions", "must be a list of Azure regions, e.g. [eastus2, swedencentral]")
                 regions = []
             world.models[model_id.lower()] = Model(
