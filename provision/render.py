@@ -10,6 +10,7 @@ FORCE_COLOR). JSON has null for every absent value.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 import click
@@ -148,6 +149,8 @@ def _summary(kind: Check, passed: Sequence[Finding], style: Style, names: Names)
     else:
         noun = "subscriptions" if all(GUID.fullmatch(s) for s in subjects) else "deployments"
         who = f"{len(subjects)} {noun}"
+        # "name 'a' is free …" and "name 'b' is free …" are one message about each deployment
+        passed = [replace(f, message=re.sub(rf"(?<![\w-]){re.escape(f.subject)}(?![\w-])", f"<{noun[:-1]}>", f.message)) for f in passed]
     room = WIDTH - len(f"  ok   {kind:<11} {who}: ")
     messages = list(dict.fromkeys(names.text(f.message) for f in passed))
     return f"  {style.mark(passed[0])} {kind:<11} {who}: {_fit(messages, room)}"
@@ -166,6 +169,8 @@ def _fit(messages: Sequence[str], room: int) -> str:
         text = "; ".join(messages[:n]) + f"; {len(messages) - n} more (--verbose)"
         if len(text) <= room:
             return text
+    if len(messages) > 1:
+        return f"{len(messages)} different results, all passed (--verbose lists them)"
     return messages[0][: max(0, room - 2)].rsplit(" ", 1)[0].rstrip(" ,;:(") + " …"
 
 
@@ -300,7 +305,8 @@ def whoami_text(report: Any, verbose: bool = False, style: Style = PLAIN, names:
     width = max([len(r.role) for r in report.roles] + [4])
     lines = findings_text([f for f in report.findings if f.check == Check.IDENTITY], verbose, style, names)
     lines += [f"Role assignments ({len(report.roles)}, at, above or below the spec's resource groups):"]
-    lines += [f"  {names.text(r.role):<{width}}  {names.scope(r.scope)}" + (f"  (through group {short_id(r.through)})" if r.through else "") for r in report.roles]
+    # a role whose name could not be read shows its whole id: the only way to look it up
+    lines += [f"  {r.role:<{width}}  {names.scope(r.scope)}" + (f"  (through group {short_id(r.through)})" if r.through else "") for r in report.roles]
     return lines + ["Checks:"] + findings_text([f for f in report.findings if f.check != Check.IDENTITY], verbose, style, names)
 
 

@@ -118,7 +118,7 @@ def test_a_plan_that_could_not_read_a_project_never_looks_complete(cli, emu):
     emu.control.faults(routes=[{"method": "GET", "path": "/workspaces/contoso-search/serverlessEndpoints$", "status": 403, "code": "AuthorizationFailed", "times": 100}])
     run = cli("plan")
     assert run.code == 1, run
-    assert "Plan: not complete: 1 deployment could not be planned (below); 2 changes for the other\n" in run.stdout
+    assert "Plan: not complete: 1 deployment could not be planned (below); 2 to add, 0 to change, 0 to destroy for the other\n" in run.stdout
     assert "  ? mistral-small-search (contoso-search): cannot plan: the project could not be read" in run.stdout
     plan = one_document(cli("plan", "--output", "json"))["plan"]
     assert (plan["complete"], plan["changes"]) == (False, True)

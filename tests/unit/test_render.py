@@ -243,3 +243,10 @@ def test_the_readme_shows_what_plan_prints():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"```\n{readme_example()}\n```" in readme
+
+
+def test_a_deployments_own_name_in_its_check_is_one_message_for_all():
+    found = [Finding(Check.NAME, n, True, f"name '{n}' is free in East US 2 (eastus2); project contoso-chat") for n in ("chat", "code")]
+    assert findings_text(found) == ["  ok   name        2 deployments: name '<deployment>' is free in East US 2 (eastus2); project contoso-chat"]
+    differ = [Finding(Check.PROJECT, f"d{i}", True, f"project p{i} in hub contoso-hub, which is in East US 2 (eastus2) and which has a long message") for i in range(3)]
+    assert findings_text(differ) == ["  ok   project     3 deployments: 3 different results, all passed (--verbose lists them)"]
