@@ -77,13 +77,13 @@ def main() -> None:
         for _ in range(RUNS):
             emu.control.reset()
             arm_like(emu)
-            (directory / "deployments.yaml").write_text(spec([{"name": "mistral-large-chat", "model": "Mistral-large"}]))
+            (directory / "deployments.yaml").write_text(spec([{"name": "mistral-medium-chat", "model": "mistral-medium-2505"}]))
             elapsed, requests = run_apply(emu, directory, env)
             one.append(elapsed)
             one_requests = len(requests)
         single = statistics.median(one)
         twenty, second, second_stats = [], [], (0, 0, 0)
-        deployments = [{"name": f"p{i:02d}-{m.split('-')[1]}", "model": m, "project": f"proj-{i:02d}"} for i in range(10) for m in ("Mistral-large", "Mistral-small")]
+        deployments = [{"name": f"p{i:02d}-{m.split('-')[1]}", "model": m, "project": f"proj-{i:02d}"} for i in range(10) for m in ("mistral-medium-2505", "mistral-small-2503")]
         for _ in range(RUNS):
             emu.control.reset()
             emu.control.load_world(many_projects_world(10))

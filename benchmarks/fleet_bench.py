@@ -21,7 +21,7 @@ from tests.e2e.helpers import many_projects_world
 ROOT = Path(__file__).resolve().parents[1]
 SUB = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
 PROJECTS = 125
-MODELS = ("Mistral-large", "Mistral-small", "Codestral-2501", "Ministral-3B")
+MODELS = ("mistral-medium-2505", "mistral-small-2503", "Codestral-2501", "Ministral-3B")
 WRITE_BUCKET, WRITE_REFILL = 200, 10
 
 
