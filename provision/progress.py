@@ -118,7 +118,8 @@ class ProgressLine:
             wait = self.waits.get(subject)
             if wait is not None and wait.outcome == "running":
                 wait.ended, wait.outcome = now, "failed"
-                text = f"{wait.message} failed after {now - wait.started:.0f}s: {error}"
+                step = wait.message.partition(" ")[0] in VERBS  # a step ("create endpoint x"), not some other wait
+                text = f"{wait.message} failed after {now - wait.started:.0f}s: {error}" if step else f"failed: {error}"
             else:
                 text = f"failed: {error}"
                 self.waits[subject] = Wait("failed", now, now, now, "failed")

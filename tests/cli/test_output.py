@@ -113,3 +113,13 @@ def test_without_a_terminal_long_waits_get_heartbeats_and_failed_steps_a_line(pr
     assert re.search(r"^\[ *[0-9.]+ s\] mistral-small-chat: still creating endpoint mistral-small-chat \[\d+s elapsed\]$", err, re.MULTILINE), err
     failed = [line for line in err.splitlines() if re.match(r"\[ *[0-9.]+ s\] codestral-ci: .*failed.*: InternalServerError: the operation failed", line)]
     assert len(failed) == 1, err
+
+
+def test_validate_verbose_lists_each_deployment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deployments.yaml").write_text(spec_text(SMALL, CODE))
+    code, out, err = run("validate", "--verbose")
+    assert (code, err) == (0, "")
+    assert out == ("deployments.yaml: valid (2 deployments: mistral-small-chat, codestral-ci)\n"
+                   "  mistral-small-chat: mistral-small-2503 in project contoso-chat (resource group rg-genai; allowed: East US 2 (eastus2), France Central (francecentral))\n"
+                   "  codestral-ci: Codestral-2501 in project contoso-chat (resource group rg-genai; allowed: East US 2 (eastus2), France Central (francecentral))\n")

@@ -130,3 +130,11 @@ def test_the_live_view_is_a_line_per_deployment_cut_to_the_terminal():
         "✗ edge                failed                                         0s",
         "… mistral-small-chat  subscribe marketplace subscription mistra…    45s",
     ]
+
+
+def test_a_failure_during_a_wait_that_is_not_a_step_is_not_blamed_on_it():
+    clock, out = Clock(), io.StringIO()
+    progress = ProgressLine(out, animate=False, interval=15, clock=clock)
+    progress("code-ci", "code-ci failed: undoing its Marketplace subscription s ...")
+    progress.fail("code-ci", "InternalServerError: the operation failed; the subscription s was removed again")
+    assert lines(out)[-1] == "[   0.0 s] code-ci: failed: InternalServerError: the operation failed; the subscription s was removed again"
