@@ -25,7 +25,9 @@ def test_wrong_region(cli, command):
     run = refused(cli, *command)
     assert "FAIL region      mistral-large-chat: hub contoso-hub-we is in West Europe (westeurope), which is not allowed (allowed: East US 2 (eastus2), France Central (francecentral))" in run.stdout
     assert "fix: use a project whose hub is in an allowed region" in run.stdout
-    assert "1 check failed; nothing was changed" in run.stderr
+    # and the catalog: no serverless Mistral model in West Europe
+    assert "FAIL offer       mistral-large-chat: mistral-medium-2505 is not offered as a serverless API in West Europe (westeurope)" in run.stdout
+    assert "2 checks failed; nothing was changed" in run.stderr
 
 
 def test_missing_role(cli):
@@ -119,11 +121,20 @@ def test_name_taken_in_the_region(cli):
     cli.spec(spec_text(dict(LARGE, name="shared-name", project="contoso-search", model="mistral-small-2503")))
     assert cli("apply", "--yes").code == 0
     cli.spec(spec_text(dict(LARGE, name="shared-name")))
+    cli.emu.control.clear_requests()
+    run = refused(cli, "apply", "--yes")  # an endpoint the caller can see: the preflight refuses it
+    assert "FAIL name        shared-name: endpoint name 'shared-name' is already used in East US 2 (eastus2) by project contoso-search" in run.stdout
+
+
+def test_name_taken_in_another_tenant(cli):
+    """A name another tenant's endpoint holds (the world's reserved names): only Azure's PUT can say so."""
+    cli.spec(spec_text(dict(LARGE, name="mistral-chat")))
     run = cli("apply", "--yes")
     assert run.code == 1, run
-    assert ("FAIL shared-name: ServerlessEndpointNameNotAvailable/UserError: Serverless endpoint name 'shared-name' is not available. "
+    assert ("FAIL mistral-chat: ServerlessEndpointNameNotAvailable/UserError: Serverless endpoint name 'mistral-chat' is not available. "
             "Please select a different name. (fix: endpoint names are unique per region across all of Azure: choose another `name` for this deployment)") in run.stdout
     assert "1 deployment failed" in run.stderr and "Traceback" not in run.stderr
+    assert cli.resources() == [], "no endpoint, and no Marketplace subscription left behind"
 
 
 def test_model_not_in_region(cli):
@@ -156,7 +167,7 @@ def test_github_actions_annotates_failures(cli):
     cli.extra_env = {"GITHUB_ACTIONS": "true"}
     cli.spec(spec_text(dict(LARGE, project="contoso-we", resource_group="rg-westeurope")))
     run = refused(cli, "plan")
-    assert "::error title=provision::1 check failed; nothing was changed (each FAIL above says how to fix it)" in run.stdout
+    assert "::error title=provision::2 checks failed; nothing was changed (each FAIL above says how to fix it)" in run.stdout  # region, offer
     cli.spec(spec_text(dict(LARGE, regions_allowed=["eastus2"])))
     run = cli("validate")
     assert run.code == 2, run

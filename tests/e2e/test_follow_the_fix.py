@@ -348,11 +348,20 @@ def test_the_one_model_per_project_fix_then_adopt(cli, emu):
 
 # --- the fixes apply and the identity check print -----------------------------------------------
 def test_a_taken_name_renamed_as_the_fix_says(cli):
+    cli.spec(spec_text(dict(LARGE, name="mistral-chat")))  # taken in East US 2 by another tenant's endpoint
+    run = cli("apply", "--yes")
+    assert run.code == 1 and "(fix: endpoint names are unique per region across all of Azure: choose another `name` for this deployment)" in run.stdout
+    cli.spec(spec_text(dict(LARGE, name="mistral-chat-2")))  # "choose another `name`"
+    run = cli("apply", "--yes")
+    assert run.code == 0, run
+
+
+def test_a_name_seen_in_the_region_renamed_as_the_check_says(cli):
     cli.spec(spec_text(dict(LARGE, name="shared-name", project="contoso-search", model="mistral-small-2503")))
     assert cli("apply", "--yes").code == 0
     (cli.dir / "other.yaml").write_text(spec_text(dict(LARGE, name="shared-name")))
     run = cli("-f", "other.yaml", "apply", "--yes")
-    assert run.code == 1 and "(fix: endpoint names are unique per region across all of Azure: choose another `name` for this deployment)" in run.stdout
+    assert run.code == 1 and "fix: choose another `name` for the deployment" in run.stdout
     (cli.dir / "other.yaml").write_text(spec_text(dict(LARGE, name="shared-name-2")))  # "choose another `name`"
     run = cli("-f", "other.yaml", "apply", "--yes")
     assert run.code == 0, run
