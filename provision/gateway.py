@@ -31,6 +31,7 @@ import time
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import quote
 
+from . import httptrace
 from .cloud import PUBLIC_CLOUD, Cloud, cloud_from_metadata
 from .errors import AzureError
 from .catalog import REGISTRY_DISCOVERY, RegistryModel, lifecycle_from_tags
@@ -181,6 +182,7 @@ class Gateway:
             session = requests.Session()
             adapter = HTTPAdapter(pool_connections=8, pool_maxsize=self._parallel * 2)
             session.mount("https://", adapter)
+            httptrace.watch(session)  # --debug: the requests made outside a pipeline
             self._session = session
         return self._session
 
@@ -209,6 +211,7 @@ class Gateway:
                     # MSAL would validate an unknown authority against login.microsoftonline.com
                     # (Azure Stack Hub, ADFS, an emulator): trust the cloud's own metadata instead.
                     options["disable_instance_discovery"] = True
+                options.update(httptrace.credential_options())  # --debug: token requests
                 try:
                     self._credential = DefaultAzureCredential(**options)
                 except ValueError as exc:  # azure-identity's answer to settings it cannot use
@@ -237,6 +240,7 @@ class Gateway:
                         ARMChallengeAuthenticationPolicy(credential, cloud.scope),
                         policies.CustomHookPolicy(),
                         ARMHttpLoggingPolicy(),  # headers only, never bodies
+                        *httptrace.policies(),  # --debug: one line per attempt
                     ],
                     transport=self._transport(),
                 )
@@ -262,6 +266,7 @@ class Gateway:
                         policies.RetryPolicy(retry_backoff_factor=0.4),
                         policies.BearerTokenCredentialPolicy(credential, cloud.scope),
                         policies.HttpLoggingPolicy(),
+                        *httptrace.policies(),
                     ],
                     transport=self._transport(),
                 )
@@ -280,7 +285,7 @@ class Gateway:
 
                 self._authz[subscription] = AuthorizationManagementClient(
                     credential, subscription, base_url=cloud.arm, credential_scopes=[cloud.scope], transport=self._transport(),
-                    per_retry_policies=[_rate_limit_policy(self.limiter)],
+                    per_retry_policies=[_rate_limit_policy(self.limiter), *httptrace.policies()],
                 )
             return self._authz[subscription]
 
@@ -292,7 +297,7 @@ class Gateway:
 
                 self._resources[subscription] = ResourceManagementClient(
                     credential, subscription, base_url=cloud.arm, credential_scopes=[cloud.scope], transport=self._transport(),
-                    per_retry_policies=[_rate_limit_policy(self.limiter)],
+                    per_retry_policies=[_rate_limit_policy(self.limiter), *httptrace.policies()],
                 )
             return self._resources[subscription]
 
