@@ -45,7 +45,7 @@ class ApplyResult:
 
 
 def _register(gateway: Gateway, r: Registration, progress: Progress) -> Optional[str]:
-    progress(r.subscription, f"registering {r.namespace}")
+    progress(r.subscription, f"register provider {r.namespace} ...")
     try:
         state = gateway.register_provider(r.subscription, r.namespace)
         deadline = time.monotonic() + REGISTRATION_TIMEOUT
@@ -55,8 +55,10 @@ def _register(gateway: Gateway, r: Registration, progress: Progress) -> Optional
             time.sleep(2)
             state = gateway.provider_state(r.subscription, r.namespace)
     except AzureError as exc:
-        return explain(exc, Phase.REGISTER)
-    progress(r.subscription, f"{r.namespace} registered")
+        error = explain(exc, Phase.REGISTER)
+        progress(r.subscription, f"register provider {r.namespace} failed: {error}")
+        return error
+    progress(r.subscription, f"register provider {r.namespace} done")
     return None
 
 
@@ -68,11 +70,12 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
     endpoint = dp.live_endpoint
     phase = Phase.DEPLOY
     subscribed: Optional[str] = None  # the Marketplace subscription this run made (or tried to)
+    step_name, t0 = f"read endpoint {d.name}", time.monotonic()
     try:
         for step in dp.steps:
             phase = Phase.SUBSCRIBE if step.action == SUBSCRIBE else Phase.DEPLOY
             progress(d.name, f"{step.short} ...")
-            t0 = time.monotonic()
+            step_name, t0 = step.short, time.monotonic()
             if step.action == SUBSCRIBE:
                 subscribed = step.name
                 status = gateway.create_marketplace_subscription(project, step.name, d.model_id)
@@ -95,6 +98,7 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
             result.done.append(step.short)
             progress(d.name, f"{step.short} done ({time.monotonic() - t0:.1f} s)")
         phase = Phase.KEYS
+        step_name, t0 = f"check endpoint {d.name}", time.monotonic()
         if endpoint is None:
             endpoint = gateway.get_endpoint(project, d.name)
         if endpoint is None or endpoint.provisioning_state.lower() != "succeeded" or not endpoint.uri:
@@ -115,9 +119,12 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
         result.error = str(exc)
     finally:
         result.seconds = time.monotonic() - started
+    progress(d.name, f"{step_name} failed ({time.monotonic() - t0:.1f} s): {result.error}")
     if subscribed is not None:
-        progress(d.name, f"{d.name} failed: undoing its Marketplace subscription {subscribed} ...")
-        result.error = f"{result.error}; {_undo_subscription(gateway, project, subscribed, d.name)}"
+        progress(d.name, f"undo marketplace subscription {subscribed} ...")
+        undone = _undo_subscription(gateway, project, subscribed, d.name)
+        progress(d.name, f"undo marketplace subscription {subscribed}: {undone}")
+        result.error = f"{result.error}; {undone}"
         result.seconds = time.monotonic() - started
     return result, None
 

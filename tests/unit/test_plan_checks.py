@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from provision.checks import allowed, run_checks
-from provision.live import Endpoint, Identity, LiveState, MarketplaceSubscription, Permission, ProjectState, RoleAssignment, SubscriptionState, Workspace
+from provision.live import Endpoint, Identity, LiveState, MarketplaceSubscription, Permission, ProjectState, RoleAssignment, RoleDefinition, SubscriptionState, Workspace
 from provision.plan import plan_changes
 from provision.spec import parse_spec
 
@@ -18,6 +18,7 @@ AI_DEV_PERMISSIONS = Permission(
     ("Microsoft.MachineLearningServices/workspaces/write", "Microsoft.MachineLearningServices/workspaces/listKeys/action"),
 )
 MARKETPLACE = Permission(("Microsoft.MarketplaceOrdering/*", "Microsoft.SaaS/*"), ())
+MKT = "2f6c8e1a-9b3d-4f5e-8a7c-6d1e2f3a4b5c"
 
 SPEC = parse_spec(f"""
 version: 1
@@ -34,9 +35,12 @@ def live(endpoints=(), subs=(), region="eastus2", permissions=(AI_DEV_PERMISSION
     project.endpoints = tuple(endpoints)
     project.marketplace_subscriptions = tuple(subs)
     project.permissions = tuple(permissions)
+    market = MARKETPLACE in permissions  # held as a role over the whole subscription, where the terms are signed
     project.assignments = tuple(assignments if assignments is not None else [
-        RoleAssignment("a1", RG, f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{AI_DEV}", ME, "ServicePrincipal")])
-    sub = SubscriptionState(SUB, {"microsoft.machinelearningservices": "Registered", "microsoft.saas": saas}, {"azure ai developer": AI_DEV})
+        RoleAssignment("a1", RG, f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{AI_DEV}", ME, "ServicePrincipal")]
+        + ([RoleAssignment("a2", f"/subscriptions/{SUB}", f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{MKT}", ME, "ServicePrincipal")] if market else []))
+    sub = SubscriptionState(SUB, {"microsoft.machinelearningservices": "Registered", "microsoft.saas": saas}, {"azure ai developer": AI_DEV},
+                            roles={MKT: RoleDefinition(MKT, "Marketplace Model Subscriber", (MARKETPLACE,))})
     return LiveState(Identity(ME, "t", "service principal", "app"), None, {SPEC.deployments[0].project_key: project}, {SUB: sub})
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from provision.audit import AuditData, Kind, _saas_findings, audit_findings, collect
 from provision.errors import AzureError
+from provision.catalog import RegistryModel
+from provision.live import RoleDefinition
 from provision.live import Identity, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource, Workspace
 from provision.spec import parse_spec
 
@@ -51,6 +53,8 @@ class Gateway:
         return list(self.subs)
     def provider_state(self, *a): return "Registered"
     def role_definition_id(self, *a): return "x"
+    def role_definition(self, sub, name): return RoleDefinition("x", name, ())
+    def registry_model(self, registry, name): return RegistryModel(registry, name, "1")
     def list_keys(self, *a): raise AssertionError("no endpoint, no keys")
     def list_workspaces(self, sub, rg): return [Workspace(f"{WS}/proj1", "proj1", "Project", "eastus2", HUB)]
     def list_saas_resources(self, sub, rg): return list(self.saas)
