@@ -113,13 +113,22 @@ def validate(opts: Options) -> None:
     from .regions import display_region
     from .spec import load_spec
 
+    from .catalog import packaged, today
+    from .modelchecks import offline_findings
+    from .render import finding_lines
+
     spec = load_spec(opts.file, _environ(opts))
     names = ", ".join(d.name for d in spec.deployments)
     lines = [f"{opts.file}: valid ({len(spec.deployments)} deployment{'s' if len(spec.deployments) != 1 else ''}: {names})"]
     if opts.verbose:
         lines += [f"  {d.name}: {d.model_name} in project {d.project} (resource group {d.resource_group}; allowed: "
                   f"{', '.join(display_region(r) for r in d.allowed_regions)})" for d in spec.deployments]
-    _emit(opts, {"valid": True, "file": opts.file, "deployments": [d.name for d in spec.deployments]}, lines)
+    # Offline, the packaged catalog can only warn: the registry (read by plan) has the last word.
+    warnings = offline_findings(spec, packaged(), today())
+    for f in warnings:
+        lines += finding_lines(f, _style())
+    _emit(opts, {"valid": True, "file": opts.file, "deployments": [d.name for d in spec.deployments],
+                 "warnings": [f.as_dict() for f in warnings]}, lines)
 
 
 def _emit(opts: Options, data: dict[str, Any], lines: list[str]) -> None:

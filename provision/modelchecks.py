@@ -137,13 +137,13 @@ def offline_findings(spec: Spec, catalog: Catalog, today: dt.date) -> list[Findi
         if known is None:
             options = suggestions(name, catalog.current(today))
             out.append(Finding(Check.MODEL, d.name, True, f"model '{name}' is not in the catalog of {catalog.as_of}{did_you_mean(options)} "
-                               "(`provision plan` asks the registry)", warning=True))
+                               "(`provision plan` asks the registry)", f"set `model: {options[0]}`" if options else "", warning=True))
             continue
         if known.name != name:
-            out.append(Finding(Check.MODEL, d.name, True, f"the registry spells the model '{known.name}', not '{name}'", f"set `model: {known.name}`", warning=True))
+            out.append(Finding(Check.MODEL, d.name, True, f"the catalog of {catalog.as_of} spells the model '{known.name}', not '{name}'", f"set `model: {known.name}`", warning=True))
         stage = known.lifecycle.stage(today)
         if stage in (Stage.DEPRECATED, Stage.RETIRED, Stage.LEGACY):
             when = {Stage.RETIRED: known.lifecycle.retired, Stage.DEPRECATED: known.lifecycle.deprecated, Stage.LEGACY: known.lifecycle.legacy}[stage]
-            fix = f"set `model: {known.replacement}` (its replacement)" if known.replacement else ""
+            fix = f"set `model: {known.replacement}` (its replacement)" if known.replacement else f"choose a current model: {', '.join(catalog.current(today))}"
             out.append(Finding(Check.MODEL, d.name, True, f"{known.name} is {stage} since {when} ({catalog.per})", fix, warning=True))
     return out
