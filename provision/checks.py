@@ -282,8 +282,10 @@ def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = Fa
         p = live.projects[d.project_key]
         actions = {s.action for s in dp.steps}
         findings += project_findings(d, p)
-        findings += [f for f in (model_finding(d, live.models.get(d.model_id.lower()), actions, catalog, today),
-                                 offer_finding(d, p, actions, catalog), name_finding(d, p, live)) if f is not None]
+        model = model_finding(d, live.models.get(d.model_id.lower()), actions, catalog, today)
+        # where a model that cannot be deployed is offered is beside the point: its own finding says what to do
+        offer = offer_finding(d, p, actions, catalog) if model is None or model.ok else None
+        findings += [f for f in (model, offer, name_finding(d, p, live)) if f is not None]
         findings.append(role_finding(d, p, live))
         findings.append(permission_finding(d, p, actions, live))
         if p.workspace is not None:

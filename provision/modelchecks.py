@@ -78,7 +78,7 @@ def offer_finding(d: Deployment, p: ProjectState, actions: set[Action], catalog:
     region, name = p.hub.location, d.model_name
     known = catalog.known(name)
     if known is None:
-        return Finding(Check.OFFER, d.name, True, f"where {name} is offered is not known ({catalog.per} does not list it): Azure decides when the endpoint is created", warning=True)
+        return Finding(Check.OFFER, d.name, True, f"where {name} is offered is not known (the catalog of {catalog.as_of} does not list it): Azure decides when the endpoint is created", warning=True)
     sold = "sold through Azure Marketplace: apply subscribes the project to its offer" if known.seller == "marketplace" else "sold by Azure: no Marketplace subscription"
     if region in known.regions:
         return Finding(Check.OFFER, d.name, True, f"{name} is offered in {display_region(region)} ({catalog.per}); {sold}")

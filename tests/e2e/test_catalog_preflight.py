@@ -200,3 +200,16 @@ def test_audit_flags_a_live_endpoint_of_a_deprecated_then_retired_model_and_its_
     cli.spec(spec_text({**old, "model": "mistral-medium-2505"}))
     assert cli("apply", "--yes", "--allow-replace").code == 0
     assert json.loads(cli("audit", "--probe", "--output", "json").stdout)["findings"] == []
+
+
+def test_the_first_time_mistakes_example_is_refused_before_any_write(cli):
+    from .helpers import REPO
+
+    cli.spec((REPO / "examples/first-time-mistakes.yaml").read_text())
+    cli.extra_env["AZURE_SUBSCRIPTION_ID"] = SUB_GENAI
+    run, doc = checks(cli)
+    assert run.code == 1, run
+    assert sorted((f["check"], f["subject"]) for f in doc["checks"] if not f["ok"]) == [
+        ("model", "large-retired"), ("model", "small-typo"), ("offer", "medium-in-france")]
+    assert cli("apply", "--yes").code == 1
+    assert cli.writes() == []
