@@ -16,7 +16,7 @@ from .catalog import Stage, lifecycle_of, packaged
 from .catalog import today as catalog_today
 from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource, subscription_of
 from .names import TextEnum
-from .plan import desired_tags, owner_of
+from .plan import endpoint_changes, owner_of
 from .refresh import read_live
 from .regions import display_region
 from .secrets import read_secrets
@@ -159,15 +159,12 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
             out.append(AuditFinding(Kind.UNHEALTHY, d.name, f"endpoint {d.name} is {e.endpoint_state}, not Online", _offline_remedy(d, p, e)))
         if e.model_id.lower() != d.model_id.lower():
             out.append(AuditFinding(Kind.DRIFT, d.name, f"model is {e.model_id.rsplit('/', 1)[-1]}, the spec says {d.model_name}", "`provision apply --allow-replace` (new URL and keys)"))
-        if d.content_safety is not None and e.content_safety is not d.content_safety:
-            live_cs = {True: "enabled", False: "disabled", None: "unknown"}[e.content_safety]
-            out.append(AuditFinding(Kind.DRIFT, d.name, f"content safety is {live_cs}, the spec says {'enabled' if d.content_safety else 'disabled'}", "run `provision apply`"))
-        wanted = desired_tags(d)
         if not e.owned_by(d.stack, d.name):
             out.append(AuditFinding(Kind.DRIFT, d.name, f"endpoint {d.name} is not this spec's: {owner_of(e)}", "`provision apply --adopt` to manage it"))
-        elif dict(e.tags) != wanted:
-            changed = sorted(k for k in set(wanted) | set(e.tags) if wanted.get(k) != e.tags.get(k))
-            out.append(AuditFinding(Kind.DRIFT, d.name, f"tags differ from the spec: {', '.join(changed)}", "run `provision apply`"))
+        # what an update in place would change, one finding (its values, old -> new, come with it)
+        changed = endpoint_changes(d, e) if e.owned_by(d.stack, d.name) else tuple(c for c in endpoint_changes(d, e) if c.field == "content_safety")
+        if changed:
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"endpoint {d.name} differs from the spec in {', '.join(c.field for c in changed)}", "run `provision apply`"))
         if e.location and e.location not in d.allowed_regions:
             out.append(AuditFinding(Kind.DRIFT, d.name, f"endpoint region {display_region(e.location)} is not in allowed_regions", "move it to an allowed region"))
         out += _subscription_findings(d, p, e)
@@ -224,7 +221,7 @@ def _lifecycle_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[Aud
     known = catalog.known(name)
     replacement = known.replacement if known is not None else None
     move = (f"set `model: {replacement}` (its replacement, {catalog.per}) and run `provision apply --allow-replace` (new URL and keys)"
-            if replacement else f"move to a current model ({catalog.per}: {', '.join(catalog.current(data.today))}) with `provision apply --allow-replace`")
+            if replacement else f"move to a current model ({catalog.per}: {', '.join(catalog.current(data.today, name))}) with `provision apply --allow-replace`")
     if stage == Stage.RETIRED:
         return [AuditFinding(Kind.LIFECYCLE, d.name, f"endpoint {e.name} serves {name}, retired on {lifecycle.retired} ({source}): it answers 404", move)]
     dates = ", ".join(f"{what} {when}" for what, when in (("deprecated", lifecycle.deprecated), ("retires", lifecycle.retired)) if when)

@@ -82,9 +82,10 @@ class Catalog:
     def known(self, model_name: str) -> Optional[KnownModel]:
         return self.models.get(model_name.lower())
 
-    def current(self, today: dt.date) -> list[str]:
-        """The packaged models that are neither deprecated nor retired today."""
-        return [m.name for m in self.models.values() if m.lifecycle.stage(today) in (Stage.CURRENT, Stage.LEGACY)]
+    def current(self, today: dt.date, besides: str = "") -> list[str]:
+        """The packaged models that are neither deprecated nor retired today (other than `besides`)."""
+        return [m.name for m in self.models.values()
+                if m.lifecycle.stage(today) in (Stage.CURRENT, Stage.LEGACY) and m.name.lower() != besides.lower()]
 
     @property
     def per(self) -> str:

@@ -55,7 +55,7 @@ def _lifecycle_finding(d: Deployment, m: ModelState, actions: set[Action], catal
     stage = lifecycle.stage(today)
     known = catalog.known(name)
     replacement = known.replacement if known is not None else None
-    move = f"set `model: {replacement}` (its replacement, {catalog.per})" if replacement else f"choose a current model ({catalog.per}): {', '.join(catalog.current(today))}"
+    move = f"set `model: {replacement}` (its replacement, {catalog.per})" if replacement else f"choose a current model ({catalog.per}): {', '.join(catalog.current(today, name))}"
     creates = bool(actions & {CREATE, REPLACE})
     if stage == Stage.RETIRED:
         return Finding(Check.MODEL, d.name, False, f"{name} was retired on {lifecycle.retired} ({source}): Azure no longer deploys it and its endpoints answer 404", move)
@@ -144,6 +144,6 @@ def offline_findings(spec: Spec, catalog: Catalog, today: dt.date) -> list[Findi
         stage = known.lifecycle.stage(today)
         if stage in (Stage.DEPRECATED, Stage.RETIRED, Stage.LEGACY):
             when = {Stage.RETIRED: known.lifecycle.retired, Stage.DEPRECATED: known.lifecycle.deprecated, Stage.LEGACY: known.lifecycle.legacy}[stage]
-            fix = f"set `model: {known.replacement}` (its replacement)" if known.replacement else f"choose a current model: {', '.join(catalog.current(today))}"
+            fix = f"set `model: {known.replacement}` (its replacement)" if known.replacement else f"choose a current model: {', '.join(catalog.current(today, known.name))}"
             out.append(Finding(Check.MODEL, d.name, True, f"{known.name} is {stage} since {when} ({catalog.per})", fix, warning=True))
     return out

@@ -133,8 +133,7 @@ def test_audit_finds_every_kind_of_drift_and_orphan(cli, emu):
     assert cli.writes() == []
     found = {(f["kind"], f["subject"], f["message"]) for f in json.loads(run.stdout)["findings"]}
     expected = {
-        ("drift", "mistral-large-chat", "content safety is disabled, the spec says enabled"),
-        ("drift", "mistral-large-chat", "tags differ from the spec: team"),
+        ("drift", "mistral-large-chat", "endpoint mistral-large-chat differs from the spec in content_safety, tags.team"),
         ("secrets", "mistral-large-chat", "MISTRAL_LARGE_KEY is no longer a valid key of the endpoint"),
         ("unhealthy", "mistral-small-chat", "endpoint mistral-small-chat is Suspended, not Online"),
         ("subscription", "mistral-small-chat", "Marketplace subscription mistral-small-2503-provision is Suspended"),

@@ -171,16 +171,13 @@ def test_audit_shows_drift_values_and_verbose_lists_the_clean_deployments():
     changes = audit_changes(SPEC, live())
     assert list(changes) == ["small-chat"]
     found = [AuditFinding(Kind.DRIFT, "code-ci", "model is Codestral-2405, the spec says Codestral-2501", "`provision apply --allow-replace` (new URL and keys)"),
-             AuditFinding(Kind.DRIFT, "small-chat", "content safety is disabled, the spec says enabled", "run `provision apply`"),
-             AuditFinding(Kind.DRIFT, "small-chat", "tags differ from the spec: env, old, team", "run `provision apply`")]
+             AuditFinding(Kind.DRIFT, "small-chat", "endpoint small-chat differs from the spec in content_safety, tags.env, tags.old, tags.team", "run `provision apply`")]
     names = [d.name for d in SPEC.deployments]
     assert "\n".join(audit_text(found, names, verbose=True, changes=changes)) == """\
   KIND         SUBJECT      FINDING
   drift        code-ci      model is Codestral-2405, the spec says Codestral-2501
                               fix: `provision apply --allow-replace` (new URL and keys)
-  drift        small-chat   content safety is disabled, the spec says enabled
-                              fix: run `provision apply`
-  drift        small-chat   tags differ from the spec: env, old, team
+  drift        small-chat   endpoint small-chat differs from the spec in content_safety, tags.env, tags.old, tags.team
                               content_safety: Disabled → Enabled
                               tags.env: (none) → "prod"
                               tags.old: "1" → (none)
@@ -188,7 +185,7 @@ def test_audit_shows_drift_values_and_verbose_lists_the_clean_deployments():
                               fix: run `provision apply`
   ok           medium-chat  matches the spec
   ok           edge         matches the spec
-3 findings for 4 deployments"""
+2 findings for 4 deployments"""
     assert audit_dict(found, names, False, False, changes)["changes"]["small-chat"][3] == {"field": "tags.team", "old": "x", "new": "chat"}
     assert audit_text([], ["a"]) == ["No findings: 1 deployment matches the spec (a)."]
 
