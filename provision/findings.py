@@ -10,18 +10,20 @@ from .names import TextEnum
 
 
 class Check(TextEnum):
+    """The kinds of check, in the order reports list them."""
+
     IDENTITY = "identity"
     PROJECT = "project"
     REGION = "region"
+    MODEL = "model"
+    OFFER = "offer"
+    NAME = "name"
     ROLE = "role"
     PERMISSIONS = "permissions"
     PROVIDERS = "providers"
     CONFLICT = "conflict"
     SECRETS = "secrets"
     OWNERSHIP = "ownership"
-    MODEL = "model"
-    OFFER = "offer"
-    NAME = "name"
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,8 @@ def findings_text(findings: Iterable[Finding], verbose: bool = False, style: Sty
     if verbose:
         return [line for f in findings for line in finding_lines(f, style, names)]
     lines = []
-    for kind in dict.fromkeys(f.check for f in findings):
+    order = list(Check)  # the kinds in the order the checks are listed everywhere (README's table)
+    for kind in sorted(dict.fromkeys(f.check for f in findings), key=lambda k: order.index(k) if k in order else len(order)):
         of_kind = [f for f in findings if f.check == kind]
         passed = [f for f in of_kind if f.ok and not is_warning(f)]
         if passed:

@@ -106,12 +106,12 @@ def test_checks_are_one_line_per_kind_with_every_failure_and_warning_expanded():
     assert "\n".join(findings_text(findings())) == """\
   ok   identity    caller: service principal 9a1b2c3d… (object id 3c5e8a1d…, tenant 72f988bf…)
   ok   project     4 deployments: project contoso-chat in hub contoso-hub
+  warn model       code-ci: Codestral-2501 is legacy: retired on 2026-07-31
+       fix: move to its replacement before then
   ok   role        4 deployments: 'Azure AI Developer' assigned at subscription 6b0f5e5a… / rg-genai
   ok   permissions 3 deployments: the caller may read the endpoint, read its keys, create or update the endpoint
   FAIL permissions edge: the caller may not read its keys (…/listKeys/action)
        fix: ask for 'Azure AI Developer' on resource group rg-genai
-  warn model       code-ci: Codestral-2501 is legacy: retired on 2026-07-31
-       fix: move to its replacement before then
   ok   providers   subscription 6b0f5e5a…: Microsoft.MachineLearningServices is Registered; 1 more (--verbose)
   ok   secrets     .secrets/deployments.env: dotenv file, readable and writable"""
 
