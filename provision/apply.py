@@ -12,7 +12,8 @@ from typing import Callable, Optional
 
 from .errors import AzureError, Phase, ProvisionError, explain
 from .gateway import Gateway, project_id
-from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
+from .live import subscription_name
+from .plan import ADOPT, CREATE, REPLACE, RESUME, RESUME_SUBSCRIPTION, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secret import Secret
 from .secrets import SecretEntry
 from .workers import run_all, worker_pool
@@ -51,7 +52,9 @@ def _register(gateway: Gateway, r: Registration, progress: Progress) -> Optional
         deadline = time.monotonic() + REGISTRATION_TIMEOUT
         while state.lower() != "registered":
             if time.monotonic() > deadline:
-                return f"{r.namespace} is still {state} after {REGISTRATION_TIMEOUT:.0f} s; run apply again later"
+                error = f"{r.namespace} is still {state} after {REGISTRATION_TIMEOUT:.0f} s; run apply again later"
+                progress(r.subscription, f"register provider {r.namespace} failed: {error}")
+                return error
             time.sleep(2)
             state = gateway.provider_state(r.subscription, r.namespace)
     except AzureError as exc:
@@ -77,8 +80,16 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
             progress(d.name, f"{step.short} ...")
             step_name, t0 = step.short, time.monotonic()
             if step.action == SUBSCRIBE:
-                subscribed = step.name
-                status = gateway.create_marketplace_subscription(project, step.name, d.model_id)
+                # Undone if the deployment then fails: only this spec's own subscription (its exact
+                # name), made or retried by this run; never one another run is still creating
+                # (resumed, or its PUT refused with 409), nor one under another name.
+                ours = step.name == subscription_name(d.model_name, d.stack) and step.detail != RESUME_SUBSCRIPTION
+                try:
+                    status = gateway.create_marketplace_subscription(project, step.name, d.model_id)
+                except AzureError as exc:
+                    subscribed = step.name if ours and exc.status != 409 else None
+                    raise
+                subscribed = step.name if ours else None
                 if status.lower() != "succeeded":
                     raise ProvisionError(f"Marketplace subscription {step.name} ended {status}; run apply again")
                 endpoint = None  # a resubscribed project's endpoint comes back Online: read it again
@@ -137,8 +148,9 @@ def _undo_subscription(gateway: Gateway, project: str, name: str, deployment: st
         subscription = next((s for s in gateway.list_marketplace_subscriptions(project) if s.name.lower() == name.lower()), None)
         if subscription is None:
             return f"no Marketplace subscription {name} was left behind"
-        if any(e.uses(subscription) for e in gateway.list_endpoints(project)):
-            return f"the Marketplace subscription {name} stays: an endpoint of the project relies on it"
+        users = sorted(e.name for e in gateway.list_endpoints(project) if e.uses(subscription))
+        if users:
+            return f"the Marketplace subscription {name} stays: endpoint {', '.join(users)} relies on it"
         gateway.delete_marketplace_subscription(project, name)
     except AzureError as exc:
         return (f"the Marketplace subscription {name} it made could not be removed ({explain(exc)}): "

@@ -70,7 +70,7 @@ def _endpoint_of(d: Deployment, p: ProjectState) -> Optional[Endpoint]:
 
 
 def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe: bool) -> AuditData:
-    live = read_live(spec, gateway, parallel, catalog=True)
+    live = read_live(spec, gateway, parallel, catalog=True, endpoint_models=True)
     data = AuditData(live, read_secrets(spec.secrets), everything=everything)
     if live.identity is None:
         return data
@@ -266,7 +266,7 @@ def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool)
             used = any(e.uses(s) for e in p.endpoints)
             ours = s.owned_by(spec.stack)
             wanted = next((d for d in spec.deployments if d.project_key == key and d.model_id.lower() == s.model_id.lower()), None)
-            if wanted is not None and (s.provisioning_state.lower() == "failed" or not used):
+            if wanted is not None and not used:  # one an endpoint relies on is that endpoint's finding (subscription)
                 out.append(_left_behind(s, p, wanted, ours))
                 continue
             if used or wanted is not None or not (ours or everything):

@@ -71,6 +71,7 @@ class KnownModel:
     lifecycle: Lifecycle
     replacement: Optional[str]
     source: str  # the text of its source
+    note: str = ""  # why it has no regions for hub projects, when it has none
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,10 @@ class Catalog:
         return self.models.get(model_name.lower())
 
     def current(self, today: dt.date, besides: str = "") -> list[str]:
-        """The packaged models that are neither deprecated nor retired today (other than `besides`)."""
+        """The packaged models a hub project can deploy today: offered somewhere, neither deprecated
+        nor retired (other than `besides`)."""
         return [m.name for m in self.models.values()
-                if m.lifecycle.stage(today) in (Stage.CURRENT, Stage.LEGACY) and m.name.lower() != besides.lower()]
+                if m.regions and m.lifecycle.stage(today) in (Stage.CURRENT, Stage.LEGACY) and m.name.lower() != besides.lower()]
 
     @property
     def per(self) -> str:
@@ -108,6 +110,7 @@ def packaged() -> Catalog:
             lifecycle=Lifecycle(_date(m.get("legacy")), _date(m.get("deprecated")), _date(m.get("retired"))),
             replacement=m.get("replacement"),
             source=sources[m["source"]],
+            note=m.get("note", ""),
         )
         for m in data["models"]
     }

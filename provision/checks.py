@@ -162,12 +162,13 @@ def subscription_permissions(d: Deployment, p: ProjectState, live: LiveState) ->
         return None, None
     wide = [a for a in p.assignments if subscription_wide(a)]
     failures = [sub.failures[(Read.ROLE, a.role_definition_id.lower())] for a in wide if (Read.ROLE, a.role_definition_id.lower()) in sub.failures]
-    if failures:
-        return None, failures[0]
     roles = [sub.roles.get(role_guid(a.role_definition_id)) for a in wide]
+    blocks = tuple(block for r in roles if r is not None for block in r.permissions)
+    if failures:  # what was read may settle it anyway (an Owner's definition needs no other)
+        return (blocks, None) if all(allowed(blocks, a) for a in SUBSCRIPTION_ACTIONS) else (None, failures[0])
     if any(r is None for r in roles):
         return None, None
-    return tuple(block for r in roles if r is not None for block in r.permissions), None
+    return blocks, None
 
 
 def permission_finding(d: Deployment, p: ProjectState, actions: set[Action], live: Optional[LiveState] = None) -> Finding:
@@ -284,7 +285,7 @@ def run_checks(spec: Spec, live: LiveState, plan: Plan, allow_replace: bool = Fa
         findings += project_findings(d, p)
         model = model_finding(d, live.models.get(d.model_id.lower()), actions, catalog, today)
         # where a model that cannot be deployed is offered is beside the point: its own finding says what to do
-        offer = offer_finding(d, p, actions, catalog) if model is None or model.ok else None
+        offer = offer_finding(d, p, actions, catalog, today) if model is None or model.ok else None
         findings += [f for f in (model, offer, name_finding(d, p, live)) if f is not None]
         findings.append(role_finding(d, p, live))
         findings.append(permission_finding(d, p, actions, live))

@@ -45,6 +45,11 @@ MLS = "Microsoft.MachineLearningServices"
 SAAS_API = "2018-03-01-beta"
 MLS_API = "2024-10-01"  # stable; the first GA version with contentSafety on serverless endpoints
 SUBSCRIPTIONS_API = "2022-12-01"
+REGISTRY_DISCOVERY_BY_ARM = {  # azure-ai-ml's registry discovery host per cloud (_azure_environments.py)
+    "https://management.azure.com": REGISTRY_DISCOVERY,
+    "https://management.usgovcloudapi.net": "https://usgovarizona.api.ml.azure.us/",
+    "https://management.chinacloudapi.cn": "https://chinaeast2.api.ml.azure.cn/",
+}
 REGISTRY_API = "2021-10-01-dataplanepreview"
 KNOWN_AUTHORITIES = {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn", "login.windows.net"}
 TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
@@ -169,6 +174,7 @@ class Gateway:
         self._arm: Any = None
         self._registry_client: Any = None
         self._registries: dict[str, str] = {}  # registry name (lower) -> its models URL (discovery, once per run)
+        self._registry_locks: dict[str, threading.Lock] = {}
         self._authz: dict[str, Any] = {}
         self._resources: dict[str, Any] = {}
         self.limiter = ArmRateLimiter()  # ARM's buckets, shared by every client and thread of this run
@@ -249,14 +255,14 @@ class Gateway:
     def _registry_http(self) -> Any:
         """A plain pipeline with the Resource Manager token (what azure-ai-ml sends to the registry
         hosts), Azure's retry policy, and no ARM rate limiter (these hosts are not ARM)."""
-        cloud, credential = self.cloud, self.credential
+        cloud, credential, base = self.cloud, self.credential, self.registry_discovery_url
         with self._lock:
             if self._registry_client is None:
                 from azure.core import PipelineClient
                 from azure.core.pipeline import policies
 
                 self._registry_client = PipelineClient(
-                    base_url=self.registry_discovery_url,
+                    base_url=base,
                     policies=[
                         policies.RequestIdPolicy(),
                         policies.HeadersPolicy({"Accept": "application/json"}),
@@ -274,8 +280,12 @@ class Gateway:
 
     @property
     def registry_discovery_url(self) -> str:
-        """Where registries are discovered: the variable azure-ai-ml reads, else public Azure's host."""
-        return (self._env.get("REGISTRY_DISCOVERY_ENDPOINT_URL") or REGISTRY_DISCOVERY).rstrip("/") + "/"
+        """Where registries are discovered: the variable azure-ai-ml reads, else the host azure-ai-ml
+        uses for the cloud (public, US Government, China); AzureError RegistryUnknown for another cloud."""
+        url = self._env.get("REGISTRY_DISCOVERY_ENDPOINT_URL") or REGISTRY_DISCOVERY_BY_ARM.get(self.cloud.arm.rstrip("/").lower())
+        if not url:
+            raise AzureError(f"the model registry of the cloud at {self.cloud.arm} is not known", "RegistryUnknown")
+        return url.rstrip("/") + "/"
 
     def _authz_client(self, subscription: str) -> Any:
         cloud, credential = self.cloud, self.credential
@@ -443,6 +453,12 @@ class Gateway:
     def _registry_models_url(self, registry: str) -> Optional[str]:
         """The registry's models collection, from its discovery (read once per run); None if no such registry."""
         key = registry.lower()
+        with self._lock:
+            lock = self._registry_locks.setdefault(key, threading.Lock())
+        with lock:  # concurrent reads of one registry share one discovery
+            return self._discover(registry, key)
+
+    def _discover(self, registry: str, key: str) -> Optional[str]:
         with self._lock:
             known = self._registries.get(key)
         if known is not None:

@@ -194,7 +194,9 @@ def subscription_wide(a: "RoleAssignment") -> bool:
 def covers(scope: str, target: str) -> bool:
     """An assignment at `scope` applies to `target` (the same, or above it)."""
     scope, target = scope.rstrip("/").lower(), target.rstrip("/").lower()
-    return target == scope or target.startswith(scope + "/") or scope == ""
+    if scope == "" or scope.startswith("/providers/microsoft.management/managementgroups/"):
+        return True  # the root or a management group: refresh only reads assignments that apply to the spec's scopes
+    return target == scope or target.startswith(scope + "/")
 
 
 @dataclass(frozen=True)

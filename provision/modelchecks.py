@@ -16,7 +16,7 @@ from typing import Optional
 from .catalog import REGISTRY_DISCOVERY, Catalog, Stage, did_you_mean, lifecycle_of, split_model_id, suggestions
 from .findings import Check, Finding, _cannot_read
 from .live import Endpoint, LiveState, ModelState, ProjectState
-from .plan import CREATE, REPLACE, Action
+from .plan import CREATE, REPLACE, SUBSCRIBE, Action
 from .regions import display_region
 from .spec import Deployment, Spec
 
@@ -32,7 +32,12 @@ def model_finding(d: Deployment, m: Optional[ModelState], actions: set[Action], 
     if m is None:
         return None
     registry, name = split_model_id(d.model_id)
+    writes = bool(actions & WRITES)
     if m.failure is not None:
+        if m.failure.code == "RegistryUnknown":  # a cloud whose registry host is not known: say so, never block
+            return Finding(Check.MODEL, d.name, True, f"{name} was not checked: {m.failure}", "set REGISTRY_DISCOVERY_ENDPOINT_URL to this cloud's registry discovery host", warning=True)
+        if not writes:  # nothing to make for it: a live endpoint keeps serving whatever the registry says today
+            return Finding(Check.MODEL, d.name, True, f"could not read {name} from the model registry {registry} ({m.failure}); nothing is to be made for it", warning=True)
         return _cannot_read(Check.MODEL, d.name, f"could not read {name} from the model registry {registry}", m.failure,
                             f"run again; if it persists, check that this machine reaches {REGISTRY_DISCOVERY} and the registry's host (proxy, firewall)")
     if not m.read:
@@ -43,9 +48,18 @@ def model_finding(d: Deployment, m: Optional[ModelState], actions: set[Action], 
         options = suggestions(name, current) or suggestions(name, names)  # current models first: a retired suggestion is a second trip
         fix = f"set `model: {options[0]}`" if options else f"set `model` to a model the registry has; current ones ({catalog.per}): {', '.join(catalog.current(today))}"
         return Finding(Check.MODEL, d.name, False, f"model '{name}' is not in the {registry} registry{did_you_mean(options)}", fix)
-    if m.found.name != name:
-        return Finding(Check.MODEL, d.name, False, f"the {registry} registry spells the model '{m.found.name}', not '{name}'", f"set `model: {m.found.name}`")
-    return _lifecycle_finding(d, m, actions, catalog, today)
+    lifecycle = _lifecycle_finding(d, m, actions, catalog, today)
+    if m.found.name == name or not lifecycle.ok:
+        return lifecycle  # a retired or deprecated model: its fix names the replacement, whatever the spelling
+    # Only the letter case differs. Whether Azure minds is not documented: a new endpoint gets the
+    # registry's spelling; a live one is left alone (the plan compares model ids case-insensitively).
+    spelled = f"the {registry} registry spells the model '{m.found.name}', not '{name}'"
+    if actions & {CREATE, REPLACE}:
+        return Finding(Check.MODEL, d.name, False, spelled, f"set `model: {m.found.name}`")
+    return Finding(Check.MODEL, d.name, True, spelled, f"set `model: {m.found.name}`", warning=True)
+
+
+WRITES = {CREATE, REPLACE, SUBSCRIBE}  # what needs the model to be deployable today (a purchase too)
 
 
 def _lifecycle_finding(d: Deployment, m: ModelState, actions: set[Action], catalog: Catalog, today: dt.date) -> Finding:
@@ -56,7 +70,9 @@ def _lifecycle_finding(d: Deployment, m: ModelState, actions: set[Action], catal
     known = catalog.known(name)
     replacement = known.replacement if known is not None else None
     move = f"set `model: {replacement}` (its replacement, {catalog.per})" if replacement else f"choose a current model ({catalog.per}): {', '.join(catalog.current(today, name))}"
-    creates = bool(actions & {CREATE, REPLACE})
+    if not actions & {CREATE}:  # an endpoint exists: moving it to another model replaces it
+        move += " and run `provision apply --allow-replace` (new URL and keys)"
+    creates = bool(actions & WRITES)
     if stage == Stage.RETIRED:
         return Finding(Check.MODEL, d.name, False, f"{name} was retired on {lifecycle.retired} ({source}): Azure no longer deploys it and its endpoints answer 404", move)
     if stage == Stage.DEPRECATED:
@@ -70,7 +86,7 @@ def _lifecycle_finding(d: Deployment, m: ModelState, actions: set[Action], catal
     return Finding(Check.MODEL, d.name, True, f"{name} (version {m.found.version or '?'}) is in the {m.found.registry} registry")
 
 
-def offer_finding(d: Deployment, p: ProjectState, actions: set[Action], catalog: Catalog) -> Optional[Finding]:
+def offer_finding(d: Deployment, p: ProjectState, actions: set[Action], catalog: Catalog, today: dt.date) -> Optional[Finding]:
     """Whether the hub's region offers the model as a serverless API; only when an endpoint is to
     be made (a live one is where it is). None when the hub was not read."""
     if p.hub is None or not actions & {CREATE, REPLACE}:
@@ -80,6 +96,9 @@ def offer_finding(d: Deployment, p: ProjectState, actions: set[Action], catalog:
     if known is None:
         return Finding(Check.OFFER, d.name, True, f"where {name} is offered is not known (the catalog of {catalog.as_of} does not list it): Azure decides when the endpoint is created", warning=True)
     sold = "sold through Azure Marketplace: apply subscribes the project to its offer" if known.seller == "marketplace" else "sold by Azure: no Marketplace subscription"
+    if not known.regions:
+        return Finding(Check.OFFER, d.name, False, f"{name} is not offered as a serverless API in hub-based projects ({catalog.per}): {known.note}",
+                       f"choose a model a hub project can deploy: {', '.join(catalog.current(today))}")
     if region in known.regions:
         return Finding(Check.OFFER, d.name, True, f"{name} is offered in {display_region(region)} ({catalog.per}); {sold}")
     message = f"{name} is not offered as a serverless API in {display_region(region)} ({catalog.per}); it is in: {_regions(known.regions)}"

@@ -150,6 +150,9 @@ def _same(a: str, b: str) -> bool:
     return a.lower() == b.lower()
 
 
+RESUME_SUBSCRIPTION = "resume the unfinished subscription"
+
+
 def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Optional[str]]:
     if d.microsoft_sold:
         return [], None
@@ -159,7 +162,7 @@ def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Opt
         return [Step(SUBSCRIBE, "marketplace subscription", name, f"accepts the terms of {d.model_name}'s Marketplace offer; pay-as-you-go billing")], name
     state = found.provisioning_state.lower()
     if state in ("creating", "updating"):
-        return [Step(SUBSCRIBE, "marketplace subscription", found.name, "resume the unfinished subscription", existing=True)], found.name
+        return [Step(SUBSCRIBE, "marketplace subscription", found.name, RESUME_SUBSCRIPTION, existing=True)], found.name
     if state in ("failed", "canceled") or found.status.lower() == "unsubscribed":
         return [Step(SUBSCRIBE, "marketplace subscription", found.name, f"retry ({found.provisioning_state}, {found.status})", existing=True)], found.name
     return [], found.name

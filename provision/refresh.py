@@ -27,9 +27,10 @@ def _attempt(failures: dict[K, AzureError], what: K, fn: Callable[[], T]) -> Opt
         return None
 
 
-def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = False, names: bool = False) -> LiveState:
+def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = False, names: bool = False,
+              endpoint_models: bool = False) -> LiveState:
     """Everything the spec's deployments touch, read at once. `catalog`: also what the model
-    registry says of each model (and of the models live endpoints serve); `names`: also the
+    registry says of each model (`endpoint_models`: also of the models live endpoints serve); `names`: also the
     endpoints elsewhere in a region where one of the spec's is to be created (names are unique
     per region). Role definitions are read beyond the required role's only when the caller does
     not hold it by name (to see whether another role covers it)."""
@@ -95,9 +96,15 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = 
         found = _attempt(p.failures, Read.PERMISSIONS, lambda: gateway.permissions(p.subscription, p.resource_group, p.name))
         p.permissions = tuple(found) if found is not None else None
 
+    visible = Visible()
+
     def read_endpoints(p: ProjectState) -> None:
         found = _attempt(p.failures, Read.ENDPOINTS, lambda: gateway.list_endpoints(p.id))
         p.endpoints = tuple(found) if found is not None else None
+        listed = {e.name.lower() for e in p.endpoints or ()}
+        if names and p.endpoints is not None and any(projects[d.project_key] is p and d.name.lower() not in listed for d in spec.deployments):
+            # an endpoint is to be made here: list what the caller can see (once), while the other reads run
+            visible.list_once(lambda: list_visible(gateway, visible, parallel))
 
     def read_marketplace(p: ProjectState) -> None:
         found = _attempt(p.failures, Read.MARKETPLACE, lambda: gateway.list_marketplace_subscriptions(p.id))
@@ -128,15 +135,12 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = 
             tasks.append(partial(read_marketplace, p))
     if catalog:
         tasks += [partial(read_model, gateway, m) for m in models.values()]
-    visible = Visible()
-    if names:
-        tasks.append(partial(list_visible, gateway, visible, parallel))
     _run(tasks, parallel)
     for p in projects.values():
         _confirmed_missing(p)
     live = LiveState(identity, identity_error, projects, subscriptions, models if catalog else {})
     followups: list[Callable[[], None]] = [partial(read_covering_roles, gateway, spec, live)]
-    if catalog:
+    if endpoint_models:
         followups += [partial(read_model, gateway, live.models.setdefault(e.model_id.lower(), ModelState(e.model_id)))
                       for p in projects.values() for e in p.endpoints or () if e.model_id and e.model_id.lower() not in live.models]
     if names:
@@ -221,6 +225,15 @@ class Visible:
     workspaces: list[Workspace] = field(default_factory=list)
     unread: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    listing: threading.Lock = field(default_factory=threading.Lock)
+    listed: bool = False
+
+    def list_once(self, read: Callable[[], None]) -> None:
+        """Run `read` the first time only; a second caller waits until it has finished."""
+        with self.listing:
+            if not self.listed:
+                self.listed = True
+                read()
 
 
 def list_visible(gateway: Gateway, visible: Visible, parallel: int) -> None:

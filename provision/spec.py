@@ -54,8 +54,14 @@ class Deployment:
 
     @property
     def microsoft_sold(self) -> bool:
-        """Models of the `azureml` registry are sold by Microsoft: no Marketplace subscription."""
-        return self.model_id.lower().startswith("azureml://registries/azureml/")
+        """Sold by Microsoft, so no Marketplace subscription: the `azureml` registry's models, and
+        those the packaged catalog says Azure sells (Mistral-Large-3 is in azureml-mistral)."""
+        if self.model_id.lower().startswith("azureml://registries/azureml/"):
+            return True
+        from .catalog import packaged  # the packaged file is read once, on first use
+
+        known = packaged().known(self.model_name)
+        return known is not None and known.seller == "azure"
 
     @property
     def project_key(self) -> tuple[str, str, str]:

@@ -213,3 +213,16 @@ def test_the_first_time_mistakes_example_is_refused_before_any_write(cli):
         ("model", "large-retired"), ("model", "small-typo"), ("offer", "medium-in-france")]
     assert cli("apply", "--yes").code == 1
     assert cli.writes() == []
+
+
+def test_a_failed_apply_never_removes_a_subscription_it_did_not_make(cli):
+    from tests.emulator.clients import arm_call, project_path
+
+    # someone else's subscription, under their own name, left Failed by a refused purchase
+    path = f"{project_path('trial-chat', SUB_TRIAL)}/marketplaceSubscriptions/portal-docai"
+    arm_call("PUT", path, body={"properties": {"modelId": "azureml://registries/azureml-mistral/models/mistral-document-ai-2505"}})
+    cli.spec(spec_text({"name": "docai", "model": "mistral-document-ai-2505"}, defaults={"subscription": SUB_TRIAL, "project": "trial-chat"}))
+    applied = cli("apply", "--yes")
+    assert applied.code == 1, applied  # the retry of that purchase is refused again
+    assert "payment method" in applied.stdout and "removed again" not in applied.stdout
+    assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["portal-docai"]

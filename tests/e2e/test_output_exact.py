@@ -91,11 +91,11 @@ def test_drift_plans_an_update_in_place_with_its_values_and_audit_reports_it_wit
     assert doc["deployments"][1] == {"name": "mistral-small-chat", "project": "contoso-chat", "region": "eastus2", "effect": None,
                                      "blocked": None, "stale_secrets": [], "steps": []}
 
-    emu.control.set_lifecycle("mistral-small-2503", legacy="2026-11-01", deprecated="2027-01-01", retired="2027-04-01")
+    emu.control.set_lifecycle("mistral-small-2503", legacy="2026-11-01", deprecated="2099-01-01", retired="2099-04-01")
     audit = cli("audit")
     assert (audit.code, audit.stdout) == (0, """\
   KIND         SUBJECT              FINDING
-  lifecycle    mistral-small-chat   endpoint mistral-small-chat serves mistral-small-2503, legacy (deprecated 2027-01-01, retires 2027-04-01; per the registry)
+  lifecycle    mistral-small-chat   endpoint mistral-small-chat serves mistral-small-2503, legacy (deprecated 2099-01-01, retires 2099-04-01; per the registry)
                                       fix: move to a current model (per the catalog of 2026-11-25: mistral-medium-2505, Ministral-3B, Codestral-2501, mistral-document-ai-2505) with `provision apply --allow-replace`
   drift        mistral-medium-chat  endpoint mistral-medium-chat differs from the spec in content_safety, tags.cost, tags.team
                                       content_safety: Enabled → Disabled
@@ -109,7 +109,7 @@ def test_drift_plans_an_update_in_place_with_its_values_and_audit_reports_it_wit
         "ok": True, "deployments": ["mistral-medium-chat", "mistral-small-chat"], "all": False, "probe": False,
         "findings": [
             {"kind": "lifecycle", "subject": "mistral-small-chat",
-             "message": "endpoint mistral-small-chat serves mistral-small-2503, legacy (deprecated 2027-01-01, retires 2027-04-01; per the registry)",
+             "message": "endpoint mistral-small-chat serves mistral-small-2503, legacy (deprecated 2099-01-01, retires 2099-04-01; per the registry)",
              "remedy": "move to a current model (per the catalog of 2026-11-25: mistral-medium-2505, Ministral-3B, Codestral-2501, mistral-document-ai-2505) "
                        "with `provision apply --allow-replace`"},
             {"kind": "drift", "subject": "mistral-medium-chat",

@@ -62,7 +62,8 @@ def test_every_packaged_model_has_a_source_regions_azure_knows_and_a_current_rep
     assert CATALOG.models
     for m in CATALOG.models.values():
         assert m.source and m.seller in ("marketplace", "azure")
-        assert m.regions and set(m.regions) <= REGIONS, m.name
+        assert set(m.regions) <= REGIONS, m.name
+        assert m.regions or (m.seller == "azure" and m.note), m.name  # no hub region: says where it is deployed instead
         if m.lifecycle.stage(TODAY) == Stage.RETIRED:
             assert m.replacement is not None, m.name
         if m.replacement is not None:
@@ -186,7 +187,7 @@ def test_an_unread_registry_is_a_failure_saying_why_not_a_pass():
 # --- the offer (region) finding -------------------------------------------------------------
 
 def test_a_region_without_the_model_fails_naming_where_it_is():
-    f = offer_finding(deployment(), project("francecentral"), {CREATE}, CATALOG)
+    f = offer_finding(deployment(), project("francecentral"), {CREATE}, CATALOG, TODAY)
     assert not f.ok and f.message == (
         "mistral-medium-2505 is not offered as a serverless API in France Central (francecentral) (per the catalog of 2026-11-25); it is in: "
         "East US (eastus), East US 2 (eastus2), North Central US (northcentralus), South Central US (southcentralus), Sweden Central (swedencentral), "
@@ -195,16 +196,16 @@ def test_a_region_without_the_model_fails_naming_where_it_is():
 
 
 def test_when_no_allowed_region_offers_it_the_fix_says_so():
-    f = offer_finding(deployment(regions="[francecentral]"), project("francecentral"), {CREATE}, CATALOG)
+    f = offer_finding(deployment(regions="[francecentral]"), project("francecentral"), {CREATE}, CATALOG, TODAY)
     assert f.remedy.startswith("none of allowed_regions (France Central (francecentral)) offers it")
 
 
 def test_offered_unknown_or_already_live():
-    ok = offer_finding(deployment(), project(), {CREATE}, CATALOG)
+    ok = offer_finding(deployment(), project(), {CREATE}, CATALOG, TODAY)
     assert ok.ok and not ok.warning and ok.message.endswith("sold through Azure Marketplace: apply subscribes the project to its offer")
-    unknown = offer_finding(deployment("Mistral-Large-3"), project(), {CREATE}, CATALOG)
+    unknown = offer_finding(deployment("Mistral-Large-4"), project(), {CREATE}, CATALOG, TODAY)
     assert unknown.ok and unknown.warning
-    assert offer_finding(deployment(), project("francecentral"), {UPDATE}, CATALOG) is None
+    assert offer_finding(deployment(), project("francecentral"), {UPDATE}, CATALOG, TODAY) is None
 
 
 # --- the name finding -------------------------------------------------------------------------
@@ -252,3 +253,40 @@ READER = RoleDefinition("acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader", (Permi
 ])
 def test_a_role_covers_azure_ai_developer_only_if_it_allows_every_action(holder, covers):
     assert role_covers(holder, AI_DEVELOPER) is covers
+
+
+def test_a_model_azure_sells_only_to_foundry_projects_fails_the_offer_check_and_needs_no_subscription():
+    d = deployment("Mistral-Large-3")
+    f = offer_finding(d, project(), {CREATE}, CATALOG, TODAY)
+    assert (f.ok, f.message) == (False, "Mistral-Large-3 is not offered as a serverless API in hub-based projects (per the catalog of 2026-11-25): "
+                                        "it is deployed in Foundry projects (Foundry Models), not as a serverless API of a hub-based project")
+    assert d.microsoft_sold and not deployment().microsoft_sold
+
+
+def test_only_a_write_makes_an_unread_registry_or_a_case_difference_a_failure():
+    from provision.errors import AzureError
+    down = ModelState("azureml://registries/azureml-mistral/models/mistral-medium-2505", failure=AzureError("timed out", "ConnectionFailed"))
+    assert not model_finding(deployment(), down, {CREATE}, CATALOG, TODAY).ok
+    kept = model_finding(deployment(), down, {UPDATE}, CATALOG, TODAY)
+    assert kept.ok and kept.warning
+    unknown = ModelState(down.model_id, failure=AzureError("the model registry of the cloud at https://x is not known", "RegistryUnknown"))
+    f = model_finding(deployment(), unknown, {CREATE}, CATALOG, TODAY)
+    assert f.ok and f.warning and f.remedy == "set REGISTRY_DISCOVERY_ENDPOINT_URL to this cloud's registry discovery host"
+    case = model_finding(deployment("Mistral-Medium-2505"), found("mistral-medium-2505"), {UPDATE}, CATALOG, TODAY)
+    assert case.ok and case.warning and case.remedy == "set `model: mistral-medium-2505`"
+
+
+def test_a_retired_model_misspelled_in_case_is_told_its_replacement_at_once():
+    f = model_finding(deployment("mistral-large"), found("Mistral-large"), {CREATE}, CATALOG, TODAY)
+    assert not f.ok and f.remedy == "set `model: mistral-medium-2505` (its replacement, per the catalog of 2026-11-25)"
+    live = model_finding(deployment("Mistral-large"), found("Mistral-large"), {UPDATE}, CATALOG, TODAY)
+    assert live.remedy.endswith("and run `provision apply --allow-replace` (new URL and keys)")
+
+
+def test_roles_at_a_management_group_or_the_root_apply_everywhere():
+    from provision.live import covers
+    project_id = f"{WS}/contoso-chat"
+    assert covers("/providers/Microsoft.Management/managementGroups/contoso", project_id)
+    assert covers("/", project_id)
+    assert covers(f"/subscriptions/{SUB}", project_id)
+    assert not covers(f"/subscriptions/{SUB}/resourceGroups/other", project_id)
