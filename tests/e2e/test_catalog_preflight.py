@@ -226,3 +226,19 @@ def test_a_failed_apply_never_removes_a_subscription_it_did_not_make(cli):
     assert applied.code == 1, applied  # the retry of that purchase is refused again
     assert "payment method" in applied.stdout and "removed again" not in applied.stdout
     assert [r["name"] for r in cli.resources("marketplaceSubscriptions")] == ["portal-docai"]
+
+
+def test_audit_reports_someone_elses_subscription_left_behind_and_its_az_fix_removes_it(cli):
+    from .test_follow_the_fix import follow
+    from tests.emulator.clients import arm_call, project_path
+
+    path = f"{project_path('contoso-chat', SUB_GENAI)}/marketplaceSubscriptions/portal-made"
+    arm_call("PUT", path, body={"properties": {"modelId": "azureml://registries/azureml-mistral/models/mistral-medium-2505"}})
+    cli.spec(spec_text(MEDIUM))
+    audit = json.loads(cli("audit", "--output", "json").stdout)["findings"]
+    [left] = [f for f in audit if f["kind"] == "subscription"]
+    assert left["message"] == ("Marketplace subscription portal-made in contoso-chat (for mistral-medium-chat's model mistral-medium-2505) "
+                               "is Subscribed, with no endpoint: nothing uses it")
+    assert left["remedy"].startswith("it is not this spec's to delete: `az resource delete --ids /subscriptions/")
+    follow(cli, left["remedy"])
+    assert cli.resources("marketplaceSubscriptions") == []
