@@ -113,11 +113,11 @@ def validate(opts: Options) -> None:
     from .regions import display_region
     from .spec import load_spec
 
-    from .catalog import packaged, today
+    spec = load_spec(opts.file, _environ(opts))
+    from .catalog import packaged, today  # only for a valid spec: a refused one pays for nothing more
     from .modelchecks import offline_findings
     from .render import finding_lines
 
-    spec = load_spec(opts.file, _environ(opts))
     names = ", ".join(d.name for d in spec.deployments)
     lines = [f"{opts.file}: valid ({len(spec.deployments)} deployment{'s' if len(spec.deployments) != 1 else ''}: {names})"]
     if opts.verbose:

@@ -144,25 +144,46 @@ def _where(e: Endpoint) -> str:
     return f"project {after('workspaces')} (resource group {after('resourcegroups')}, subscription {after('subscriptions')})"
 
 
+OFFLINE_UNKNOWN_LISTED = 10  # unknown models warned about one by one; beyond, one line counts them
+
+
 def offline_findings(spec: Spec, catalog: Catalog, today: dt.date) -> list[Finding]:
     """What `validate` can say about the models without Azure: warnings only (the registry, read by
-    `plan`, has the last word), from the packaged catalog."""
-    out = []
+    `plan`, has the last word), from the packaged catalog. Each model is weighed once; past a few
+    unknown ones, one warning counts the rest (a spec of generated names must not drown the output)."""
+    out: list[Finding] = []
+    current = catalog.current(today)
+    unknown: list[str] = []  # deployments whose model the catalog does not know, beyond those listed
+    weighed: dict[str, list[tuple[str, str]]] = {}  # model name -> (message, fix) warnings
     for d in spec.deployments:
         registry, name = split_model_id(d.model_id)
         if registry.lower() != catalog.registry:
             continue
-        known = catalog.known(name)
-        if known is None:
-            options = suggestions(name, catalog.current(today))
-            out.append(Finding(Check.MODEL, d.name, True, f"model '{name}' is not in the catalog of {catalog.as_of}{did_you_mean(options)} "
-                               "(`provision plan` asks the registry)", f"set `model: {options[0]}`" if options else "", warning=True))
-            continue
-        if known.name != name:
-            out.append(Finding(Check.MODEL, d.name, True, f"the catalog of {catalog.as_of} spells the model '{known.name}', not '{name}'", f"set `model: {known.name}`", warning=True))
-        stage = known.lifecycle.stage(today)
-        if stage in (Stage.DEPRECATED, Stage.RETIRED, Stage.LEGACY):
-            when = {Stage.RETIRED: known.lifecycle.retired, Stage.DEPRECATED: known.lifecycle.deprecated, Stage.LEGACY: known.lifecycle.legacy}[stage]
-            fix = f"set `model: {known.replacement}` (its replacement)" if known.replacement else f"choose a current model: {', '.join(catalog.current(today, known.name))}"
-            out.append(Finding(Check.MODEL, d.name, True, f"{known.name} is {stage} since {when} ({catalog.per})", fix, warning=True))
+        if name not in weighed:
+            if catalog.known(name) is None and len([n for n, w in weighed.items() if w and catalog.known(n) is None]) >= OFFLINE_UNKNOWN_LISTED:
+                unknown.append(d.name)
+                continue
+            weighed[name] = _offline(name, catalog, today, current)
+        out += [Finding(Check.MODEL, d.name, True, message, fix, warning=True) for message, fix in weighed[name]]
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (", …" if len(unknown) > 3 else "")
+        out.append(Finding(Check.MODEL, f"{len(unknown)} more deployments", True,
+                           f"their models are not in the catalog of {catalog.as_of} either ({shown}); `provision plan` asks the registry", warning=True))
     return out
+
+
+def _offline(name: str, catalog: Catalog, today: dt.date, current: list[str]) -> list[tuple[str, str]]:
+    known = catalog.known(name)
+    if known is None:
+        options = suggestions(name, current)
+        return [(f"model '{name}' is not in the catalog of {catalog.as_of}{did_you_mean(options)} (`provision plan` asks the registry)",
+                 f"set `model: {options[0]}`" if options else "")]
+    found = []
+    if known.name != name:
+        found.append((f"the catalog of {catalog.as_of} spells the model '{known.name}', not '{name}'", f"set `model: {known.name}`"))
+    stage = known.lifecycle.stage(today)
+    if stage in (Stage.DEPRECATED, Stage.RETIRED, Stage.LEGACY):
+        when = {Stage.RETIRED: known.lifecycle.retired, Stage.DEPRECATED: known.lifecycle.deprecated, Stage.LEGACY: known.lifecycle.legacy}[stage]
+        fix = f"set `model: {known.replacement}` (its replacement)" if known.replacement else f"choose a current model: {', '.join(catalog.current(today, known.name))}"
+        found.append((f"{known.name} is {stage} since {when} ({catalog.per})", fix))
+    return found

@@ -59,3 +59,17 @@ def test_validate_never_calls_azure():
         "  warn model       chat: model 'Mistral-smal' is not in the catalog of 2026-11-25; did you mean 'mistral-small-2503'? (`provision plan` asks the registry)",
         "       fix: set `model: mistral-small-2503`",
     ]
+
+
+def test_many_unknown_models_are_warned_about_one_by_one_then_counted():
+    from provision.catalog import packaged
+    from provision.modelchecks import OFFLINE_UNKNOWN_LISTED, offline_findings
+    from provision.spec import parse_spec
+    import datetime as dt
+
+    deployments = "".join(f"  - {{name: d{i}, model: gen-{i}}}\n" for i in range(40)) + "  - {name: old, model: Mistral-large}\n"
+    spec = parse_spec(SPEC.split("deployments:")[0] + "deployments:\n" + deployments, environ={})
+    found = offline_findings(spec, packaged(), dt.date(2026, 11, 25))
+    assert [f.subject for f in found] == [f"d{i}" for i in range(OFFLINE_UNKNOWN_LISTED)] + ["old", "30 more deployments"]
+    assert found[-1].message == ("their models are not in the catalog of 2026-11-25 either (d10, d11, d12, …); `provision plan` asks the registry")
+    assert all(f.ok and f.warning for f in found)
