@@ -3,7 +3,7 @@ Marketplace subscription's operation takes 3 s, the endpoint's 5 s, polls answer
 
 Figures against the goals of the validate/plan/apply issue:
 - one deployment: wall time against the critical path (the two operations plus the fewest
-  requests that must happen one after another), goal <= 1.15x;
+  requests that must happen one after another), goal <= 1.10x (was 1.15x before the catalog preflight);
 - 20 deployments across 10 projects: goal <= 1.5x the single-deployment time;
 - a second apply of those 20: zero writes, at most 2 reads per resource, <= 3 s.
 """
@@ -35,6 +35,7 @@ SUB = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
 # final GET, listKeys. (The token request goes to Entra ID, which has no injected latency.)
 SEQUENTIAL_REQUESTS = 3 + 1 + 3 + 1 + 1 + 5 + 1 + 1
 RUNS = 3
+GOAL = 1.10  # the catalog preflight's issue: its reads run alongside the others, within 1.10x
 
 
 def spec(deployments: list[dict[str, Any]]) -> str:
@@ -67,7 +68,8 @@ def main() -> None:
              f"{ENDPOINT_OP_S:.0f} s, `Retry-After: 1`. Each figure is the median of {RUNS} runs on a fresh world; the CLI runs "
              "as a new process each time (its start-up and imports are included).", "",
              f"Critical path of one deployment: the two operations ({SUB_OP_S + ENDPOINT_OP_S:.0f} s) plus the {SEQUENTIAL_REQUESTS} ARM "
-             "requests that must follow one another, 30 ms each: the checks' two read rounds (project, then hub), PUT subscription, "
+             "requests that must follow one another, 30 ms each: the checks' three read rounds (project, then hub, then the endpoints of "
+             "the region's other projects for the name check), PUT subscription, "
              "the 3 polls a 3 s operation needs at `Retry-After: 1`, its final GET, PUT endpoint, 5 polls, its final GET, listKeys.", ""]
     critical = SUB_OP_S + ENDPOINT_OP_S + SEQUENTIAL_REQUESTS * LATENCY_S
     with Emulator(pace="instant") as emu, tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +104,7 @@ def main() -> None:
         "| measurement | result | goal | met |",
         "|---|---|---|---|",
         f"| apply, 1 deployment: wall time | {single:.2f} s ({one_requests} ARM requests; runs {', '.join(f'{x:.2f}' for x in one)}) | "
-        f"≤ 1.15 × critical path {critical:.2f} s = {1.15 * critical:.2f} s | {'yes' if ratio <= 1.15 else 'no'} ({ratio:.2f}×) |",
+        f"≤ {GOAL} × critical path {critical:.2f} s = {GOAL * critical:.2f} s | {'yes' if ratio <= GOAL else 'no'} ({ratio:.2f}×) |",
         f"| apply, 20 deployments in 10 projects | {many:.2f} s (runs {', '.join(f'{x:.2f}' for x in twenty)}) | ≤ 1.5 × {single:.2f} s = "
         f"{1.5 * single:.2f} s | {'yes' if many <= 1.5 * single else 'no'} ({many / single:.2f}×) |",
         f"| second apply of the 20: wall time | {again:.2f} s | ≤ 3 s | {'yes' if again <= 3 else 'no'} |",
