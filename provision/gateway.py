@@ -630,6 +630,11 @@ class Gateway:
         """The ids of every subscription the caller can read."""
         return [str(d.get("subscriptionId") or d["id"].rsplit("/", 1)[-1]) for d in self._list("/subscriptions", api_version=SUBSCRIPTIONS_API)]
 
+    def subscription_display_name(self, subscription: str) -> Optional[str]:
+        """The subscription's display name (None if Azure says there is no such subscription)."""
+        data = self._send("GET", f"/subscriptions/{quote(subscription)}", api_version=SUBSCRIPTIONS_API)
+        return str(data.get("displayName") or "") or None if data else None
+
     def list_subscription_workspaces(self, subscription: str) -> list[Workspace]:
         """Every workspace of the subscription the caller can read (hubs, projects and others)."""
         return [Workspace.from_arm(d) for d in self._list(f"/subscriptions/{subscription}/providers/{MLS}/workspaces")]

@@ -258,6 +258,7 @@ class SubscriptionState:
     providers: dict[str, Optional[str]] = field(default_factory=dict)  # namespace (lower) -> registrationState; None: not read
     role_ids: dict[str, Optional[str]] = field(default_factory=dict)  # role name (lower) -> role definition GUID (lower), "" none; None: not read
     roles: dict[str, RoleDefinition] = field(default_factory=dict)  # role definition GUID (lower) -> definition, for the roles read
+    display_name: Optional[str] = None  # the subscription's name, for text (None: not read)
     failures: dict[tuple[Read, str], AzureError] = field(default_factory=dict)  # (PROVIDER, namespace) / (ROLE, name)
 
 

@@ -113,6 +113,13 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = 
     def read_provider(sub: SubscriptionState, namespace: str) -> None:
         sub.providers[namespace] = _attempt(sub.failures, (Read.PROVIDER, namespace), lambda: gateway.provider_state(sub.id, namespace))
 
+    def read_name(sub: SubscriptionState) -> None:
+        # for text only: a subscription that cannot be named is shown by its id, never a failure
+        try:
+            sub.display_name = gateway.subscription_display_name(sub.id)
+        except AzureError:
+            pass
+
     def read_role(sub: SubscriptionState, role: str) -> None:
         found = _attempt(sub.failures, (Read.ROLE, role), lambda: gateway.role_definition(sub.id, role) or RoleDefinition("", role, ()))
         if found is not None:
@@ -128,6 +135,7 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = 
     for sub in subscriptions.values():
         tasks += [partial(read_provider, sub, ns) for ns in list(sub.providers)]
         tasks += [partial(read_role, sub, role) for role in list(sub.role_ids)]
+        tasks.append(partial(read_name, sub))
     tasks += [partial(read_assignments, group) for group in groups.values()]
     for key, p in projects.items():
         tasks += [partial(read_workspace, p), partial(read_permissions, p), partial(read_endpoints, p)]

@@ -200,8 +200,8 @@ def test_unregistered_provider_is_registered_by_apply_when_allowed(cli, emu):
     cli.spec(spec_text(LARGE))
     plan = cli("plan")
     assert plan.code == 0, plan
-    assert "+ register provider Microsoft.SaaS on subscription 6b0f5e5a…" in plan.stdout
-    assert "ok   providers   subscription 6b0f5e5a…: Microsoft.SaaS is not registered; the caller may register it (apply will)" in cli("plan", "--verbose").stdout
+    assert "+ register provider Microsoft.SaaS on subscription Contoso GenAI" in plan.stdout
+    assert "ok   providers   subscription Contoso GenAI: Microsoft.SaaS is not registered; the caller may register it (apply will)" in cli("plan", "--verbose").stdout
     run = cli("apply", "--yes")
     assert run.code == 0, run
     registers = [r for r in cli.writes() if r["path"].lower().endswith("/providers/microsoft.saas/register")]
@@ -299,7 +299,7 @@ def test_many_deployments_count_the_passed_checks_instead_of_listing_them(cli, e
     cli.spec(spec_text(*[{"name": f"p{i}-large", "model": "mistral-medium-2505", "project": f"proj-{i:02d}"} for i in range(6)]))
     run = cli("plan")
     assert run.code == 0, run
-    assert "  ok   role        6 deployments: 'Azure AI Developer' assigned at subscription 6b0f5e5a… / rg-genai\n" in run.stdout
+    assert "  ok   role        6 deployments: 'Azure AI Developer' assigned at subscription Contoso GenAI / rg-genai\n" in run.stdout
     assert "ok   region      p0-large" not in run.stdout and "ok   identity" in run.stdout
     assert len(json.loads(cli("plan", "--output", "json").stdout)["checks"]) == 46  # identity, secrets, providers x2, and 7 per deployment
 

@@ -19,9 +19,9 @@ Checks:
   ok   model       2 deployments: mistral-medium-2505 (version 1) is in the azureml-mistral registry; 1 more (--verbose)
   ok   offer       2 deployments: 2 different results, all passed (--verbose lists them)
   ok   name        2 deployments: name '<deployment>' is free among the 4 other projects in East US 2 (eastus2) the …
-  ok   role        2 deployments: 'Azure AI Developer' assigned at subscription 6b0f5e5a… / rg-genai
+  ok   role        2 deployments: 'Azure AI Developer' assigned at subscription Contoso GenAI / rg-genai
   ok   permissions 2 deployments: the caller may read the endpoint, read its keys, create or update the endpoint …
-  ok   providers   subscription 6b0f5e5a…: Microsoft.MachineLearningServices is Registered; Microsoft.SaaS is Registered
+  ok   providers   subscription Contoso GenAI: Microsoft.MachineLearningServices is Registered; 1 more (--verbose)
   ok   secrets     .secrets/deployments.env: dotenv file, readable and writable
 Plan: 4 to add, 0 to change, 0 to destroy
   + mistral-medium-chat (contoso-chat, East US 2 (eastus2))
@@ -160,9 +160,9 @@ Checks:
   FAIL offer       medium-in-france: mistral-medium-2505 is not offered as a serverless API in France Central (francecentral) (per the catalog of 2026-11-25); it is in: East US (eastus), East US 2 (eastus2), North Central US (northcentralus), South Central US (southcentralus), Sweden Central (swedencentral), West US (westus), West US 3 (westus3)
        fix: point `project` at a project whose hub is in East US 2 (eastus2)
   ok   name        3 deployments: name '<deployment>' is free among the …
-  ok   role        3 deployments: 'Azure AI Developer' assigned at subscription 6b0f5e5a… / rg-genai
+  ok   role        3 deployments: 'Azure AI Developer' assigned at subscription Contoso GenAI / rg-genai
   ok   permissions 3 deployments: the caller may read the endpoint, read its keys, create or update the endpoint …
-  ok   providers   subscription 6b0f5e5a…: Microsoft.MachineLearningServices is Registered; Microsoft.SaaS is Registered
+  ok   providers   subscription Contoso GenAI: Microsoft.MachineLearningServices is Registered; 1 more (--verbose)
   ok   secrets     .secrets/mistakes.env: dotenv file, readable and writable
 Plan: 6 to add, 0 to change, 0 to destroy
   + small-typo (contoso-chat, East US 2 (eastus2))  [blocked: model]

@@ -54,6 +54,7 @@ class Gateway:
     def provider_state(self, *a): return "Registered"
     def role_definition_id(self, *a): return "x"
     def role_definition(self, sub, name): return RoleDefinition("x", name, ())
+    def subscription_display_name(self, sub): return "Contoso GenAI"
     def registry_model(self, registry, name): return RegistryModel(registry, name, "1")
     def list_keys(self, *a): raise AssertionError("no endpoint, no keys")
     def list_workspaces(self, sub, rg): return [Workspace(f"{WS}/proj1", "proj1", "Project", "eastus2", HUB)]
