@@ -65,10 +65,6 @@ class AuditData:
     today: dt.date = field(default_factory=catalog_today)
 
 
-def _endpoint_of(d: Deployment, p: ProjectState) -> Optional[Endpoint]:
-    return next((e for e in p.endpoints or () if e.name.lower() == d.name.lower()), None)
-
-
 def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe: bool) -> AuditData:
     live = read_live(spec, gateway, parallel, catalog=True, endpoint_models=True)
     data = AuditData(live, read_secrets(spec.secrets), everything=everything)
@@ -77,7 +73,7 @@ def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe
 
     def keys_of(d: Deployment) -> None:
         p = live.projects[d.project_key]
-        e = _endpoint_of(d, p)
+        e = p.endpoint(d.name)
         if e is None or e.provisioning_state.lower() != "succeeded":
             return
         try:
@@ -147,7 +143,7 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
     if p.hub is not None and p.hub.location not in d.allowed_regions:
         out.append(AuditFinding(Kind.POLICY, d.name, f"hub {p.hub.name} is in {display_region(p.hub.location)}, which allowed_regions no longer allows",
                                 "move the deployment to a project in an allowed region (provision destroy, then apply)"))
-    e = _endpoint_of(d, p)
+    e = p.endpoint(d.name)
     if p.endpoints is None:
         pass  # could not be listed: a `read` finding says why; nothing is claimed about the endpoint
     elif e is None:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Iterable, Optional
 
 from .errors import REMEDIES, UNKNOWN_REMEDY, AzureError, explain
-from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read, RoleAssignment, RoleDefinition, covers, role_guid, subscription_wide
+from .live import NAMESPACES, Identity, LiveState, Permission, ProjectState, Read, RoleAssignment, RoleDefinition, SubscriptionState, covers, role_guid, subscription_wide
 from .findings import Check as Check, Finding as Finding, _cannot_read
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, Action, Plan, owner_of
 from .catalog import Catalog, packaged
@@ -107,10 +107,16 @@ def role_finding(d: Deployment, p: ProjectState, live: LiveState) -> Finding:
         holder = sub.roles.get(role_guid(a.role_definition_id))
         if required is not None and holder is not None and role_covers(holder, required):
             return Finding(Check.ROLE, d.name, True, f"'{holder.name}'{_via(a, live)} at {a.scope} covers '{d.required_role}' (it allows every action of that role)")
-    unread = [sub.failures[(Read.ROLE, a.role_definition_id.lower())] for a in held if (Read.ROLE, a.role_definition_id.lower()) in sub.failures]
+    unread = _unread_roles(sub, held)
     if unread:
         return _cannot_read(Check.ROLE, d.name, f"could not read the definitions of the caller's roles to see whether one covers '{d.required_role}'", unread[0], f"ask an owner to check or grant: {grant}")
     return Finding(Check.ROLE, d.name, False, f"the caller does not hold '{d.required_role}' on resource group {d.resource_group}, project {d.project}", f"ask an owner to run: {grant}")
+
+
+def _unread_roles(sub: SubscriptionState, assignments: Iterable[RoleAssignment]) -> list[AzureError]:
+    """Why the definitions of these assignments' roles could not be read (refresh's failures)."""
+    keys = [(Read.ROLE, a.role_definition_id.lower()) for a in assignments]
+    return [sub.failures[k] for k in keys if k in sub.failures]
 
 
 def _via(a: RoleAssignment, live: LiveState) -> str:
@@ -161,7 +167,7 @@ def subscription_permissions(d: Deployment, p: ProjectState, live: LiveState) ->
     if sub is None or p.assignments is None:
         return None, None
     wide = [a for a in p.assignments if subscription_wide(a)]
-    failures = [sub.failures[(Read.ROLE, a.role_definition_id.lower())] for a in wide if (Read.ROLE, a.role_definition_id.lower()) in sub.failures]
+    failures = _unread_roles(sub, wide)
     roles = [sub.roles.get(role_guid(a.role_definition_id)) for a in wide]
     blocks = tuple(block for r in roles if r is not None for block in r.permissions)
     if failures:  # what was read may settle it anyway (an Owner's definition needs no other)
@@ -238,7 +244,7 @@ def conflict_findings(d: Deployment, p: ProjectState, plan_actions: set[Action],
     if REPLACE in plan_actions and not allow_replace:
         findings.append(Finding(Check.CONFLICT, d.name, False, f"endpoint {d.name} serves another model; changing the model deletes and recreates it (new URL and keys)", "re-run with --allow-replace"))
     if ADOPT in plan_actions and not adopt:
-        live = next((e for e in p.endpoints or () if e.name.lower() == d.name.lower()), None)
+        live = p.endpoint(d.name)
         whose = owner_of(live) if live is not None else "not this spec's"
         findings.append(Finding(Check.CONFLICT, d.name, False, f"endpoint {d.name} exists but is not this spec's: {whose}", "re-run with --adopt to manage it, or choose another `name`"))
     return findings

@@ -90,7 +90,7 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
     items = []
     for d in chosen:
         p = live.projects[d.project_key]
-        endpoint = next((e for e in p.endpoints or () if e.name.lower() == d.name.lower()), None)
+        endpoint = p.endpoint(d.name)
         if p.endpoints is None:
             action, reason = UNREAD, ""
         elif endpoint is None:

@@ -332,10 +332,13 @@ class Gateway:
 
     def _send(self, method: str, path: str, body: Any = None, api_version: str = MLS_API, missing_ok: bool = True) -> Any:
         """One ARM request; JSON body or None; 404 -> None (unless not `missing_ok`); other failures -> AzureError."""
+        return self._request(self._arm_client(), method, f"{self.cloud.arm}{path}?api-version={api_version}", body, missing_ok)
+
+    def _request(self, client: Any, method: str, url: str, body: Any = None, missing_ok: bool = True, named: str = "") -> Any:
+        """One request through `client`'s pipeline: its JSON object or None; 404 -> None (unless not
+        `missing_ok`); other failures -> AzureError (a connection failure names `named`, else ARM)."""
         from azure.core.rest import HttpRequest
 
-        client = self._arm_client()
-        url = f"{self.cloud.arm}{path}?api-version={api_version}"
         request = HttpRequest(method, url, json=body) if body is not None else HttpRequest(method, url)
 
         def run() -> Any:
@@ -345,7 +348,7 @@ class Gateway:
             response.raise_for_status()
             return arm_body(response, url)
 
-        return self._call(run)
+        return self._call(run, url=named)
 
     def _list(self, path: str, api_version: str = MLS_API) -> Iterator[dict[str, Any]]:
         """Every item of a collection. A 404 is an error (the collection's parent is missing, or a
@@ -435,19 +438,7 @@ class Gateway:
     # --- the model registry (azure-ai-ml's path: discovery, then the registry's model API) ----
     def _registry_get(self, url: str) -> Optional[dict[str, Any]]:
         """One registry GET; 404 -> None; other failures -> AzureError."""
-        from azure.core.rest import HttpRequest
-
-        client = self._registry_http()
-
-        def run() -> Optional[dict[str, Any]]:
-            response = client.send_request(HttpRequest("GET", url))
-            if response.status_code == 404:
-                return None
-            response.raise_for_status()
-            body: dict[str, Any] = _json_or_raise(response, url)
-            return body
-
-        found: Optional[dict[str, Any]] = self._call(run, url=url)
+        found: Optional[dict[str, Any]] = self._request(self._registry_http(), "GET", url, named=url)
         return found
 
     def _registry_models_url(self, registry: str) -> Optional[str]:
@@ -569,10 +560,6 @@ class Gateway:
         found: list[RoleAssignment] = self._call(run)
         return found
 
-    def role_definition_id(self, subscription: str, role_name: str) -> Optional[str]:
-        found = self.role_definition(subscription, role_name)
-        return found.id if found else None
-
     def role_definition(self, subscription: str, role_name: str) -> Optional[RoleDefinition]:
         """The role named `role_name` (its GUID and control-plane permissions); None if there is none."""
         client = self._authz_client(subscription)
@@ -587,12 +574,7 @@ class Gateway:
 
     def role_names(self, subscription: str, role_definition_ids: list[str]) -> dict[str, str]:
         """Role definition id -> role name (one read per role)."""
-        client = self._authz_client(subscription)
-        names: dict[str, str] = {}
-        for rid in sorted(set(role_definition_ids)):
-            definition = self._call(lambda: client.role_definitions.get_by_id(rid))
-            names[rid] = str(definition.role_name or rid.rsplit("/", 1)[-1])
-        return names
+        return {rid: self.role_definition_by_id(subscription, rid).name for rid in sorted(set(role_definition_ids))}
 
     def permissions(self, subscription: str, resource_group: str, project: str) -> list[Permission]:
         """The caller's effective permissions on the project (inherited ones included)."""

@@ -242,6 +242,10 @@ class ProjectState:
     permissions: Optional[tuple[Permission, ...]] = None
     failures: dict[Read, AzureError] = field(default_factory=dict)
 
+    def endpoint(self, name: str) -> Optional[Endpoint]:
+        """The listed endpoint of that name (names compare case-insensitively, as ARM's do)."""
+        return next((e for e in self.endpoints or () if e.name.lower() == name.lower()), None)
+
     @property
     def listed(self) -> bool:
         """The project, its endpoints and (when needed) its subscriptions were all read."""

@@ -113,7 +113,7 @@ def offer_finding(d: Deployment, p: ProjectState, actions: set[Action], catalog:
 
 def name_finding(d: Deployment, p: ProjectState, live: LiveState) -> Optional[Finding]:
     """Whether another endpoint the caller can see in the region already has this name."""
-    if p.hub is None or p.endpoints is None or any(e.name.lower() == d.name.lower() for e in p.endpoints):
+    if p.hub is None or p.endpoints is None or p.endpoint(d.name) is not None:
         return None
     region = p.hub.location
     scan = live.names.get(region)
@@ -155,14 +155,17 @@ def offline_findings(spec: Spec, catalog: Catalog, today: dt.date) -> list[Findi
     current = catalog.current(today)
     unknown: list[str] = []  # deployments whose model the catalog does not know, beyond those listed
     weighed: dict[str, list[tuple[str, str]]] = {}  # model name -> (message, fix) warnings
+    listed_unknown = 0
     for d in spec.deployments:
         registry, name = split_model_id(d.model_id)
         if registry.lower() != catalog.registry:
             continue
         if name not in weighed:
-            if catalog.known(name) is None and len([n for n, w in weighed.items() if w and catalog.known(n) is None]) >= OFFLINE_UNKNOWN_LISTED:
-                unknown.append(d.name)
-                continue
+            if catalog.known(name) is None:
+                if listed_unknown >= OFFLINE_UNKNOWN_LISTED:
+                    unknown.append(d.name)
+                    continue
+                listed_unknown += 1
             weighed[name] = _offline(name, catalog, today, current)
         out += [Finding(Check.MODEL, d.name, True, message, fix, warning=True) for message, fix in weighed[name]]
     if unknown:

@@ -153,6 +153,11 @@ def _same(a: str, b: str) -> bool:
 RESUME_SUBSCRIPTION = "resume the unfinished subscription"
 
 
+def subscribes(d: Deployment, p: ProjectState) -> bool:
+    """Whether the plan has a subscribe step for the deployment (new, resumed or retried)."""
+    return bool(_subscription_steps(d, p)[0])
+
+
 def _subscription_steps(d: Deployment, p: ProjectState) -> tuple[list[Step], Optional[str]]:
     if d.microsoft_sold:
         return [], None

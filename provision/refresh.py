@@ -11,8 +11,9 @@ from typing import Callable, Optional, TypeVar
 from .errors import AzureError
 from .gateway import Gateway
 from .catalog import split_model_id
-from .live import MLS, SAAS, Endpoint, covers, role_guid, subscription_of, subscription_wide, LiveState, ModelState, NameScan, ProjectState, Read, RoleDefinition, SubscriptionState, Workspace
-from .spec import Deployment, Spec
+from .live import MLS, SAAS, Endpoint, covers, role_guid, subscription_wide, LiveState, ModelState, NameScan, ProjectState, Read, RoleDefinition, SubscriptionState, Workspace
+from .plan import subscribes
+from .spec import Spec
 from .workers import worker_pool
 
 T = TypeVar("T")
@@ -101,8 +102,7 @@ def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = 
     def read_endpoints(p: ProjectState) -> None:
         found = _attempt(p.failures, Read.ENDPOINTS, lambda: gateway.list_endpoints(p.id))
         p.endpoints = tuple(found) if found is not None else None
-        listed = {e.name.lower() for e in p.endpoints or ()}
-        if names and p.endpoints is not None and any(projects[d.project_key] is p and d.name.lower() not in listed for d in spec.deployments):
+        if names and p.endpoints is not None and any(projects[d.project_key] is p and p.endpoint(d.name) is None for d in spec.deployments):
             # an endpoint is to be made here: list what the caller can see (once), while the other reads run
             visible.list_once(lambda: list_visible(gateway, visible, parallel))
 
@@ -192,7 +192,7 @@ def read_covering_roles(gateway: Gateway, spec: Spec, live: LiveState, parallel:
         held = [a for a in p.assignments if covers(a.scope, p.id)]
         if role_id and not any(role_guid(a.role_definition_id) == role_id for a in held):
             wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in held)
-        if subscribes(d, p):
+        if p.marketplace_subscriptions is not None and subscribes(d, p):  # the plan will subscribe: read what signs the terms
             wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in p.assignments if subscription_wide(a))
     tasks: list[Callable[[], None]] = []
     for subscription, ids in wanted.items():
@@ -207,20 +207,12 @@ def _read_role_by_id(gateway: Gateway, sub: SubscriptionState, role_definition_i
         sub.roles[found.id] = found
 
 
-def subscribes(d: Deployment, p: ProjectState) -> bool:
-    """Whether apply may subscribe the project to the model's offer (none live, or a failed one)."""
-    if d.microsoft_sold or p.marketplace_subscriptions is None:
-        return False
-    existing = subscription_of(d.model_id, None, p.marketplace_subscriptions)
-    return existing is None or existing.provisioning_state.lower() == "failed"
-
-
 def regions_to_scan(spec: Spec, live: LiveState) -> list[str]:
     """Regions where an endpoint of the spec is to be created: its project read, no endpoint of that name in it."""
     regions = set()
     for d in spec.deployments:
         p = live.projects[d.project_key]
-        if p.hub is not None and p.endpoints is not None and not any(e.name.lower() == d.name.lower() for e in p.endpoints):
+        if p.hub is not None and p.endpoints is not None and p.endpoint(d.name) is None:
             regions.add(p.hub.location)
     return sorted(regions)
 

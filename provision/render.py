@@ -339,7 +339,7 @@ def audit_changes(spec: Any, live: LiveState) -> dict[str, tuple[Change, ...]]:
     out = {}
     for d in spec.deployments:
         p = live.projects.get(d.project_key)
-        e = next((e for e in (p.endpoints if p is not None else None) or () if e.name.lower() == d.name.lower()), None)
+        e = p.endpoint(d.name) if p is not None else None
         if e is not None and e.owned_by(d.stack, d.name):
             changes = endpoint_changes(d, e)
             if changes:

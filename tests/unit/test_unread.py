@@ -52,7 +52,6 @@ class Gateway:
         self._maybe_fail("marketplace")
         return list(self.subs)
     def provider_state(self, *a): return "Registered"
-    def role_definition_id(self, *a): return "x"
     def role_definition(self, sub, name): return RoleDefinition("x", name, ())
     def subscription_display_name(self, sub): return "Contoso GenAI"
     def registry_model(self, registry, name): return RegistryModel(registry, name, "1")
