@@ -353,3 +353,20 @@ def test_openai_compatible_base_url_works_with_the_openai_sdk(cli):
     assert cli("audit", "--detailed-exitcode").code == 0
     assert cli("destroy", "--yes").code == 0
     assert not (cli.dir / ".secrets/deployments.env").read_text().strip(), "every entry of the deployment is removed"
+
+
+def test_a_cloud_whose_registry_is_unknown_warns_and_the_fix_checks_the_model(cli, emu):
+    """A custom cloud without REGISTRY_DISCOVERY_ENDPOINT_URL: the model is not checked (a warning,
+    never a block); setting the variable, as the fix says, makes the model check run."""
+    direct = {k: v for k, v in cli.env().items() if k not in ("HTTPS_PROXY", "https_proxy")}
+    cli.env = lambda: {**direct, "ARM_CLOUD_METADATA_URL": emu.ready_info()["metadata_url"]}
+    cli.spec(spec_text(LARGE))
+    run = cli("plan", "--output", "json")
+    assert run.code == 0, run
+    [model] = [c for c in json.loads(run.stdout)["checks"] if c["check"] == "model"]
+    assert model["ok"] and model["warning"] and model["message"].startswith("mistral-medium-2505 was not checked: the model registry of the cloud at https://127.0.0.1:")
+    assert model["remedy"] == "set REGISTRY_DISCOVERY_ENDPOINT_URL to this cloud's registry discovery host"
+    cli.env = lambda: {**direct, "ARM_CLOUD_METADATA_URL": emu.ready_info()["metadata_url"],
+                       "REGISTRY_DISCOVERY_ENDPOINT_URL": emu.ready_info()["registry_discovery_url"]}
+    [model] = [c for c in json.loads(cli("plan", "--output", "json").stdout)["checks"] if c["check"] == "model"]
+    assert (model["ok"], model["warning"], model["message"]) == (True, False, "mistral-medium-2505 (version 1) is in the azureml-mistral registry")
