@@ -742,7 +742,7 @@ def regenerate_keys(state: State, req: Request, sub: str, rg: str, ws: str, name
             raise ArmError(400, "UserError", f"keyType '{key_type}' is not one of Primary, Secondary.", inner_code="InvalidKeyType", target="keyType")
         field = "primaryKey" if key_type.lower() == "primary" else "secondaryKey"
         value = body.get("keyValue")
-        # The SDK sends the *current* key as keyValue (azure-api.md §1.4); a value equal to the
+        # The SDK sends the *current* key as keyValue; a value equal to the
         # current key asks for a fresh one.
         record["keys"][field] = value if value and value != record["keys"][field] else _key()
         state.save()

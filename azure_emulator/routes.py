@@ -16,7 +16,7 @@ RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
 MLS = RG + r"/providers/microsoft\.machinelearningservices"
 WS = MLS + r"/workspaces/(?P<ws>[^/]+)"
 
-# api-versions each family answers (azure-api.md §0, §1.1; the SDK's and the stable ones)
+# api-versions each family answers (the ones the SDKs send, and the stable ones)
 MLS_VERSIONS = {
     "2022-10-01", "2023-04-01", "2023-06-01-preview", "2023-08-01-preview", "2023-10-01", "2024-01-01-preview",
     "2024-04-01", "2024-04-01-preview", "2024-07-01-preview", "2024-10-01", "2024-10-01-preview",
