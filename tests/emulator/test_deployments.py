@@ -1,0 +1,133 @@
+"""ARM template deployments through the real azure-mgmt-resource-deployments SDK, unchanged:
+the docs' serverless-endpoint template validates, previews (what-if), deploys the Marketplace
+subscription and the endpoint as the caller, and answers its outputs and operations."""
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+import time
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+
+from .clients import MISTRAL_MEDIUM, SUB_GENAI, credential, ml_client
+
+deployments_sdk = pytest.importorskip("azure.mgmt.resource.deployments")  # azure-mgmt-resource 26 moved deployments here
+
+DOCS_TEMPLATE = json.loads((pathlib.Path(__file__).parent / "templates" / "serverless-endpoint.json").read_text())
+PARAMS = {"projectName": {"value": "contoso-chat"}, "modelId": {"value": MISTRAL_MEDIUM}}
+RG = "rg-genai"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def deployment_routes() -> None:
+    """The deployments' routes, in the one URL table (a no-op once the table lists them)."""
+    from azure_emulator import deployments, urls
+    from azure_emulator.routes import route
+
+    if not any(r.handler is deployments.create for r in urls.ARM.routes):
+        urls.ARM.routes.extend(route(m, p, f, h, "Microsoft.Resources/deployments") for m, p, f, h in deployments.ROUTES)
+
+
+def client(principal: str | None = None) -> Any:
+    return deployments_sdk.DeploymentsMgmtClient(credential(principal), SUB_GENAI)
+
+
+def deployment(template: dict[str, Any] = DOCS_TEMPLATE, parameters: dict[str, Any] = PARAMS) -> dict[str, Any]:
+    return {"properties": {"template": template, "parameters": parameters, "mode": "Incremental"}}
+
+
+def test_docs_template_deploys_subscription_and_endpoint(emu):
+    done = client().deployments.begin_create_or_update(RG, "serverless", deployment(), polling_interval=0).result()
+    assert done.properties.provisioning_state == "Succeeded"
+    endpoint = ml_client().serverless_endpoints.get("myserverless-text-1234ss")
+    assert done.properties.outputs["endpointUri"]["value"] == endpoint.scoring_uri
+    subscription = ml_client().marketplace_subscriptions.get("mistral-medium-2505-subscription")
+    assert subscription.status == "subscribed"
+    assert {r.id.rsplit("/", 2)[-2] for r in done.properties.output_resources} == {"marketplaceSubscriptions", "serverlessEndpoints"}
+
+
+def test_operations_list_each_resource_and_the_outputs(emu):
+    c = client()
+    c.deployments.begin_create_or_update(RG, "serverless", deployment(), polling_interval=0).result()
+    ops = list(c.deployment_operations.list(RG, "serverless"))
+    kinds = [(o.properties.provisioning_operation, (o.properties.target_resource.resource_type if o.properties.target_resource else None)) for o in ops]
+    assert kinds == [
+        ("Create", "Microsoft.MachineLearningServices/workspaces/marketplaceSubscriptions"),
+        ("Create", "Microsoft.MachineLearningServices/workspaces/serverlessEndpoints"),
+        ("EvaluateDeploymentOutput", None),
+    ]
+    assert all(o.properties.provisioning_state == "Succeeded" for o in ops)
+    assert [d.name for d in c.deployments.list_by_resource_group(RG)] == ["serverless"]
+
+
+def test_list_keys_output(emu):
+    template = copy.deepcopy(DOCS_TEMPLATE)
+    endpoint_id = "resourceId('Microsoft.MachineLearningServices/workspaces/serverlessEndpoints', parameters('projectName'), parameters('endpointName'))"
+    template["outputs"]["primaryKey"] = {"type": "securestring", "value": f"[listKeys({endpoint_id}, '2024-04-01-preview').primaryKey]"}
+    done = client().deployments.begin_create_or_update(RG, "keys", deployment(template), polling_interval=0).result()
+    assert done.properties.outputs["primaryKey"]["value"] == ml_client().serverless_endpoints.get_keys("myserverless-text-1234ss").primary_key
+
+
+def test_what_if_lists_the_changes(emu):
+    c = client()
+    before = c.deployments.begin_what_if(RG, "preview", deployment(), polling_interval=0).result()
+    assert sorted((ch.change_type, ch.resource_id.rsplit("/", 2)[-2]) for ch in before.changes) == [
+        ("Create", "marketplaceSubscriptions"), ("Create", "serverlessEndpoints")]
+    c.deployments.begin_create_or_update(RG, "serverless", deployment(), polling_interval=0).result()
+    again = c.deployments.begin_what_if(RG, "preview", deployment(), polling_interval=0).result()
+    assert [ch.change_type for ch in again.changes] == ["NoChange", "NoChange"]
+
+
+def test_validate_refuses_an_unsupported_type_by_name(emu):
+    template = copy.deepcopy(DOCS_TEMPLATE)
+    template["resources"].append({"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "stcontoso", "location": "eastus2"})
+    with pytest.raises(HttpResponseError) as caught:
+        client().deployments.begin_validate(RG, "bad", deployment(template)).result()
+    assert caught.value.status_code == 400
+    assert caught.value.error.code == "InvalidTemplateDeployment"
+    assert "Microsoft.Storage/storageAccounts" in str(caught.value) and "resources[2]" in str(caught.value)
+    ok = client().deployments.begin_validate(RG, "good", deployment()).result()
+    assert ok.properties.provisioning_state == "Succeeded"
+
+
+def test_an_unknown_function_is_invalid_template(emu):
+    template = copy.deepcopy(DOCS_TEMPLATE)
+    template["variables"]["modelName"] = "[lastSegment(parameters('modelId'))]"
+    with pytest.raises(HttpResponseError) as caught:
+        client().deployments.begin_create_or_update(RG, "bad", deployment(template), polling_interval=0).result()
+    assert caught.value.error.code == "InvalidTemplate"
+    assert "'lastSegment'" in caught.value.error.message
+
+
+def test_resources_are_deployed_as_the_caller(emu):
+    """Azure AI Developer may deploy but not sign a Marketplace offer: the deployment fails on the
+    subscription, the endpoint is never attempted, and the operations say why."""
+    c = client("ai-developer-only")
+    with pytest.raises(HttpResponseError) as caught:
+        c.deployments.begin_create_or_update(RG, "as-caller", deployment(), polling_interval=0).result()
+    assert "DeploymentFailed" in str(caught.value) and "LinkedAuthorizationFailed" in str(caught.value)
+    ops = list(c.deployment_operations.list(RG, "as-caller"))
+    assert [o.properties.provisioning_state for o in ops] == ["Failed"]
+    assert c.deployments.get(RG, "as-caller").properties.provisioning_state == "Failed"
+
+
+def test_deployment_finishes_without_anyone_polling(emu):
+    c = client()
+    c.deployments.begin_create_or_update(RG, "unpolled", deployment(), polling=False)
+    deadline = time.monotonic() + 30
+    while c.deployments.get(RG, "unpolled").properties.provisioning_state not in ("Succeeded", "Failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert c.deployments.get(RG, "unpolled").properties.provisioning_state == "Succeeded"
+
+
+def test_delete_forgets_the_deployment_not_its_resources(emu):
+    c = client()
+    c.deployments.begin_create_or_update(RG, "gone", deployment(), polling_interval=0).result()
+    c.deployments.begin_delete(RG, "gone", polling_interval=0).result()
+    with pytest.raises(HttpResponseError) as caught:
+        c.deployments.get(RG, "gone")
+    assert caught.value.error.code == "DeploymentNotFound"
+    assert ml_client().serverless_endpoints.get("myserverless-text-1234ss").name == "myserverless-text-1234ss"
