@@ -20,7 +20,7 @@ from . import rbac
 from .deployment_run import Deployment, DeploymentOperation, duration, now_iso, run, what_if
 from .routes import RG, SUB
 from .store import State
-from .template_expr import TemplateError
+from .template_expr import TemplateError, read_json
 from .templates import Context, Plan
 from .wire import (ArmError, Request, Response, deployment_active, deployment_not_cancellable, deployment_not_found,
                    invalid_deployment_request, invalid_template, invalid_template_deployment, resource_group_not_found)
@@ -79,9 +79,9 @@ def _plan(state: State, req: Request, sub: str, rg: str, name: str, action: str)
     with state.lock:
         rbac.require(state.world, req.principal, [(f"{_TYPE}/{action}", _scope(sub, ctx.resource_group))])
     try:
-        body = req.json()
-    except ValueError:
-        raise invalid_deployment_request("The request content is not valid JSON.") from None
+        body = read_json(req.body.decode("utf-8-sig"))
+    except (ValueError, TemplateError) as err:
+        raise invalid_deployment_request(f"The request content is not valid JSON: {err}") from None
     props = body.get("properties") if isinstance(body, dict) else None
     if not isinstance(props, dict):
         raise invalid_deployment_request("The request content must be an object with 'properties' (template, parameters, mode).")

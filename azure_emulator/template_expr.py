@@ -293,3 +293,29 @@ def type_name(value: Any) -> str:
     if value is None:
         return "Null"
     return "Float" if isinstance(value, float) else type(value).__name__
+
+
+# --- JSON as ARM reads it ------------------------------------------------------------------
+
+_JSON_TOKEN = re.compile(r'''"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|//[^\n]*|/\*.*?\*/|[A-Za-z_$][A-Za-z0-9_$]*(?=\s*:)|,(?=\s*(?:(?://[^\n]*|/\*.*?\*/)\s*)*[}\]])''', re.DOTALL)
+
+
+def read_json(text: str) -> Any:
+    """A request body or template as ARM's lenient reader takes it: comments, unquoted property
+    names (the az CLI sends `template:` so), single-quoted strings and trailing commas."""
+    import json
+
+    def strict(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token.startswith('"'):
+            return token
+        if token.startswith("'"):
+            return json.dumps(token[1:-1].replace("\\'", "'"))
+        if token.startswith("/") or token == ",":
+            return ""
+        return json.dumps(token)
+
+    try:
+        return json.loads(_JSON_TOKEN.sub(strict, text))
+    except (ValueError, RecursionError) as err:
+        raise TemplateError(f"the JSON is not valid ({str(err)[:120]})") from None

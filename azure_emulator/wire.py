@@ -210,3 +210,62 @@ def inference_error(status: int, code: str, message: str, headers: dict[str, str
         {"error": {"message": message, "type": None, "param": param, "code": code, "status": status}},
         headers or {},
     )
+
+
+# --- template deployments (Microsoft.Resources/deployments) ----------------------------------
+
+class _TemplateViolation(ArmError):
+    """ARM's template errors carry where in the template the problem is (additionalInfo)."""
+
+    def __init__(self, code: str, message: str, path: str, details: Optional[list[dict[str, Any]]] = None) -> None:
+        super().__init__(400, code, message)
+        self.path = path
+        self.details = details or []
+
+    def error_body(self) -> dict[str, Any]:
+        error = super().error_body()
+        if self.details:
+            error["details"] = self.details
+        error["additionalInfo"] = [{"type": "TemplateViolation", "info": {"lineNumber": 0, "linePosition": 0, "path": self.path}}]
+        return error
+
+
+def invalid_template(message: str, path: str) -> ArmError:
+    """A template ARM cannot read: syntax, functions, parameters, dependsOn, cycles."""
+    return _TemplateViolation("InvalidTemplate", f"Deployment template validation failed: '{message}'." if not message.startswith("Deployment template") else message, path)
+
+
+def invalid_template_deployment(deployment: str, message: str, path: str) -> ArmError:
+    """A readable template the emulator will not deploy (a resource type it does not serve)."""
+    return _TemplateViolation(
+        "InvalidTemplateDeployment",
+        f"The template deployment '{deployment}' is not valid according to the validation procedure. See inner errors for details.",
+        path,
+        [{"code": "ResourceTypeNotSupported", "target": path, "message": message}],
+    )
+
+
+def invalid_deployment_request(message: str) -> ArmError:
+    return ArmError(400, "InvalidDeployment", message)
+
+
+def deployment_not_found(name: str) -> ArmError:
+    return ArmError(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
+
+
+def deployment_active(name: str, verb: str) -> ArmError:
+    return ArmError(409, "DeploymentActive", f"Unable to {verb} deployment '{name}' because it is still running. Wait for it to finish, or cancel it.")
+
+
+def deployment_not_cancellable(name: str, state: str) -> ArmError:
+    return ArmError(409, "DeploymentCannotBeCancelled", f"Deployment '{name}' cannot be cancelled: it is {state}.")
+
+
+def deployment_failed(details: list[dict[str, Any]]) -> dict[str, Any]:
+    """The error body of a deployment one of whose resource operations failed."""
+    return {
+        "code": "DeploymentFailed",
+        "message": "At least one resource deployment operation failed. Please list deployment operations for details. "
+                   "Please see https://aka.ms/arm-deployment-operations for usage details.",
+        "details": details,
+    }
