@@ -51,6 +51,8 @@ def client_env(proxy_url: str, ca_path: str, world: World, identity_endpoint: st
         "no_proxy": "127.0.0.1,localhost",
         "REQUESTS_CA_BUNDLE": ca_path,
         "SSL_CERT_FILE": ca_path,  # httpx (openai) and az's urllib read this one
+        "CURL_CA_BUNDLE": ca_path,  # curl, and requests when REQUESTS_CA_BUNDLE is unset
+        "NODE_EXTRA_CA_CERTS": ca_path,  # Node.js adds it to its built-in roots
         "AZURE_TENANT_ID": world.tenant_id,
         "AZURE_SUBSCRIPTION_ID": next(iter(world.subscriptions)),
         "AZURE_CLIENT_ID": p.client_id,
@@ -93,26 +95,40 @@ class ControlClient:
             detail = err.read().decode("utf-8", "replace")
             raise RuntimeError(f"control API {method} {path}: {err.code} {detail}") from None
 
+    def _object(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """A call whose answer is a JSON object."""
+        answer = self.call(method, path, body)
+        if not isinstance(answer, dict):
+            raise RuntimeError(f"control API {method} {path}: expected a JSON object, got {type(answer).__name__}")
+        return answer
+
+    def _items(self, path: str, key: str) -> list[dict[str, Any]]:
+        """The list under `key` of a GET's answer."""
+        items = self._object("GET", path).get(key)
+        if not isinstance(items, list):
+            raise RuntimeError(f"control API GET {path}: no '{key}' list in the answer")
+        return items
+
     def reset(self) -> None:
         self.call("POST", "/reset")
 
     def state(self) -> dict[str, Any]:
-        return self.call("GET", "/state")
+        return self._object("GET", "/state")
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        return self.call("GET", f"/requests?since={since}")["requests"]
+        return self._items(f"/requests?since={since}", "requests")
 
     def clear_requests(self) -> None:
         self.call("DELETE", "/requests")
 
     def egress(self) -> list[dict[str, Any]]:
-        return self.call("GET", "/egress")["egress"]
+        return self._items("/egress", "egress")
 
     def load_world(self, yaml_text: str) -> None:
         self.call("PUT", "/world", raw=yaml_text.encode())
 
     def faults(self, **faults: Any) -> dict[str, Any]:
-        return self.call("PUT", "/faults", faults)
+        return self._object("PUT", "/faults", faults)
 
     def clear_faults(self) -> None:
         self.call("DELETE", "/faults")
@@ -121,10 +137,10 @@ class ControlClient:
         self.call("PUT", "/config", config)
 
     def seed(self, **resource: Any) -> dict[str, Any]:
-        return self.call("POST", "/resources", resource)
+        return self._object("POST", "/resources", resource)
 
     def patch(self, resource_id: str, **fields: Any) -> dict[str, Any]:
-        return self.call("PATCH", "/resources", {"id": resource_id, "set": fields})
+        return self._object("PATCH", "/resources", {"id": resource_id, "set": fields})
 
     def remove(self, resource_id: str) -> None:
         import urllib.parse
@@ -132,14 +148,14 @@ class ControlClient:
         self.call("DELETE", "/resources?id=" + urllib.parse.quote(resource_id, safe=""))
 
     def resources(self) -> list[dict[str, Any]]:
-        return self.call("GET", "/resources")["resources"]
+        return self._items("/resources", "resources")
 
     def models(self) -> list[dict[str, Any]]:
-        return self.call("GET", "/models")["models"]
+        return self._items("/models", "models")
 
     def set_lifecycle(self, model: str, **dates: Optional[str]) -> dict[str, Any]:
         """Replace a model's lifecycle dates (legacy=, deprecated=, retired= as YYYY-MM-DD; resources stay)."""
-        return self.call("PATCH", "/models", {"model": model, "lifecycle": dates})
+        return self._object("PATCH", "/models", {"model": model, "lifecycle": dates})
 
 
 class Emulator:

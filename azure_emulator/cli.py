@@ -99,11 +99,15 @@ def run(world_file: Optional[str], pace: str, fail_on_egress: bool, command: tup
     secrets:
 
     azure-emulator run -- sh -c 'provision plan && provision apply --yes'
+
+    The az CLI's own hosts (its version check and telemetry, azure_emulator.benign.BENIGN_HOSTS)
+    are answered locally and do not count as egress.
     """
     import subprocess
     import tempfile
 
     from .api import scrubbed_environ
+    from .benign import is_benign
 
     _require_valid_world(world_file)
     with tempfile.TemporaryDirectory(prefix="azure-emulator-") as directory, Emulator(world_file=world_file, pace=pace, directory=directory) as emu:
@@ -116,7 +120,7 @@ def run(world_file: Optional[str], pace: str, fail_on_egress: bool, command: tup
         except FileNotFoundError:
             click.echo(f"error: {command[0]}: command not found", err=True)
             sys.exit(127)
-        egress = emu.control.egress()
+        egress = [a for a in emu.control.egress() if not is_benign(str(a.get("host", "")))]
     for attempt in egress:
         click.echo(f"azure-emulator: refused an outbound call to {attempt.get('host')} ({attempt.get('method', 'CONNECT')})", err=True)
     if code == 0 and egress and fail_on_egress:
