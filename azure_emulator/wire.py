@@ -269,3 +269,20 @@ def deployment_failed(details: list[dict[str, Any]]) -> dict[str, Any]:
                    "Please see https://aka.ms/arm-deployment-operations for usage details.",
         "details": details,
     }
+
+
+def graph_error(status: int, code: str, message: str) -> Response:
+    """Microsoft Graph's error body: {"error": {code, message, innerError {date, request-id, client-request-id}}}
+    (the az CLI reads `error.message`)."""
+    request_id = str(uuid.uuid4())
+    inner = {"date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "request-id": request_id, "client-request-id": request_id}
+    return Response(status, {"error": {"code": code, "message": message, "innerError": inner}}, {"request-id": request_id})
+
+
+def blob_error(status: int, code: str, message: str) -> Response:
+    """Azure Blob Storage's XML error body (what the az CLI's version check reads from its storage host)."""
+    request_id = str(uuid.uuid4())
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime())
+    body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
+            f"<Message>{message}\nRequestId:{request_id}\nTime:{stamp}</Message></Error>")
+    return Response(status, body, {"x-ms-request-id": request_id, "x-ms-error-code": code}, content_type="application/xml")
