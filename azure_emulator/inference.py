@@ -1,7 +1,8 @@
-"""The inference endpoint of each deployed serverless endpoint: the seed's Chat API.
+"""The inference endpoint of each deployed serverless endpoint: routing, keys, health and limits.
 
-Deterministic, no model: the answer echoes the last user message, with honest token counts
-(a word-and-punctuation tokenizer) and `max_tokens` honoured (finish_reason "length").
+What the model answers is chat.py's (a pure function of the request); this module finds the
+deployment, checks the key and the endpoint's state, applies the content filter and the
+per-deployment rate limits, and writes the answer as JSON or as server-sent events.
 """
 from __future__ import annotations
 
@@ -12,15 +13,10 @@ import time
 import uuid
 from typing import Any, Iterator, Optional
 
+from . import chat
+from .chat import count_tokens  # noqa: F401  (kept importable from here)
 from .store import State
-from .wire import Request, Response, inference_error
-
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-ROLES = ("system", "user", "assistant", "tool")
-
-
-def count_tokens(text: str) -> int:
-    return len(_TOKEN.findall(text))
+from .wire import Request, Response, inference_detail_error, inference_error
 
 
 def find_endpoint(state: State, host: str) -> Optional[dict[str, Any]]:
@@ -79,49 +75,35 @@ def handle(state: State, req: Request) -> Response:
         body = json.loads(req.body or b"null")
     except (ValueError, UnicodeDecodeError):
         return inference_error(400, "invalid_request_error", "The request body is not valid JSON.")
-    problem = _validate(body)
-    if problem:
-        param, message = problem
-        return inference_error(400, "invalid_request_error", message, param=param)
-    prompt = " ".join(str(m.get("content", "")) for m in body["messages"])
-    prompt_tokens = count_tokens(prompt)
-    if state.config.content_filter_trigger and state.config.content_filter_trigger in prompt and snapshot["contentSafety"] == "Enabled":
-        return inference_error(
-            400,
-            "content_filter",
-            "The response was filtered due to the prompt triggering Microsoft's content management policy. Please modify your prompt and retry.",
-            param="prompt",
-        )
-    max_tokens = int(body.get("max_tokens", 8192))
-    user = next((str(m.get("content", "")) for m in reversed(body["messages"]) if m.get("role") == "user"), "")
-    reply = f"This is {model_name} on the local Azure emulator. You said: {user}"
-    spans = list(_TOKEN.finditer(reply))
-    finish = "stop"
-    if len(spans) > max_tokens:
-        spans, finish = spans[:max_tokens], "length"
-    # each streamed piece is a token with the whitespace before it, so the pieces join to the text
-    tokens = [reply[(spans[i - 1].end() if i else 0) : m.end()] for i, m in enumerate(spans)]
-    text = "".join(tokens)
-    completion_tokens = len(tokens)
-    limited = _rate_limit(state, snapshot["id"], prompt_tokens + completion_tokens)
+    # /v1/chat/completions is Mistral's own route; the others are the Azure AI model inference API.
+    native = path == "/v1/chat/completions"
+    try:
+        chat_request = chat.parse(body, native=native, extra_parameters=req.header("extra-parameters") or None)
+        if state.config.content_filter_trigger and state.config.content_filter_trigger in chat.prompt_text(chat_request) and snapshot["contentSafety"] == "Enabled":
+            return inference_error(
+                400,
+                "content_filter",
+                "The response was filtered due to the prompt triggering Microsoft's content management policy. Please modify your prompt and retry.",
+                param="prompt",
+            )
+        cid, created = uuid.uuid4().hex, int(time.time())
+        answer = chat.complete(chat_request, model_name, cid, created)
+        events = chat.chunks(chat_request, model_name, cid, created) if chat_request.stream else []
+    except chat.ChatError as err:
+        return _refusal(err)
+    limited = _rate_limit(state, snapshot["id"], answer["usage"]["total_tokens"])
     if limited is not None:
         return limited
-    created = int(time.time())
-    cid = uuid.uuid4().hex
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
-    if body.get("stream"):
-        return Response(200, None, {"Cache-Control": "no-cache"}, stream=_stream(cid, created, model_name, tokens, finish, usage), content_type="text/event-stream")
-    return Response(
-        200,
-        {
-            "id": cid,
-            "object": "chat.completion",
-            "created": created,
-            "model": model_name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "tool_calls": None}, "finish_reason": finish, "logprobs": None}],
-            "usage": usage,
-        },
-    )
+    if chat_request.stream:
+        return Response(200, None, {"Cache-Control": "no-cache"}, stream=_sse(events), content_type="text/event-stream")
+    return Response(200, answer)
+
+
+def _refusal(err: chat.ChatError) -> Response:
+    if err.detail is not None:
+        # the gateway's and Mistral's server's own body: {"detail": ...}, not the error envelope
+        return inference_detail_error(err.status, err.detail)
+    return inference_error(err.status, "invalid_request_error", err.message, param=err.param)
 
 
 def _authorized(req: Request, keys: dict[str, str]) -> bool:
@@ -136,33 +118,6 @@ def _authorized(req: Request, keys: dict[str, str]) -> bool:
         if value in valid:
             return True
     return False
-
-
-def _validate(body: Any) -> Optional[tuple[str, str]]:
-    if not isinstance(body, dict):
-        return "body", "The request body must be a JSON object."
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return "messages", "'messages' is required and must be a non-empty array."
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict):
-            return f"messages[{i}]", "Each message must be an object with 'role' and 'content'."
-        if m.get("role") not in ROLES:
-            return f"messages[{i}].role", f"'role' must be one of {', '.join(ROLES[:3])}."
-        if not isinstance(m.get("content"), str):
-            return f"messages[{i}].content", "'content' is required for all messages and must be a string."
-    checks = [
-        ("stream", lambda v: isinstance(v, bool), "must be a boolean"),
-        ("ignore_eos", lambda v: isinstance(v, bool), "must be a boolean"),
-        ("safe_prompt", lambda v: isinstance(v, bool), "must be a boolean"),
-        ("max_tokens", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "must be a positive integer"),
-        ("temperature", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 2, "must be a number between 0 and 2"),
-        ("top_p", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1, "must be a number greater than 0 and at most 1"),
-    ]
-    for key, ok, what in checks:
-        if key in body and body[key] is not None and not ok(body[key]):
-            return key, f"'{key}' {what}."
-    return None
 
 
 def _rate_limit(state: State, endpoint_id: str, tokens: int) -> Optional[Response]:
@@ -190,21 +145,7 @@ def _rate_limit(state: State, endpoint_id: str, tokens: int) -> Optional[Respons
     return None
 
 
-def _stream(cid: str, created: int, model: str, tokens: list[str], finish: str, usage: dict[str, int]) -> Iterator[bytes]:
-    def event(delta: dict[str, Any], reason: Optional[str], with_usage: bool = False) -> bytes:
-        chunk: dict[str, Any] = {
-            "id": cid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}],
-        }
-        if with_usage:
-            chunk["usage"] = usage
-        return f"data: {json.dumps(chunk)}\n\n".encode()
-
-    yield event({"role": "assistant", "content": ""}, None)
-    for i, tok in enumerate(tokens):
-        yield event({"content": tok}, None)
-    yield event({}, finish, with_usage=True)
+def _sse(events: list[dict[str, Any]]) -> Iterator[bytes]:
+    for event in events:
+        yield f"data: {json.dumps(event)}\n\n".encode()
     yield b"data: [DONE]\n\n"

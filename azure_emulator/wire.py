@@ -286,3 +286,9 @@ def blob_error(status: int, code: str, message: str) -> Response:
     body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
             f"<Message>{message}\nRequestId:{request_id}\nTime:{stamp}</Message></Error>")
     return Response(status, body, {"x-ms-request-id": request_id, "x-ms-error-code": code}, content_type="application/xml")
+
+
+def inference_detail_error(status: int, detail: Any) -> Response:
+    """The inference gateway's and Mistral's server's own refusals: `{"detail": ...}` (a sentence for an
+    extra parameter the gateway refuses, pydantic's list of problems for fields the model refuses)."""
+    return Response(status, {"detail": detail})
