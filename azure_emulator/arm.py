@@ -1,54 +1,67 @@
-"""ARM front door: authentication, api-version checks, throttling, then the URL table."""
+"""The front doors of the management APIs: authentication, api-version checks, throttling,
+then the route the URL table (urls.py) found. ARM answers in its envelope; the Azure Machine
+Learning registry hosts in theirs."""
 from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
-from typing import Any, Optional, Union
+from typing import Optional
 
 from . import identity
-from .routes import Route, router, supported_versions, well_formed
+from .routes import Route, Table
 from .store import State
-from .wire import ArmError, Request, Response, missing_registration, resource_group_not_found, resource_not_found, subscription_not_found, throttled
-from .world import Hub, Principal, Project
+from .versions import require_api_version
+from .wire import ArmError, Request, Response, arm_error, registry_error, throttled
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def handle(state: State, req: Request) -> Response:
-    route, params, known = router.match(req.method, req.path)
-    if route is None:
-        if known:
-            return ArmError(405, "MethodNotAllowed", f"The requested resource does not support http method '{req.method}'.").response()
-        return ArmError(404, "NoRegisteredProviderFound" if "/providers/" in req.path else "InvalidResourceType", f"The emulator does not implement '{req.method} {req.path}'. (local Azure emulator: not emulated)").response()
+def handle(state: State, req: Request, table: Table) -> Response:
+    """A request to Resource Manager. A nested request (a template deployment's) arrives with
+    its principal set: it is not authenticated or throttled again, as ARM runs a deployment's
+    operations as its caller."""
+    route, params = _route(table, req)
+    nested = req.principal is not None
     try:
-        require_api_version(req, route)
-        req.principal = identity.authenticate_arm(state, req)
-        remaining_headers = _throttle(state, req, params.get("sub", ""))
-        response = route.handler(state, req, **params)
-        response.headers.update(remaining_headers)
+        if route is None:
+            raise params_error(req, params)
+        require_api_version(req, route.family, route.action)
+        if not nested:
+            req.principal = identity.authenticate_arm(state, req)
+        remaining = {} if nested else _throttle(state, req, params.get("sub", ""))
+        response: Response = route.handler(state, req, **params)
+        response.headers.update(remaining)
         return response
     except ArmError as err:
         return err.response()
 
 
-def require_api_version(req: Request, route: Route) -> None:
-    """ARM's answer to a missing, malformed or unsupported api-version (the registry hosts use it too)."""
-    version = req.api_version
-    if not version:
-        raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
-    allowed = supported_versions(route.family)
-    if not (well_formed(version) or version in (allowed or ())):
-        raise ArmError(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid. The supported versions are '{', '.join(sorted(allowed or []))}'.")
-    if allowed is not None and version not in allowed:
-        raise ArmError(
-            400,
-            "NoRegisteredProviderFound",
-            f"No registered resource provider found for location 'global' and API version '{version}' for type '{route.action}'. "
-            f"The supported api-versions are '{', '.join(sorted(allowed or []))}'.",
-        )
+def handle_registry(state: State, req: Request, table: Table, component: str, direct: bool) -> Response:
+    """A request to the registry discovery service or a registry's front end (MFE); `direct`: to the
+    emulator's own address (custom-cloud mode), whose tokens are for this address too."""
+    route, params = _route(table, req)
+    audiences = identity.ARM_AUDIENCES | ({req.base_url(), req.base_url() + "/"} if direct else set())
+    try:
+        if route is None:
+            raise params_error(req, params)
+        require_api_version(req, route.family, route.action)
+        req.principal = identity.authenticate_arm(state, req, audiences=frozenset(audiences))
+        answer: Response = route.handler(state, req, **params)
+        return answer
+    except ArmError as err:
+        return registry_error(err, component)
+
+
+def _route(table: Table, req: Request) -> tuple[Optional[Route], dict[str, str]]:
+    route, params, known = table.match(req.method, req.path)
+    if route is None:
+        return None, {"known": "yes" if known else ""}
+    return route, params
+
+
+def params_error(req: Request, params: dict[str, str]) -> ArmError:
+    """405 for a path the table knows with another method; 404, loudly, for one it does not."""
+    if params.get("known"):
+        return arm_error("MethodNotAllowed", method=req.method)
+    return arm_error("InvalidResourceType", method=req.method, path=req.path)
 
 
 def _throttle(state: State, req: Request, sub: str) -> dict[str, str]:
@@ -70,68 +83,3 @@ def _throttle(state: State, req: Request, sub: str) -> dict[str, str]:
         state.throttle[key] = (tokens, now)
     remaining = str(int(tokens))
     return {f"x-ms-ratelimit-remaining-subscription-{kind}": remaining, f"x-ms-ratelimit-remaining-tenant-{kind}": remaining}
-
-
-# --- lookups shared by the handlers ----------------------------------------------------------
-
-def require_subscription(state: State, sub: str) -> None:
-    if sub.lower() not in state.world.subscriptions:
-        raise subscription_not_found(sub)
-
-
-def require_resource_group(state: State, sub: str, rg: str) -> None:
-    require_subscription(state, sub)
-    if (sub.lower(), rg.lower()) not in state.world.resource_groups:
-        raise resource_group_not_found(rg)
-
-
-def require_workspace(state: State, sub: str, rg: str, ws: str) -> Union[Project, Hub]:
-    require_resource_group(state, sub, rg)
-    key = (sub.lower(), rg.lower(), ws.lower())
-    found = state.world.projects.get(key) or state.world.hubs.get(key)
-    if found is None:
-        raise resource_not_found("Microsoft.MachineLearningServices/workspaces", ws, rg)
-    return found
-
-
-def require_project(state: State, sub: str, rg: str, ws: str) -> Project:
-    found = require_workspace(state, sub, rg, ws)
-    if isinstance(found, Hub):
-        raise ArmError(400, "UserError", f"Workspace '{found.name}' is a hub. Serverless endpoints and Marketplace subscriptions belong to a project of the hub.", inner_code="WorkspaceKindNotSupported")
-    return found
-
-
-def require_registered(state: State, sub: str, namespace: str) -> None:
-    if state.providers.get((sub.lower(), namespace.lower()), "NotRegistered") != "Registered":
-        raise missing_registration(namespace)
-
-
-def arm_base(req: Request) -> str:
-    return "https://management.azure.com" if req.host == "management.azure.com" else req.base_url()
-
-
-def system_data(principal: Principal, created_at: str, created_by: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    who = {"by": principal.display, "type": "User" if principal.kind == "user" else "Application"}
-    first = created_by or who
-    return {
-        "createdAt": created_at,
-        "createdBy": first["by"],
-        "createdByType": first["type"],
-        "lastModifiedAt": now_iso(),
-        "lastModifiedBy": who["by"],
-        "lastModifiedByType": who["type"],
-    }
-
-
-def paged(items: list[Any], req: Request, page_size: int = 100) -> dict[str, Any]:
-    """A page of a collection, with ARM's nextLink ($skipToken) when more remain."""
-    skip = int(req.query.get("$skiptoken") or req.query.get("$skip") or 0)
-    page = items[skip : skip + page_size]
-    body: dict[str, Any] = {"value": page}
-    if skip + page_size < len(items):
-        body["nextLink"] = f"{arm_base(req)}{req.path}?api-version={req.api_version}&$skipToken={skip + page_size}"
-    return body
-
-
-# Register the handlers with the URL table.
-from . import authz, mls, resources  # noqa: E402,F401

@@ -5,11 +5,11 @@ import re
 from typing import Any
 
 from . import rbac
-from .arm import paged
-from .routes import router
+from .common import json_body, paged
+from .roles import RoleDefinition
 from .store import State
-from .wire import ArmError, Request, Response
-from .world import RoleAssignment, RoleDefinition
+from .wire import Request, Response, arm_error, resource_group_not_found, subscription_not_found
+from .worldmodel import RoleAssignment
 
 _SCOPE = r"(?P<scope>(/subscriptions/[^/]+(/resourcegroups/[^/]+(/providers/[^/]+/[^/]+/[^/]+(/[^/]+/[^/]+)*)?)?)?)"
 _AUTH = r"/providers/microsoft\.authorization"
@@ -19,10 +19,10 @@ def _scope_of(state: State, scope: str) -> str:
     scope = scope or "/"
     m = re.match(r"^/subscriptions/([^/]+)", scope, re.IGNORECASE)
     if m and m.group(1).lower() not in state.world.subscriptions:
-        raise ArmError(404, "SubscriptionNotFound", f"The subscription '{m.group(1)}' could not be found.")
+        raise subscription_not_found(m.group(1))
     m = re.match(r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)", scope, re.IGNORECASE)
     if m and (m.group(1).lower(), m.group(2).lower()) not in state.world.resource_groups:
-        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{m.group(2)}' could not be found.")
+        raise resource_group_not_found(m.group(2))
     return scope
 
 
@@ -80,7 +80,6 @@ def render_definition(d: RoleDefinition, scope: str) -> dict[str, Any]:
     }
 
 
-@router.add("GET", _SCOPE + _AUTH + r"/permissions", "authz", "permissions")
 def permissions(state: State, req: Request, scope: str = "") -> Response:
     """The caller's effective permissions at the scope: one block per role that applies."""
     with state.lock:
@@ -98,7 +97,6 @@ _FILTER_TERM = re.compile(
 )
 
 
-@router.add("GET", _SCOPE + _AUTH + r"/roleassignments", "authz", "roleAssignments")
 def list_role_assignments(state: State, req: Request, scope: str = "") -> Response:
     with state.lock:
         scope = _scope_of(state, scope)
@@ -108,7 +106,7 @@ def list_role_assignments(state: State, req: Request, scope: str = "") -> Respon
         for term in re.split(r"\s+and\s+", expr, flags=re.IGNORECASE) if expr.strip() else []:
             m = _FILTER_TERM.match(term)
             if not m:
-                raise ArmError(400, "InvalidFilterInQueryString", f"The filter '{expr}' is not supported. Supported: atScope(), assignedTo('{{objectId}}'), principalId eq '{{objectId}}'.")
+                raise arm_error("InvalidFilterInQueryString", expr=expr, supported="atScope(), assignedTo('{objectId}'), principalId eq '{objectId}'")
             if m.group("atscope"):
                 at_scope = True
             elif m.group("assigned"):
@@ -130,7 +128,6 @@ def list_role_assignments(state: State, req: Request, scope: str = "") -> Respon
         return Response(200, paged(found, req))
 
 
-@router.add("GET PUT DELETE", _SCOPE + _AUTH + r"/roleassignments/(?P<name>[^/]+)", "authz", "roleAssignments")
 def role_assignment(state: State, req: Request, name: str, scope: str = "") -> Response:
     with state.lock:
         scope = _scope_of(state, scope)
@@ -138,7 +135,7 @@ def role_assignment(state: State, req: Request, name: str, scope: str = "") -> R
         if req.method == "GET":
             rbac.require(state.world, req.principal, [("Microsoft.Authorization/roleAssignments/read", scope)])
             if existing is None:
-                raise ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
+                raise arm_error("RoleAssignmentNotFound", name=name)
             return Response(200, render_assignment(existing))
         if req.method == "DELETE":
             rbac.require(state.world, req.principal, [("Microsoft.Authorization/roleAssignments/delete", scope)])
@@ -147,23 +144,25 @@ def role_assignment(state: State, req: Request, name: str, scope: str = "") -> R
             state.world.role_assignments.remove(existing)
             return Response(200, render_assignment(existing))
         rbac.require(state.world, req.principal, [("Microsoft.Authorization/roleAssignments/write", scope)])
-        props = (req.json() or {}).get("properties") or {}
+        props = json_body(req).get("properties") or {}
         rid = str(props.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower()
         if rid not in state.world.role_definitions:
-            raise ArmError(400, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{rid}' does not exist.")
+            raise arm_error("RoleDefinitionDoesNotExist", rid=rid)
         pid = str(props.get("principalId", "")).lower()
         known = pid in state.world.principals or pid in state.world.groups
         if not known:
-            raise ArmError(400, "PrincipalNotFound", f"Principal {pid} does not exist in the directory {state.world.tenant_id}.")
-        if existing is not None:
-            raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
+            raise arm_error("PrincipalNotFound", pid=pid, tenant=state.world.tenant_id)
+        # Azure: one assignment of a role to a principal at a scope, whatever its name.
+        same = any(a.principal_id == pid and a.role_definition_id.lower() == rid and a.scope.lower() == scope.lower()
+                   for a in state.world.role_assignments)
+        if existing is not None or same:
+            raise arm_error("RoleAssignmentExists")
         ptype = "Group" if pid in state.world.groups else ("User" if state.world.principals[pid].kind == "user" else "ServicePrincipal")
         a = RoleAssignment(id=name.lower(), principal_id=pid, principal_type=ptype, role_definition_id=rid, scope=scope)
         state.world.role_assignments.append(a)
         return Response(201, render_assignment(a))
 
 
-@router.add("GET", _SCOPE + _AUTH + r"/roledefinitions", "authz", "roleDefinitions")
 def list_role_definitions(state: State, req: Request, scope: str = "") -> Response:
     with state.lock:
         scope = _scope_of(state, scope)
@@ -178,16 +177,15 @@ def list_role_definitions(state: State, req: Request, scope: str = "") -> Respon
                 want = t.group("type").lower()
                 defs = [d for d in defs if ("builtinrole" if d.builtin else "customrole") == want]
             else:
-                raise ArmError(400, "InvalidFilterInQueryString", f"The filter '{expr}' is not supported. Supported: roleName eq '{{name}}', type eq 'BuiltInRole|CustomRole'.")
+                raise arm_error("InvalidFilterInQueryString", expr=expr, supported="roleName eq '{name}', type eq 'BuiltInRole|CustomRole'")
         return Response(200, paged([render_definition(d, scope) for d in defs], req))
 
 
-@router.add("GET", _SCOPE + _AUTH + r"/roledefinitions/(?P<rid>[^/]+)", "authz", "roleDefinitions")
 def get_role_definition(state: State, req: Request, rid: str, scope: str = "") -> Response:
     with state.lock:
         scope = _scope_of(state, scope)
         d = state.world.role_definitions.get(rid.lower())
         if d is None:
-            raise ArmError(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{rid}' does not exist.")
+            raise arm_error("RoleDefinitionDoesNotExist", status=404, rid=rid)
         return Response(200, render_definition(d, scope))
 

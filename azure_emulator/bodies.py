@@ -11,8 +11,9 @@ import difflib
 import re
 from typing import Any, Optional, Sequence
 
+from .hosts import DIRECT, emulated
 from .store import PACES, Config, Faults, Pace
-from .world import Lifecycle, read_lifecycle
+from .worldmodel import Lifecycle, read_lifecycle
 
 METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE", "HEAD")
 LRO_TYPES = ("serverlessEndpoints", "marketplaceSubscriptions")
@@ -168,8 +169,6 @@ def _lro_failure(value: Any, path: str) -> dict[str, Any]:
 
 
 def _host(value: Any, path: str) -> str:
-    from .server import DIRECT, emulated  # the server imports the control API, which imports this
-
     host = text(value, path, limit=253).lower()
     if not (emulated(host) or host in DIRECT):
         raise BodyError(path, f"{_show(value)} is not an emulated host (management.azure.com, login.microsoftonline.com, "

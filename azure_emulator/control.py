@@ -16,10 +16,11 @@ from typing import Any, Callable, Optional
 
 from . import bodies
 from .bodies import BodyError
-from .mls import ws_id
+from .models import MarketplaceSubscription, Resource, SaasResource, ServerlessEndpoint, from_record, to_record
 from .store import Faults, State
-from .wire import Request, Response
-from .world import Model, WorldError, decode_world, load_world
+from .wire import Request, Response, plain_error
+from .world import WorldError, decode_world, load_world
+from .worldmodel import Model
 
 TOKEN_HEADER = "X-Azure-Emulator-Token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -102,7 +103,7 @@ def handle(state: State, req: Request, reload_world: Callable[[], Any]) -> Respo
             try:
                 world = load_world(path=source, text=decode_world(req.body, source))
             except WorldError as err:
-                return Response(400, {"error": err.problems[0], "errors": err.problems})
+                return plain_error(400, err.problems[0], errors=err.problems)
             with state.lock:
                 state.world = world
                 state.reset_resources()
@@ -127,10 +128,10 @@ def handle(state: State, req: Request, reload_world: Callable[[], Any]) -> Respo
             return _models(state, req, method)
         known = ("/health", "/reset", "/state", "/requests", "/egress", "/world", "/faults", "/config", "/resources", "/models")
         if path in known:
-            return Response(405, {"error": f"{req.method} is not allowed on /_emulator{path}"})
-        return Response(404, {"error": f"unknown control route {req.method} /_emulator{path}"})
+            return plain_error(405, f"{req.method} is not allowed on /_emulator{path}")
+        return plain_error(404, f"unknown control route {req.method} /_emulator{path}")
     except BodyError as err:
-        return Response(400, {"error": f"bad control request: {err}", "field": err.field or None})
+        return plain_error(400, f"bad control request: {err}", field=err.field or None)
 
 
 def _body(req: Request) -> dict[str, Any]:
@@ -166,7 +167,7 @@ def _models(state: State, req: Request, method: str) -> Response:
         if len(matches) != 1:
             known = ", ".join(sorted(m.name for m in state.world.models.values()))
             why = f"no model '{ref}' in the world's catalog ({known})" if not matches else f"'{ref}' names {len(matches)} models; give the model id"
-            return Response(404 if not matches else 400, {"error": f"bad control request: model: {why}", "field": "model"})
+            return plain_error(404 if not matches else 400, f"bad control request: model: {why}", field="model")
         matches[0].lifecycle = lifecycle
         return Response(200, _model_view(matches[0]))
 
@@ -174,7 +175,7 @@ def _models(state: State, req: Request, method: str) -> Response:
 def _resources(state: State, req: Request, method: str) -> Response:
     if method == "GET":
         with state.lock:
-            return Response(200, {"resources": list(state.resources.values())})
+            return Response(200, {"resources": [to_record(r) for r in state.resources.values()]})
     if method == "DELETE":
         rid = req.query.get("id", "").lower()
         with state.lock:
@@ -184,23 +185,25 @@ def _resources(state: State, req: Request, method: str) -> Response:
     if method == "PATCH":
         rid, fields = bodies.patch(_body(req))
         with state.lock:
-            record = state.resources.get(rid.lower())
-            if record is None:
-                return Response(404, {"error": f"no resource {rid}", "field": "id"})
+            resource = state.resources.get(rid.lower())
+            if resource is None:
+                return plain_error(404, f"no resource {rid}", field="id")
+            record = to_record(resource)
             record.update(copy.deepcopy(bodies.patch_fields(record, fields)))
+            state.resources[rid.lower()] = from_record(record)
             state.save()
             return Response(200, record)
     if method in ("POST", "PUT"):
         body = bodies.seed(_body(req))
         with state.lock:
-            record = _seed(state, body)
-            state.resources[record["id"].lower()] = record
+            resource = _seed(state, body)
+            state.resources[resource.id.lower()] = resource
             state.save()
-        return Response(201, record)
-    return Response(405, {"error": f"{req.method} is not allowed on /_emulator/resources: use GET, POST, PATCH or DELETE"})
+            return Response(201, to_record(resource))
+    return plain_error(405, f"{req.method} is not allowed on /_emulator/resources: use GET, POST, PATCH or DELETE")
 
 
-def _seed(state: State, b: dict[str, Any]) -> dict[str, Any]:
+def _seed(state: State, b: dict[str, Any]) -> Resource:
     """A resource put in place as if someone had made it outside the tool (no rules applied).
     The body's shape is checked (bodies.seed); here, that its subscription and project exist."""
     kind = b["kind"]
@@ -211,27 +214,20 @@ def _seed(state: State, b: dict[str, Any]) -> dict[str, Any]:
     stamp = {"createdAt": "2025-01-01T00:00:00.000Z", "createdBy": "someone@contoso.onmicrosoft.com", "createdByType": "User",
              "lastModifiedAt": "2025-01-01T00:00:00.000Z", "lastModifiedBy": "someone@contoso.onmicrosoft.com", "lastModifiedByType": "User"}
     if kind == "saas":
-        rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.SaaS/resources/{b['name']}"
-        return {"kind": "saas", "id": rid, "name": b["name"], "subscription": sub, "resourceGroup": rg, "publisherId": b.get("publisher", "000-000"),
-                "offerId": b.get("offer", "mistral-ai-large-offer"), "planId": b.get("plan", "mistral-large-paygo"), "status": b.get("status", "Subscribed"),
-                "createdAt": stamp["createdAt"], "tags": b.get("tags", {}), "linked": None}
+        return SaasResource.new(sub, rg, b["name"], b.get("publisher", "000-000"), b.get("offer", "mistral-ai-large-offer"), b.get("plan", "mistral-large-paygo"),
+                                stamp["createdAt"], status=b.get("status", "Subscribed"), tags=dict(b.get("tags", {})))
     ws = b["workspace"]
     project = state.world.projects.get((sub, rg.lower(), ws.lower()))
     if project is None:
         known = sorted(p.name for (s, r, _), p in state.world.projects.items() if s == sub and r == rg.lower())
         raise BodyError("workspace", f"no project '{ws}' in {sub}/{rg}" + (f" (projects there: {', '.join(known)})" if known else " (no projects in that resource group)"))
-    base = ws_id(sub, project.resource_group, project.name)
     if kind == "marketplaceSubscriptions":
         model = state.world.model(b["model_id"])
-        return {"kind": kind, "id": f"{base}/marketplaceSubscriptions/{b['name']}", "name": b["name"], "subscription": sub, "resourceGroup": project.resource_group,
-                "workspace": project.name, "modelId": b["model_id"], "status": b.get("status", "Subscribed"), "provisioningState": b.get("provisioning_state", "Succeeded"),
-                "saasName": f"{model.offer if model else 'offer'}-{project.name}".lower(), "systemData": stamp}
+        return MarketplaceSubscription.new(sub, project.resource_group, project.name, b["name"], b["model_id"], model.offer if model else "offer", stamp,
+                                           status=b.get("status", "Subscribed"), provisioning_state=b.get("provisioning_state", "Succeeded"))
     if kind == "serverlessEndpoints":
-        name = b["name"]
-        return {"kind": kind, "id": f"{base}/serverlessEndpoints/{name}", "name": name, "subscription": sub, "resourceGroup": project.resource_group,
-                "workspace": project.name, "location": project.location, "tags": dict(b.get("tags", {})), "modelId": b["model_id"], "authMode": "Key",
-                "contentSafety": b.get("content_safety", "Enabled"), "provisioningState": b.get("provisioning_state", "Succeeded"),
-                "endpointState": b.get("endpoint_state", "Online"), "marketplaceSubscriptionId": b.get("marketplace_subscription_id"),
-                "uri": f"https://{name.lower()}.{project.location}.models.ai.azure.com",
-                "keys": {"primaryKey": secrets.token_hex(16), "secondaryKey": secrets.token_hex(16)}, "systemData": stamp}
+        return ServerlessEndpoint.new(sub, project.resource_group, project.name, project.location, b["name"], b["model_id"], stamp,
+                                      tags=dict(b.get("tags", {})), content_safety=b.get("content_safety", "Enabled"),
+                                      provisioning_state=b.get("provisioning_state", "Succeeded"), endpoint_state=b.get("endpoint_state", "Online"),
+                                      marketplace_subscription_id=b.get("marketplace_subscription_id"))
     raise BodyError("kind", f"unknown kind '{kind}' (serverlessEndpoints, marketplaceSubscriptions, saas)")

@@ -20,16 +20,12 @@ from . import rbac
 from .deployment_run import Deployment, DeploymentOperation, duration, now_iso, run, what_if
 from .routes import RG, SUB
 from .store import State
+from .versions import DEPLOYMENTS as DEPLOYMENTS_VERSIONS
 from .template_expr import TemplateError, read_json
 from .templates import Context, Plan
 from .wire import (ArmError, Request, Response, deployment_active, deployment_not_cancellable, deployment_not_found,
                    invalid_deployment_request, invalid_template, invalid_template_deployment, resource_group_not_found)
 
-DEPLOYMENTS_VERSIONS = frozenset({
-    "2016-09-01", "2017-05-10", "2018-02-01", "2018-05-01", "2019-05-01", "2019-05-10", "2019-07-01", "2019-08-01",
-    "2019-10-01", "2020-06-01", "2020-08-01", "2020-10-01", "2021-01-01", "2021-04-01", "2022-09-01", "2023-07-01",
-    "2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01", "2025-04-01", "2026-06-01",
-})
 _DEPS = RG + r"/providers/microsoft\.resources/deployments"
 _ONE = _DEPS + r"/(?P<name>[^/]+)"
 _LEGACY = RG + r"/deployments/(?P<name>[^/]+)"  # where the SDKs and az read a deployment's operations

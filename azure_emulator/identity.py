@@ -12,8 +12,8 @@ import urllib.parse
 from typing import Any, Optional
 
 from .store import State
-from .wire import ArmError, Request, Response, oauth_error
-from .world import Principal
+from .wire import Request, Response, arm_error, msi_error, oauth_error
+from .worldmodel import Principal
 
 LOGIN_HOST = "login.microsoftonline.com"
 TOKEN_LIFETIME = 3599
@@ -71,27 +71,22 @@ def authenticate_arm(state: State, req: Request, audiences: Optional[frozenset[s
     """The caller of an ARM request, or ARM's 401 (with `audiences`, also for a token made for another audience)."""
     auth = req.header("Authorization")
     if not auth:
-        raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        raise arm_error("AuthenticationFailed", why="The 'Authorization' header is missing.")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is provided in an invalid format.")
+        raise arm_error("AuthenticationFailed", why="The 'Authorization' header is provided in an invalid format.")
     claims = decode_claims(token.strip())
     if claims is None:
-        raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.")
+        raise arm_error("InvalidAuthenticationToken", why="")
     if claims.get("exp", 0) < time.time():
-        raise ArmError(401, "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time.")
+        raise arm_error("ExpiredAuthenticationToken")
     if str(claims.get("tid", "")).lower() != state.world.tenant_id.lower():
-        raise ArmError(401, "InvalidAuthenticationTokenTenant", f"The access token is from the wrong issuer '{claims.get('iss')}'.")
+        raise arm_error("InvalidAuthenticationTokenTenant", issuer=claims.get("iss"))
     if audiences is not None and str(claims.get("aud", "")) not in audiences:
-        raise ArmError(
-            401,
-            "InvalidAuthenticationTokenAudience",
-            f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. It should exactly match with one "
-            f"of the allowed audiences {', '.join(repr(a) for a in sorted(audiences))}.",
-        )
+        raise arm_error("InvalidAuthenticationTokenAudience", audience=claims.get("aud"), allowed=", ".join(sorted(audiences)))
     principal = state.world.principals.get(str(claims.get("oid", "")).lower())
     if principal is None:
-        raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid: unknown principal.")
+        raise arm_error("InvalidAuthenticationToken", why=": unknown principal")
     return principal
 
 
@@ -198,21 +193,21 @@ def _managed_identity(state: State, req: Request) -> Optional[Principal]:
 def app_service_msi(state: State, req: Request, identity_header: str) -> Response:
     """App Service / Functions managed identity (IDENTITY_ENDPOINT + IDENTITY_HEADER)."""
     if req.header("X-IDENTITY-HEADER") != identity_header:
-        return Response(400, {"statusCode": 400, "message": "The request was rejected: bad X-IDENTITY-HEADER."})
+        return Response(400, {"statusCode": 400, "message": "The request was rejected: bad X-IDENTITY-HEADER."})  # App Service's own shape
     return _mi_token(state, req, with_expires_in=False)
 
 
 def imds(state: State, req: Request) -> Response:
     if req.header("Metadata").lower() != "true":
         # azure-identity probes IMDS without the header and expects exactly this 400.
-        return Response(400, {"error": "invalid_request", "error_description": "Required metadata header not specified"})
+        return msi_error(400, "invalid_request", "Required metadata header not specified")
     return _mi_token(state, req, with_expires_in=True)
 
 
 def _mi_token(state: State, req: Request, with_expires_in: bool) -> Response:
     principal = _managed_identity(state, req)
     if principal is None:
-        return Response(400, {"error": "invalid_request", "error_description": "Identity not found"})
+        return msi_error(400, "invalid_request", "Identity not found")
     resource = req.query.get("resource", "https://management.azure.com/")
     access, exp = mint_token(state, principal, resource.rstrip("/"))
     body: dict[str, Any] = {
@@ -227,3 +222,18 @@ def _mi_token(state: State, req: Request, with_expires_in: bool) -> Response:
         body["ext_expires_in"] = str(TOKEN_LIFETIME)
         body["not_before"] = str(exp - TOKEN_LIFETIME)
     return Response(200, body)
+
+
+def handle(state: State, req: Request) -> Response:
+    """login.microsoftonline.com: instance discovery, OpenID configuration, tokens."""
+    parts = req.path.strip("/").split("/")
+    if req.path.endswith("/discovery/instance"):
+        return instance_discovery(req)
+    if len(parts) >= 2 and parts[1] == "v2.0" and req.path.endswith("/.well-known/openid-configuration"):
+        return openid_configuration(state, req, parts[0])
+    if req.path.endswith("/oauth2/v2.0/token") or req.path.endswith("/oauth2/token"):
+        if req.method != "POST":
+            return msi_error(405, "invalid_request", "Use POST.")
+        return token(state, req, parts[0])
+    return msi_error(404, "not_found", f"azure-emulator: {req.path} is not emulated")
+

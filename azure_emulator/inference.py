@@ -15,18 +15,20 @@ from typing import Any, Iterator, Optional
 
 from . import chat
 from .chat import count_tokens  # noqa: F401  (kept importable from here)
+from . import operations
+from .models import ServerlessEndpoint, to_record
 from .store import State
 from .wire import Request, Response, inference_detail_error, inference_error
 
 
-def find_endpoint(state: State, host: str) -> Optional[dict[str, Any]]:
+def find_endpoint(state: State, host: str) -> Optional[ServerlessEndpoint]:
     m = re.match(r"^([a-z0-9-]+?)(-serverless)?\.([a-z0-9]+)\.(models|inference)\.ai\.azure\.com$", host)
     if not m:
         return None
     name, region = m.group(1), m.group(3)
-    for record in state.resources.values():
-        if record["kind"] == "serverlessEndpoints" and record["name"].lower() == name and record["location"] == region:
-            return record
+    for resource in state.resources.values():
+        if isinstance(resource, ServerlessEndpoint) and resource.name.lower() == name and resource.location == region:
+            return resource
     return None
 
 
@@ -34,12 +36,10 @@ def handle(state: State, req: Request) -> Response:
     with state.lock:
         record = find_endpoint(state, req.host)
         if record is not None:
-            from .mls import advance
-
-            advance(state, record["id"])
+            operations.observe_resource(state, record.id)
             record = find_endpoint(state, req.host)
-        snapshot = dict(record) if record else None
-        keys = dict(record["keys"]) if record else {}
+        snapshot = to_record(record) if record else None  # a copy: read without the lock below
+        keys = dict(record.keys) if record else {}
     if snapshot is None:
         return inference_error(404, "EndpointNotFound", f"No serverless endpoint is deployed at https://{req.host}.")
     model = state.world.model(snapshot["modelId"])

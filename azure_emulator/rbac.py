@@ -5,7 +5,7 @@ from typing import Iterable
 
 from .roles import RoleDefinition
 from .wire import authorization_failed
-from .world import Principal, RoleAssignment, World
+from .worldmodel import Principal, RoleAssignment, World
 
 
 def _norm(scope: str) -> str:

@@ -12,12 +12,14 @@ import datetime as dt
 import urllib.parse
 from typing import Any, Optional
 
-from . import identity
-from .arm import require_api_version
-from .routes import DISCOVERY_HOST, MFE_HOST, REGISTRY, registry_discovery, registry_mfe
 from .store import State
-from .wire import ArmError, Request, Response, registry_error
-from .world import LIFECYCLE_STAGES, Model
+from .wire import Request, Response, user_error
+from .worldmodel import LIFECYCLE_STAGES, Model
+
+# Hosts of the registry APIs (AzureCloud): the discovery service, and the registry's home-region
+# front end (MFE) that the discovery answer points at.
+DISCOVERY_HOST = "eastus.api.azureml.ms"
+MFE_HOST = "cert-eastus.experiments.azureml.net"  # the primary region's; every region's answers the same
 
 PRIMARY_REGION = "eastus"
 # The registries' owner: system registries live in a Microsoft subscription no caller sees. Both
@@ -30,31 +32,6 @@ ORDERS = {"createdtime desc": True, "createdtime asc": False, "createdtime": Fal
 _FIRST_CREATED = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)  # invented: version v is created v - 1 days later
 
 
-def handle(state: State, req: Request, direct: bool = False) -> Response:
-    """A request to the discovery host or an MFE host; `direct`: to the emulator's own address
-    (custom-cloud mode), where the path tells which of the two it is for."""
-    if direct:
-        discovery = req.path.lower().startswith("/registrymanagement/")
-    else:
-        discovery = req.host == DISCOVERY_HOST
-    table = registry_discovery if discovery else registry_mfe
-    component = "registrymanagement" if discovery else "managementfrontend"
-    route, params, known = table.match(req.method, req.path)
-    # ARM tokens; in custom-cloud mode, also those for the cloud's Resource Manager (this address)
-    audiences = identity.ARM_AUDIENCES | ({req.base_url(), req.base_url() + "/"} if direct else set())
-    try:
-        if route is None:
-            if known:
-                raise ArmError(405, "UserError", f"The requested resource does not support http method '{req.method}'.")
-            raise ArmError(404, "UserError", f"The emulator does not implement '{req.method} {req.path}' on {req.host}. (local Azure emulator: not emulated)")
-        require_api_version(req, route)
-        req.principal = identity.authenticate_arm(state, req, audiences=frozenset(audiences))
-        response: Response = route.handler(state, req, **params)
-        return response
-    except ArmError as err:
-        return registry_error(err, component)
-
-
 def resource_group(registry: str) -> str:
     return f"registry-builtin-{registry}-{PRIMARY_REGION}"
 
@@ -64,12 +41,11 @@ def _registry(state: State, name: str) -> str:
     for registry in state.world.registries():
         if registry.lower() == name.lower():
             return registry
-    raise ArmError(404, "UserError", f"Registry '{name}' was not found.", inner_code="RegistryNotFound")
+    raise user_error(f"Registry '{name}' was not found.", "RegistryNotFound", 404)
 
 
 # --- discovery ---------------------------------------------------------------------------------
 
-@registry_discovery.add("GET", r"/registrymanagement/v1\.0/registries/(?P<registry>[^/]+)/discovery", "registry-discovery", "registryDiscovery")
 def discover(state: State, req: Request, registry: str) -> Response:
     with state.lock:
         name = _registry(state, registry)
@@ -94,8 +70,8 @@ def _scope(state: State, sub: str, rg: str, registry: str) -> str:
     """The registry of an MFE path, once the path names its subscription and resource group."""
     name = _registry(state, registry)
     if sub.lower() != REGISTRY_SUBSCRIPTION or rg.lower() != resource_group(name).lower():
-        raise ArmError(404, "UserError", f"Registry '{registry}' was not found in resource group '{rg}' of subscription '{sub}'. "
-                                         "Ask the discovery service where it is.", inner_code="RegistryNotFound")
+        raise user_error(f"Registry '{registry}' was not found in resource group '{rg}' of subscription '{sub}'. "
+                                         "Ask the discovery service where it is.", "RegistryNotFound", 404)
     return name
 
 
@@ -104,13 +80,13 @@ def _model(state: State, registry: str, name: str) -> Model:
     for model in state.world.registry_models(registry):
         if model.name.lower() == name.lower():
             return model
-    raise ArmError(404, "UserError", f"Model container '{name}' was not found in registry '{registry}'.", inner_code="NotFound")
+    raise user_error(f"Model container '{name}' was not found in registry '{registry}'.", "NotFound", 404)
 
 
 def _version(model: Model, version: str) -> int:
     if version.isascii() and version.isdigit() and 1 <= int(version) <= model.version:
         return int(version)
-    raise ArmError(404, "UserError", f"Version '{version}' of model '{model.name}' was not found in registry '{model.registry}'.", inner_code="NotFound")
+    raise user_error(f"Version '{version}' of model '{model.name}' was not found in registry '{model.registry}'.", "NotFound", 404)
 
 
 def _created(version: int) -> str:
@@ -181,7 +157,7 @@ def _list_view(req: Request) -> str:
     for view in LIST_VIEWS:
         if view.lower() == member:
             return view
-    raise ArmError(400, "UserError", f"listViewType '{asked}' is not one of {', '.join(LIST_VIEWS)}.")
+    raise user_error(f"listViewType '{asked}' is not one of {', '.join(LIST_VIEWS)}.", "BadArgument")
 
 
 def _whole(req: Request, key: str, name: str, low: int) -> Optional[int]:
@@ -189,7 +165,7 @@ def _whole(req: Request, key: str, name: str, low: int) -> Optional[int]:
     if value is None:
         return None
     if not (value.isascii() and value.isdigit()) or int(value) < low:
-        raise ArmError(400, "UserError", f"{name} '{value}' must be a whole number of at least {low}.")
+        raise user_error(f"{name} '{value}' must be a whole number of at least {low}.", "BadArgument")
     return int(value)
 
 
@@ -207,10 +183,7 @@ def _page(state: State, req: Request, items: list[Any], query: dict[str, str]) -
     return body
 
 
-_MODELS = REGISTRY + r"/models"
 
-
-@registry_mfe.add("GET", _MODELS, "registry", "models")
 def list_models(state: State, req: Request, sub: str, rg: str, registry: str) -> Response:
     view = _list_view(req)
     with state.lock:
@@ -220,17 +193,15 @@ def list_models(state: State, req: Request, sub: str, rg: str, registry: str) ->
         return Response(200, _page(state, req, items, {"listViewType": view}))
 
 
-@registry_mfe.add("GET", _MODELS + r"/(?P<model>[^/]+)", "registry", "models")
 def get_model(state: State, req: Request, sub: str, rg: str, registry: str, model: str) -> Response:
     with state.lock:
         return Response(200, container_body(_model(state, _scope(state, sub, rg, registry), model)))
 
 
-@registry_mfe.add("GET", _MODELS + r"/(?P<model>[^/]+)/versions", "registry", "modelVersions")
 def list_versions(state: State, req: Request, sub: str, rg: str, registry: str, model: str) -> Response:
     order = req.query.get("$orderby", "createdtime desc")
     if " ".join(order.lower().split()) not in ORDERS:
-        raise ArmError(400, "UserError", f"$orderBy '{order}' is not supported: use 'createdtime desc' or 'createdtime asc'.")
+        raise user_error(f"$orderBy '{order}' is not supported: use 'createdtime desc' or 'createdtime asc'.", "BadArgument")
     view = _list_view(req)
     query = {"$orderBy": order, **({"listViewType": view} if "listviewtype" in req.query else {})}
     with state.lock:
@@ -245,7 +216,6 @@ def list_versions(state: State, req: Request, sub: str, rg: str, registry: str, 
         return Response(200, _page(state, req, items, query))
 
 
-@registry_mfe.add("GET", _MODELS + r"/(?P<model>[^/]+)/versions/(?P<version>[^/]+)", "registry", "modelVersions")
 def get_version(state: State, req: Request, sub: str, rg: str, registry: str, model: str, version: str) -> Response:
     with state.lock:
         found = _model(state, _scope(state, sub, rg, registry), model)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import rbac
-from .arm import paged, require_resource_group, require_subscription
-from .mls import NS, SAAS_TYPE, after_unsubscribe, workspace_body, ws_id
-from .routes import RG, SUB, router
+from . import rbac, rules
+from .common import paged, require_resource_group, require_subscription
+from .models import ML, SAAS_TYPE, SaasResource, ServerlessEndpoint, workspace_id
+from .serverless import render as render_endpoint
 from .store import State
-from .wire import ArmError, Request, Response, resource_not_found
+from .wire import Request, Response, arm_error, resource_not_found
+from .workspaces import workspace_body
 
 PROVIDER_TYPES = {
-    "microsoft.machinelearningservices": (NS, ["workspaces", "workspaces/serverlessEndpoints", "workspaces/marketplaceSubscriptions", "locations/mfeOperationsStatus", "locations/mfeOperationResults"]),
+    "microsoft.machinelearningservices": (ML, ["workspaces", "workspaces/serverlessEndpoints", "workspaces/marketplaceSubscriptions", "locations/mfeOperationsStatus", "locations/mfeOperationResults"]),
     "microsoft.saas": ("Microsoft.SaaS", ["resources", "saasresources", "operations"]),
     "microsoft.marketplaceordering": ("Microsoft.MarketplaceOrdering", ["agreements", "offerTypes"]),
     "microsoft.authorization": ("Microsoft.Authorization", ["roleAssignments", "roleDefinitions", "permissions"]),
@@ -36,7 +37,6 @@ def _subscription_body(state: State, sub_id: str) -> dict[str, Any]:
     }
 
 
-@router.add("GET", r"/subscriptions", "resources", "subscriptions")
 def list_subscriptions(state: State, req: Request) -> Response:
     with state.lock:
         visible = [
@@ -48,14 +48,12 @@ def list_subscriptions(state: State, req: Request) -> Response:
         return Response(200, paged(visible, req))
 
 
-@router.add("GET", SUB, "resources", "subscriptions")
 def get_subscription(state: State, req: Request, sub: str) -> Response:
     with state.lock:
         require_subscription(state, sub)
         return Response(200, _subscription_body(state, sub.lower()))
 
 
-@router.add("GET", r"/tenants", "resources", "tenants")
 def list_tenants(state: State, req: Request) -> Response:
     w = state.world
     return Response(
@@ -78,7 +76,6 @@ def _rg_body(state: State, sub: str, rg_key: str) -> dict[str, Any]:
     }
 
 
-@router.add("GET", SUB + r"/resourcegroups", "resources", "resourceGroups")
 def list_resource_groups(state: State, req: Request, sub: str) -> Response:
     with state.lock:
         require_subscription(state, sub)
@@ -90,7 +87,6 @@ def list_resource_groups(state: State, req: Request, sub: str) -> Response:
         return Response(200, paged(items, req))
 
 
-@router.add("GET HEAD", RG, "resources", "resourceGroups")
 def get_resource_group(state: State, req: Request, sub: str, rg: str) -> Response:
     with state.lock:
         require_resource_group(state, sub, rg)
@@ -115,7 +111,6 @@ def _provider_body(state: State, sub: str, ns_key: str) -> dict[str, Any]:
     }
 
 
-@router.add("GET", SUB + r"/providers", "resources", "providers")
 def list_providers(state: State, req: Request, sub: str) -> Response:
     with state.lock:
         require_subscription(state, sub)
@@ -125,18 +120,16 @@ def list_providers(state: State, req: Request, sub: str) -> Response:
 def _ns_key(namespace: str) -> str:
     key = namespace.lower()
     if key not in PROVIDER_TYPES:
-        raise ArmError(404, "InvalidResourceNamespace", f"The resource namespace '{namespace}' is invalid.")
+        raise arm_error("InvalidResourceNamespace", namespace=namespace)
     return key
 
 
-@router.add("GET", SUB + r"/providers/(?P<ns>[^/]+)", "resources", "providers")
 def get_provider(state: State, req: Request, sub: str, ns: str) -> Response:
     with state.lock:
         require_subscription(state, sub)
         return Response(200, _provider_body(state, sub, _ns_key(ns)))
 
 
-@router.add("POST", SUB + r"/providers/(?P<ns>[^/]+)/(?P<verb>register|unregister)", "resources", "providers")
 def register_provider(state: State, req: Request, sub: str, ns: str, verb: str) -> Response:
     with state.lock:
         require_subscription(state, sub)
@@ -151,26 +144,26 @@ def register_provider(state: State, req: Request, sub: str, ns: str, verb: str) 
 
 # --- generic resource listing and SaaS resources -------------------------------------------
 
-def _saas_body(record: dict[str, Any]) -> dict[str, Any]:
+def _saas_body(saas: SaasResource) -> dict[str, Any]:
     return {
-        "id": record["id"],
-        "name": record["name"],
+        "id": saas.id,
+        "name": saas.name,
         "type": SAAS_TYPE,
         "location": "global",
-        "tags": dict(record.get("tags") or {}),
+        "tags": dict(saas.tags),
         "properties": {
-            "publisherId": record["publisherId"],
-            "offerId": record["offerId"],
-            "skuId": record["planId"],
-            "saasSubscriptionStatus": record["status"],
+            "publisherId": saas.publisher_id,
+            "offerId": saas.offer_id,
+            "skuId": saas.plan_id,
+            "saasSubscriptionStatus": saas.status,
             "paymentChannelType": "SubscriptionDelegated",
-            "created": record["createdAt"],
+            "created": saas.created_at,
         },
     }
 
 
 def _generic(body: dict[str, Any]) -> dict[str, Any]:
-    keep = {k: body[k] for k in ("id", "name", "type", "location", "tags", "kind", "sku", "identity") if k in body}
+    keep: dict[str, Any] = {k: body[k] for k in ("id", "name", "type", "location", "tags", "kind", "sku", "identity") if k in body}
     keep.setdefault("tags", {})
     return keep
 
@@ -184,18 +177,21 @@ def _list_resources(state: State, req: Request, sub: str, rg: str | None) -> Res
     for term in re.split(r"\s+and\s+", expr, flags=re.IGNORECASE) if expr.strip() else []:
         m = _FILTER.match(term)
         if not m:
-            raise ArmError(400, "InvalidFilterInQueryString", f"The $filter '{expr}' is not supported. Supported: resourceType eq, name eq, tagName eq [and tagValue eq].")
+            raise arm_error("InvalidFilterInQueryString", expr=expr, supported="resourceType eq, name eq, tagName eq [and tagValue eq]")
         conditions[m.group(1).lower()] = m.group(2)
     items: list[dict[str, Any]] = []
     for table in (state.world.hubs, state.world.projects):
         for (s, r, _), w in table.items():
             if s == sub.lower() and (rg is None or r == rg.lower()):
-                if rbac.allowed(state.world, req.principal.object_id, f"{NS}/workspaces/read", ws_id(s, w.resource_group, w.name)):
+                if rbac.allowed(state.world, req.principal.object_id, f"{ML}/workspaces/read", workspace_id(s, w.resource_group, w.name)):
                     items.append(_generic(workspace_body(state, w)))
-    for record in state.resources.values():
-        if record["kind"] == "saas" and record["subscription"] == sub.lower() and (rg is None or record["resourceGroup"].lower() == rg.lower()):
-            if rbac.allowed(state.world, req.principal.object_id, "Microsoft.SaaS/resources/read", record["id"]):
-                items.append(_generic(_saas_body(record)))
+    for resource in state.resources.values():
+        if resource.subscription != sub.lower() or (rg is not None and resource.resource_group.lower() != rg.lower()):
+            continue
+        if isinstance(resource, SaasResource) and rbac.allowed(state.world, req.principal.object_id, "Microsoft.SaaS/resources/read", resource.id):
+            items.append(_generic(_saas_body(resource)))
+        if isinstance(resource, ServerlessEndpoint) and rbac.allowed(state.world, req.principal.object_id, f"{ML}/workspaces/serverlessEndpoints/read", resource.id):
+            items.append(_generic(render_endpoint(None, resource)))
     def keep(item: dict[str, Any]) -> bool:
         if "resourcetype" in conditions and item["type"].lower() != conditions["resourcetype"].lower():
             return False
@@ -211,42 +207,32 @@ def _list_resources(state: State, req: Request, sub: str, rg: str | None) -> Res
     return Response(200, paged(sorted(filter(keep, items), key=lambda i: i["id"].lower()), req))
 
 
-@router.add("GET", SUB + r"/resources", "resources", "resources")
 def list_subscription_resources(state: State, req: Request, sub: str) -> Response:
     with state.lock:
         require_subscription(state, sub)
         return _list_resources(state, req, sub, None)
 
 
-@router.add("GET", RG + r"/resources", "resources", "resources")
 def list_group_resources(state: State, req: Request, sub: str, rg: str) -> Response:
     with state.lock:
         require_resource_group(state, sub, rg)
         return _list_resources(state, req, sub, rg)
 
 
-_SAAS = RG + r"/providers/microsoft\.saas/resources/(?P<name>[^/]+)"
 
-
-@router.add("GET DELETE", _SAAS, "resources", "saas")
 def saas_resource(state: State, req: Request, sub: str, rg: str, name: str) -> Response:
     with state.lock:
         require_resource_group(state, sub, rg)
         rid = f"/subscriptions/{sub.lower()}/resourceGroups/{rg}/providers/{SAAS_TYPE}/{name}"
-        record = next((r for k, r in state.resources.items() if r["kind"] == "saas" and k == rid.lower()), None)
+        saas = rules.find(state, SaasResource, rid)
         verb = "read" if req.method == "GET" else "delete"
         rbac.require(state.world, req.principal, [(f"Microsoft.SaaS/resources/{verb}", rid)])
         if req.method == "DELETE":
-            # Unsubscribing through the SaaS resource ends the Marketplace subscription too.
-            if record is None:
+            if saas is None:
                 return Response(204)
-            del state.resources[rid.lower()]
-            linked = state.resources.get(str(record.get("linked", "")).lower())
-            if linked is not None:
-                del state.resources[linked["id"].lower()]
-                after_unsubscribe(state, linked)
+            rules.unsubscribe_through_saas(state, saas)
             state.save()
             return Response(200)
-        if record is None:
+        if saas is None:
             raise resource_not_found(SAAS_TYPE, name, rg)
-        return Response(200, _saas_body(record))
+        return Response(200, _saas_body(saas))

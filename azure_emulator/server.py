@@ -24,26 +24,17 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
-from . import arm, control, identity, inference, registry
+from . import arm, control, faults, operations, urls
 from .certs import Certificates
-from .routes import DISCOVERY_HOST, MFE_HOSTS
 from .store import State
-from .wire import ArmError, Request, Response
+from .hosts import DIRECT, emulated
+from .wire import ArmError, Request, Response, arm_error, plain_error
 
-ARM_HOST = "management.azure.com"
-GRAPH_HOST = "graph.microsoft.com"
-INFERENCE = re.compile(r"^[a-z0-9-]+\.[a-z0-9]+\.(models|inference)\.ai\.azure\.com$")
-EMULATED = (ARM_HOST, identity.LOGIN_HOST, GRAPH_HOST, DISCOVERY_HOST)
-DIRECT = ("127.0.0.1", "localhost", "::1")
 MAX_BODY = 16 * 1024 * 1024  # no request the emulated APIs or the control API take is near this
 
 
 class BodyTooLarge(Exception):
     pass
-
-
-def emulated(host: str) -> bool:
-    return host in EMULATED or bool(INFERENCE.match(host)) or bool(MFE_HOSTS.match(host))
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -56,9 +47,10 @@ class EmulatorServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.state = state
         self.certs = certs
-        self.identity_header = identity_header
-        self.reload_world = reload_world
         self.control_token = control_token
+        self.identity_header = identity_header
+        self.context = urls.Context(self.server_address[1], identity_header, reload_world)
+        state.arm_call = lambda req: arm.handle(state, req, urls.ARM)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -117,7 +109,7 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             state.egress.append({"time": time.time(), "host": host, "port": port, "method": method, "path": path})
-        self._write(Response(403, {"error": f"azure-emulator: egress to '{host}' refused (not an emulated host)"}), method)
+        self._write(plain_error(403, f"azure-emulator: egress to '{host}' refused (not an emulated host)"), method)
         self.close_connection = True
 
     # -- requests ---------------------------------------------------------------------------
@@ -158,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
             status = 413 if isinstance(exc, BodyTooLarge) else 400
             message = f"the body is larger than {MAX_BODY:,} bytes" if status == 413 else "malformed Content-Length or chunked body"
             self.close_connection = True
-            self._write(Response(status, {"error": f"azure-emulator: {message}"}), self.command)
+            self._write(plain_error(status, f"azure-emulator: {message}"), self.command)
             return
         raw = self.path
         if self.tunnel_host:
@@ -182,178 +174,65 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in self.headers.items():
             headers[k] = v
         req = Request(self.command, host, path, query, headers, body, scheme=scheme, port=port)
-        kind, target = self._route(req)
-        if kind is None:
-            self._write(Response(404, {"error": f"azure-emulator: nothing is emulated at {req.method} {scheme}://{host}{path}"}), req.method)
+        service = urls.resolve(req)
+        if service is None:
+            self._write(plain_error(404, f"azure-emulator: nothing is emulated at {req.method} {scheme}://{host}{path}"), req.method)
             self._log(req, 404, started, "unknown")
             return
-        if kind == "control":
-            why = control.refusal(req, self.client_address[0], self.server.control_token, self.server.server_address[1])
-            if why is not None:
-                self._write(Response(403, {"error": f"azure-emulator: control request refused: {why}"}), req.method)
-                self._log(req, 403, started, kind)
-                origin = req.header("Origin")
-                print(f"azure-emulator: refused {req.method} {req.path} from {self.client_address[0]}" + (f" (Origin {origin})" if origin else "")
-                      + f": {why}", file=sys.stderr, flush=True)
+        if service.kind == "control":
+            if self._refused_control(req, started):
                 return
-        else:
-            fault = self._fault(req, kind)
-            if fault == "drop":
-                self._log(req, 0, started, kind)
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                return
-            if fault is not None:
-                self._write(fault, req.method)
-                self._log(req, fault.status, started, kind)
-                return
+        elif self._faulted(req, service.kind, started):
+            return
+        response = self._answer(service, req)
+        self._write(response, req.method)
+        if service.kind != "control":
+            self._log(req, response.status, started, service.kind)
+
+    def _answer(self, service: urls.Service, req: Request) -> Response:
+        state = self.server.state
         try:
-            response = target(req)
+            with state.lock:
+                operations.tick(state)  # operations end on the clock, before anyone looks
+            response = service.answer(state, req, self.server.context)
         except ArmError as err:
             response = err.response()
         except Exception as exc:  # the emulator must answer, loudly, whatever went wrong inside it
-            response = ArmError(500, "InternalServerError", f"azure-emulator internal error: {type(exc).__name__}: {exc}").response()
-        if kind == "registry":
-            response.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
-        if kind == "arm":
+            response = arm_error("InternalServerError", why=f"{type(exc).__name__}: {exc}").response()
+        if service.kind in ("registry", "arm"):
             rid = str(uuid.uuid4())
             response.headers.setdefault("x-ms-request-id", rid)
+        if service.kind == "arm":
             response.headers.setdefault("x-ms-correlation-request-id", req.header("x-ms-client-request-id") or rid)
             response.headers.setdefault("x-ms-routing-request-id", f"EASTUS2:{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}:{rid}")
-        self._write(response, req.method)
-        if kind != "control":
-            self._log(req, response.status, started, kind)
+        return response
 
-    def _route(self, req: Request) -> tuple[Optional[str], Any]:
-        state = self.server.state
-        host, path = req.host, req.path
-        if host == ARM_HOST:
-            if path.startswith("/metadata/endpoints"):
-                return "metadata", self._metadata
-            return "arm", lambda r: arm.handle(state, r)
-        if host == identity.LOGIN_HOST:
-            return "identity", self._identity
-        if host == GRAPH_HOST:
-            return "graph", self._graph
-        if INFERENCE.match(host):
-            return "inference", lambda r: inference.handle(state, r)
-        if host == DISCOVERY_HOST or MFE_HOSTS.match(host):
-            return "registry", lambda r: registry.handle(state, r)
-        if host in DIRECT:
-            if path.startswith("/_emulator"):
-                if req.scheme != "http":
-                    return None, None
-                return "control", lambda r: control.handle(state, r, self.server.reload_world)
-            if path == "/msi/token":
-                return "identity", lambda r: identity.app_service_msi(state, r, self.server.identity_header)
-            if path == "/metadata/identity/oauth2/token":
-                return "identity", lambda r: identity.imds(state, r)
-            if path.startswith("/metadata/endpoints"):
-                return "metadata", self._metadata
-            if re.match(r"^/(registrymanagement|mferp/managementfrontend)/", path, re.IGNORECASE):
-                return "registry", lambda r: registry.handle(state, r, direct=True)
-            if re.match(r"^/(subscriptions|tenants|providers)(/|$)", path, re.IGNORECASE):
-                return "arm", lambda r: arm.handle(state, r)
-            if re.match(r"^/v1\.0/", path):
-                return "graph", self._graph
-            if re.match(r"^/[^/]+/(oauth2|v2\.0|discovery)/", path) or path == "/common/discovery/instance":
-                return "identity", self._identity
-        return None, None
+    def _refused_control(self, req: Request, started: float) -> bool:
+        why = control.refusal(req, self.client_address[0], self.server.control_token, self.server.server_address[1])
+        if why is None:
+            return False
+        self._write(plain_error(403, f"azure-emulator: control request refused: {why}"), req.method)
+        self._log(req, 403, started, "control")
+        origin = req.header("Origin")
+        print(f"azure-emulator: refused {req.method} {req.path} from {self.client_address[0]}" + (f" (Origin {origin})" if origin else "")
+              + f": {why}", file=sys.stderr, flush=True)
+        return True
 
-    def _identity(self, req: Request) -> Response:
-        state = self.server.state
-        parts = req.path.strip("/").split("/")
-        if req.path.endswith("/discovery/instance"):
-            return identity.instance_discovery(req)
-        if len(parts) >= 2 and parts[1] == "v2.0" and req.path.endswith("/.well-known/openid-configuration"):
-            return identity.openid_configuration(state, req, parts[0])
-        if req.path.endswith("/oauth2/v2.0/token") or req.path.endswith("/oauth2/token"):
-            if req.method != "POST":
-                return Response(405, {"error": "invalid_request", "error_description": "Use POST."})
-            return identity.token(state, req, parts[0])
-        return Response(404, {"error": "not_found", "error_description": f"azure-emulator: {req.path} is not emulated"})
-
-    def _graph(self, req: Request) -> Response:
-        """Just enough of Microsoft Graph for `az role assignment list`."""
-        state = self.server.state
-        if req.path == "/v1.0/directoryObjects/getByIds" and req.method == "POST":
-            ids = {i.lower() for i in ((req.json() or {}).get("ids") or [])}
-            found = []
-            for p in state.world.principals.values():
-                if p.object_id in ids:
-                    odata = "#microsoft.graph.user" if p.kind == "user" else "#microsoft.graph.servicePrincipal"
-                    found.append({"@odata.type": odata, "id": p.object_id, "displayName": p.name, "appId": p.client_id,
-                                  "userPrincipalName": p.upn, "servicePrincipalNames": [p.client_id]})
-            for g in state.world.groups.values():
-                if g.object_id in ids:
-                    found.append({"@odata.type": "#microsoft.graph.group", "id": g.object_id, "displayName": g.name})
-            return Response(200, {"value": found})
-        if req.path in ("/v1.0/servicePrincipals", "/v1.0/users", "/v1.0/groups"):
-            return Response(200, {"value": []})
-        return Response(404, {"error": {"code": "Request_ResourceNotFound", "message": f"{req.path} is not emulated"}})
-
-    def _metadata(self, req: Request) -> Response:
-        base = f"https://{req.host}" if req.host == ARM_HOST else f"https://127.0.0.1:{self.server.server_address[1]}"
-        cloud = {
-            "name": "AzureEmulator",
-            "portal": "https://portal.azure-emulator.test",
-            "resourceManager": base + "/",
-            "authentication": {"loginEndpoint": base + "/", "audiences": [base + "/", base], "tenant": "common", "identityProvider": "AAD"},
-            "media": "https://media.azure-emulator.test",
-            "graphAudience": "https://graph.windows.net/",
-            "graph": "https://graph.windows.net/",
-            "microsoftGraphResourceId": base + "/",
-            "sqlManagement": "https://management.core.windows.net:8443/",
-            "gallery": "https://gallery.azure-emulator.test/",
-            "batch": "https://batch.core.windows.net/",
-            "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/master/arm-compute/quickstart-templates/aliases.json",
-            "activeDirectoryDataLake": "https://datalake.azure.net/",
-            "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "acrLoginServer": "azurecr.io",
-                         "sqlServerHostname": "database.windows.net", "storageSyncEndpointSuffix": "afs.azure.net"},
-        }
-        if req.api_version and req.api_version >= "2022-09-01":
-            return Response(200, cloud)
-        return Response(200, [cloud])
-
-    def _fault(self, req: Request, kind: str) -> Optional[Any]:
-        state = self.server.state
-        with state.lock:
-            faults = state.faults
-            hosts = {h.lower() for h in faults.hosts}
-            host = ARM_HOST if kind == "arm" else req.host
-            if host not in hosts:
-                return None
-            latency = faults.latency_ms
-            for rule in faults.routes:
-                if rule.get("method", req.method).upper() != req.method:
-                    continue
-                if not re.search(rule.get("path", ".*"), req.path, re.IGNORECASE):
-                    continue
-                if rule.get("times", 1) <= 0:
-                    continue
-                rule["times"] = rule.get("times", 1) - 1
-                status = int(rule.get("status", 500))
-                if status == 0:
-                    return "drop"
-                headers = {"Retry-After": "1"} if status in (429, 503) else {}
-                return ArmError(status, rule.get("code", "InjectedFault"), rule.get("message", "Injected by the emulator's fault rule."), headers=headers).response()
-            roll = state.rng.random()
-            drop = roll < faults.drop_rate
-            error = not drop and roll < faults.drop_rate + faults.error_rate
-            status = state.rng.choice(faults.error_statuses) if error and faults.error_statuses else None
-        if latency:
-            time.sleep(latency / 1000)
-        if drop:
-            return "drop"
-        if status is None:
-            return None
-        if status == 429:
-            return ArmError(429, "TooManyRequests", "Too many requests (injected by the emulator). Retry after the interval in Retry-After.", headers={"Retry-After": "1"}).response()
-        code = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}.get(status, "InjectedFault")
-        return ArmError(status, code, f"Injected transient failure ({status}).").response()
+    def _faulted(self, req: Request, kind: str, started: float) -> bool:
+        fault = faults.injected(self.server.state, req, kind)
+        if fault is None:
+            return False
+        if isinstance(fault, Response):
+            self._write(fault, req.method)
+            self._log(req, fault.status, started, kind)
+            return True
+        self._log(req, 0, started, kind)
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
 
     def _write(self, response: Response, method: str) -> None:
         self.send_response(response.status)

@@ -10,38 +10,16 @@ import json
 import os
 import random
 import threading
-import time
-import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from .world import World, load_world
+from .models import KINDS, Operation, Pace, Resource, SaasResource, ServerlessEndpoint, from_record, to_record
+from .wire import Request, Response
+from .world import load_world
+from .worldmodel import World
 
-RESOURCE_KINDS = ("serverlessEndpoints", "marketplaceSubscriptions", "saas")
-
-
-@dataclass
-class Pace:
-    """How a long-running operation progresses: terminal after `polls` polls and `seconds` seconds."""
-
-    polls: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class Operation:
-    id: str
-    location: str
-    subscription: str
-    kind: str  # create | update | delete | regenerate
-    resource_id: str  # lower-case ARM id of the target
-    resource_type: str  # serverlessEndpoints | marketplaceSubscriptions
-    started: float
-    pace: Pace
-    polls: int = 0
-    status: str = "InProgress"
-    error: Optional[dict[str, str]] = None  # set when the operation is to fail (or has failed)
-    ended: Optional[float] = None
+RESOURCE_KINDS = tuple(KINDS)
+__all__ = ["Config", "Faults", "Pace", "PACES", "State", "preset"]
 
 
 @dataclass
@@ -93,6 +71,9 @@ class State:
         self.faults = Faults()
         self.rng = random.Random()
         self.state_file = state_file
+        # A nested ARM request made on a caller's behalf (a template deployment's resources):
+        # set by the server to its ARM front door.
+        self.arm_call: Callable[[Request], Response] = _no_front_door
         self.reset_resources()
         self.log: list[dict[str, Any]] = []
         self.egress: list[dict[str, Any]] = []
@@ -100,8 +81,9 @@ class State:
             self.load(state_file)
 
     def reset_resources(self) -> None:
-        self.resources: dict[str, dict[str, Any]] = {}
-        self.operations: dict[str, Operation] = {}
+        self.resources: dict[str, Resource] = {}  # by lower-case ARM id
+        self.operations: dict[str, Operation] = {}  # by lower-case id, finished ones included
+        self.running: dict[str, list[Operation]] = {}  # by lower-case resource id, oldest first
         self.providers = {
             (sub.id, ns.lower()): state for sub in self.world.subscriptions.values() for ns, state in sub.providers.items()
         }
@@ -109,34 +91,20 @@ class State:
         self.inference_usage: dict[str, list[tuple[float, int]]] = {}
 
     # -- operations ------------------------------------------------------------------------
-    def new_operation(self, kind: str, resource_id: str, resource_type: str, location: str, subscription: str) -> Operation:
-        op = Operation(
-            id=f"{resource_type[:6].lower()}:{uuid.uuid4()}:{uuid.uuid4()}",
-            location=location,
-            subscription=subscription,
-            kind=kind,
-            resource_id=resource_id.lower(),
-            resource_type=resource_type,
-            started=time.monotonic(),
-            pace=self.config.pace_for(resource_type),
-        )
-        name = resource_id.rsplit("/", 1)[-1].lower()
+    def injected_failure(self, resource_type: str, name: str, kind: str) -> Optional[dict[str, str]]:
+        """The error a fault rule makes this operation end with (each rule counts its uses down)."""
         for rule in self.faults.lro_failures:
             if rule.get("resource_type", resource_type).lower() != resource_type.lower():
                 continue
-            if rule.get("name") and rule["name"].lower() != name:
+            if rule.get("name") and rule["name"].lower() != name.lower():
                 continue
             if rule.get("kind") and rule["kind"] != kind:
                 continue
             if rule.get("times", 1) <= 0:
                 continue
             rule["times"] = rule.get("times", 1) - 1
-            op.error = {"code": rule.get("code", "InjectedOperationFailure"), "message": rule.get("message", "The operation failed (injected by the emulator).")}
-        self.operations[op.id.lower()] = op
-        return op
-
-    def ready(self, op: Operation) -> bool:
-        return op.polls >= op.pace.polls and time.monotonic() - op.started >= op.pace.seconds
+            return {"code": rule.get("code", "InjectedOperationFailure"), "message": rule.get("message", "The operation failed (injected by the emulator).")}
+        return None
 
     # -- logs ------------------------------------------------------------------------------
     def record(self, entry: dict[str, Any]) -> None:
@@ -149,7 +117,7 @@ class State:
     def _persistent(self) -> dict[str, Any]:
         """What the state file keeps: resources and provider registrations."""
         return {
-            "resources": list(self.resources.values()),
+            "resources": [to_record(r) for r in self.resources.values()],
             "providers": [{"subscription": s, "namespace": ns, "state": st} for (s, ns), st in self.providers.items()],
         }
 
@@ -179,16 +147,22 @@ class State:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
         with self.lock:
-            self.resources = {r["id"].lower(): r for r in data.get("resources", [])}
+            self.resources = {r["id"].lower(): from_record(r) for r in data.get("resources", [])}
             for p in data.get("providers", []):
                 self.providers[(p["subscription"], p["namespace"])] = p["state"]
-            # Operations that were running when the emulator stopped are finished by time.
-            for r in self.resources.values():
-                if r.get("provisioningState") in ("Creating", "Updating"):
-                    r["provisioningState"] = "Succeeded"
-                    if r["kind"] == "serverlessEndpoints":
-                        r["endpointState"] = "Online"
-                    if r["kind"] == "marketplaceSubscriptions":
-                        r["status"] = "Subscribed"
-            for rid in [rid for rid, r in self.resources.items() if r.get("provisioningState") == "Deleting"]:
-                del self.resources[rid]
+            # Operations that were running when the emulator stopped have finished by now.
+            for r in list(self.resources.values()):
+                if isinstance(r, SaasResource) or r.provisioning_state not in ("Creating", "Updating", "Deleting"):
+                    continue
+                if r.provisioning_state == "Deleting":
+                    del self.resources[r.id.lower()]
+                    continue
+                r.provisioning_state = "Succeeded"
+                if isinstance(r, ServerlessEndpoint):
+                    r.endpoint_state = "Online"
+                else:
+                    r.status = "Subscribed"
+
+
+def _no_front_door(req: Request) -> Response:
+    raise RuntimeError("no ARM front door: the state is not served by an emulator server")

@@ -10,7 +10,8 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Optional
+from email.message import Message
+from typing import Any, Iterator, Mapping, Optional, Union
 
 
 @dataclass
@@ -19,7 +20,7 @@ class Request:
     host: str  # lower case, no port; "127.0.0.1" for direct (custom-cloud) calls
     path: str  # percent-decoded path, repeated slashes collapsed, no trailing slash
     query: dict[str, str]  # keys lower-cased ("api-version", "$filter", ...)
-    headers: Mapping[str, str]  # case-insensitive (email.message.Message)
+    headers: Union[Message, Mapping[str, str]]  # case-insensitive (email.message.Message) on the wire
     body: bytes = b""
     scheme: str = "https"
     port: int = 443
@@ -108,6 +109,73 @@ class ArmError(Exception):
 
 def _outer_for(status: int) -> str:
     return {400: "BadArgument", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}.get(status, "UserError")
+
+
+# Azure's error codes, each with its status and message (`{field}`s filled by `arm_error`): the
+# one catalog ARM-shaped answers come from, so a code is always sent with the same status.
+ARM_ERRORS: dict[str, tuple[int, str]] = {
+    "MethodNotAllowed": (405, "The requested resource does not support http method '{method}'."),
+    "InvalidResourceType": (404, "The emulator does not implement '{method} {path}'. (local Azure emulator: not emulated)"),
+    "MissingApiVersionParameter": (400, "The api-version query parameter (?api-version=) is required for all requests."),
+    "InvalidApiVersionParameter": (400, "The api-version '{version}' is invalid. The supported versions are '{supported}'."),
+    "NoRegisteredProviderFound": (400, "No registered resource provider found for location '{location}' and API version '{version}' for type "
+                                  "'{type}'. The supported api-versions are '{supported}'."),
+    "InvalidSubscriptionId": (400, "The provided subscription identifier '{sub}' is malformed or invalid."),
+    "UnsupportedMediaType": (415, "The content media type '{ctype}' is not supported. Only 'application/json' is supported."),
+    "InvalidRequestContent": (400, "The request content was invalid and could not be deserialized{why}."),
+    "InvalidFilterInQueryString": (400, "The $filter '{expr}' is not supported. Supported: {supported}."),
+    "InvalidSkipToken": (400, "The $skipToken '{token}' is invalid: use the nextLink of the previous page as it was sent."),
+    "InvalidTopValue": (400, "The value '{value}' of $top is invalid: it must be a whole number from 1 to 1000."),
+    "LocationRequired": (400, "The location property is required for this definition."),
+    "InvalidResourceNamespace": (404, "The resource namespace '{namespace}' is invalid."),
+    "Conflict": (409, "{message}"),
+    "NotFound": (404, "{message}"),
+    "RoleAssignmentNotFound": (404, "The role assignment '{name}' is not found."),
+    "RoleDefinitionDoesNotExist": (400, "The specified role definition with ID '{rid}' does not exist."),
+    "PrincipalNotFound": (400, "Principal {pid} does not exist in the directory {tenant}."),
+    "RoleAssignmentExists": (409, "The role assignment already exists."),
+    "LinkedAuthorizationFailed": (403, "The client '{client}' with object id '{object_id}' has permission to perform action '{action}' on scope "
+                                  "'{scope}'; however, it does not have permission to perform action(s) '{linked_action}' on the linked "
+                                  "scope(s) '{linked_scope}' (respectively) or the linked scope(s) are invalid."),
+    "AuthenticationFailed": (401, "Authentication failed. {why}"),
+    "InvalidAuthenticationToken": (401, "The access token is invalid{why}."),
+    "ExpiredAuthenticationToken": (401, "The access token expiry UTC time is earlier than current UTC time."),
+    "InvalidAuthenticationTokenTenant": (401, "The access token is from the wrong issuer '{issuer}'."),
+    "InvalidAuthenticationTokenAudience": (401, "The access token has been obtained for wrong audience or resource '{audience}'. It should exactly "
+                                           "match with one of the allowed audiences '{allowed}'."),
+    "InternalServerError": (500, "azure-emulator internal error: {why}"),
+    "TooManyRequests": (429, "Too many requests (injected by the emulator). Retry after the interval in Retry-After."),
+}
+
+
+def arm_error(code: str, *, status: Optional[int] = None, inner_code: Optional[str] = None, target: Optional[str] = None,
+              headers: Optional[dict[str, str]] = None, **fields: Any) -> ArmError:
+    """The ARM error `code` of the catalog, its message filled from `fields`."""
+    default_status, template = ARM_ERRORS[code]
+    return ArmError(status or default_status, code, template.format(**fields), inner_code=inner_code, target=target, headers=headers)
+
+
+def injected_error(status: int, code: str, message: str, headers: Optional[dict[str, str]] = None) -> ArmError:
+    """A fault rule's error: the status, code and message its author chose."""
+    return ArmError(status, code, message, headers=headers)
+
+
+def being_deleted(what: str, name: str) -> ArmError:
+    return arm_error("Conflict", message=f"{what} '{name}' is being deleted; retry when the deletion has finished.")
+
+
+def operation_in_progress(what: str, name: str, state: str) -> ArmError:
+    return arm_error("Conflict", message=f"{what} '{name}' has an operation in progress ({state}); retry when it has finished.")
+
+
+def deployment_not_available(model_id: str, status: str) -> ArmError:
+    """A deprecated or retired model. Azure's message is known; its inner code is not:
+    ServerlessModelDeprecated/-Retired are the emulator's."""
+    return user_error(f"The requested model {model_id} is not available.", "ServerlessModelRetired" if status == "retired" else "ServerlessModelDeprecated")
+
+
+def required_field(path: str) -> ArmError:
+    return ArmError(400, "UserError", f"The field {path} is required.", inner_code="RequiredFieldMissing", target=path)
 
 
 def user_error(message: str, inner_code: str, status: int = 400) -> ArmError:
@@ -204,12 +272,45 @@ def oauth_error(status: int, error: str, aadsts: int, description: str) -> Respo
     )
 
 
+def plain_error(status: int, message: str, **extra: Any) -> Response:
+    """The emulator's own answers (control API, the listener's refusals): {"error": message, ...}."""
+    return Response(status, {"error": message, **extra})
+
+
+def msi_error(status: int, error: str, description: str) -> Response:
+    """The managed-identity endpoints' error body."""
+    return Response(status, {"error": error, "error_description": description})
+
+
 def inference_error(status: int, code: str, message: str, headers: dict[str, str] | None = None, param: str | None = None) -> Response:
     return Response(
         status,
         {"error": {"message": message, "type": None, "param": param, "code": code, "status": status}},
         headers or {},
     )
+
+
+def graph_error(status: int, code: str, message: str) -> Response:
+    """Microsoft Graph's error body: {"error": {code, message, innerError {date, request-id, client-request-id}}}
+    (the az CLI reads `error.message`)."""
+    request_id = str(uuid.uuid4())
+    inner = {"date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "request-id": request_id, "client-request-id": request_id}
+    return Response(status, {"error": {"code": code, "message": message, "innerError": inner}}, {"request-id": request_id})
+
+
+def blob_error(status: int, code: str, message: str) -> Response:
+    """Azure Blob Storage's XML error body (what the az CLI's version check reads from its storage host)."""
+    request_id = str(uuid.uuid4())
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime())
+    body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
+            f"<Message>{message}\nRequestId:{request_id}\nTime:{stamp}</Message></Error>")
+    return Response(status, body, {"x-ms-request-id": request_id, "x-ms-error-code": code}, content_type="application/xml")
+
+
+def inference_detail_error(status: int, detail: Any) -> Response:
+    """The inference gateway's and Mistral's server's own refusals: `{"detail": ...}` (a sentence for an
+    extra parameter the gateway refuses, pydantic's list of problems for fields the model refuses)."""
+    return Response(status, {"detail": detail})
 
 
 # --- template deployments (Microsoft.Resources/deployments) ----------------------------------
@@ -269,26 +370,3 @@ def deployment_failed(details: list[dict[str, Any]]) -> dict[str, Any]:
                    "Please see https://aka.ms/arm-deployment-operations for usage details.",
         "details": details,
     }
-
-
-def graph_error(status: int, code: str, message: str) -> Response:
-    """Microsoft Graph's error body: {"error": {code, message, innerError {date, request-id, client-request-id}}}
-    (the az CLI reads `error.message`)."""
-    request_id = str(uuid.uuid4())
-    inner = {"date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), "request-id": request_id, "client-request-id": request_id}
-    return Response(status, {"error": {"code": code, "message": message, "innerError": inner}}, {"request-id": request_id})
-
-
-def blob_error(status: int, code: str, message: str) -> Response:
-    """Azure Blob Storage's XML error body (what the az CLI's version check reads from its storage host)."""
-    request_id = str(uuid.uuid4())
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime())
-    body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
-            f"<Message>{message}\nRequestId:{request_id}\nTime:{stamp}</Message></Error>")
-    return Response(status, body, {"x-ms-request-id": request_id, "x-ms-error-code": code}, content_type="application/xml")
-
-
-def inference_detail_error(status: int, detail: Any) -> Response:
-    """The inference gateway's and Mistral's server's own refusals: `{"detail": ...}` (a sentence for an
-    extra parameter the gateway refuses, pydantic's list of problems for fields the model refuses)."""
-    return Response(status, {"detail": detail})

@@ -7,255 +7,24 @@ would otherwise expand to gigabytes) and without duplicate keys.
 """
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import re
 import uuid
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Optional
 
-import yaml
-
 from .roles import BUILTIN_ROLES, RoleDefinition
+from .worldmodel import (LIFECYCLE_STAGES, MAX_VERSION, Group, Hub, Lifecycle, Model, Principal, Project, ResourceGroup, RoleAssignment, Subscription, World,
+                         gen_id, read_lifecycle)
+from .yamlread import MAX_DEPTH, WorldError, Reader
+
+__all__ = ["DEFAULT_WORLD", "LIFECYCLE_STAGES", "MAX_DEPTH", "MAX_WORLD_BYTES", "Lifecycle", "Model", "World", "WorldError", "decode_world",
+           "load_world", "read_lifecycle", "read_world_file"]
 
 DEFAULT_WORLD = "default_world.yaml"
 PRINCIPAL_KINDS = ("service_principal", "user", "managed_identity")
 MS_PROVIDERS = ("Microsoft.MachineLearningServices", "Microsoft.SaaS", "Microsoft.MarketplaceOrdering")
-_NS = uuid.UUID("0b8a6d4e-1c3f-4e5a-9b7d-2f1e3d4c5b6a")
 MAX_WORLD_BYTES = 1024 * 1024  # 1 MiB: the built-in world is 5 KB
-MAX_DEPTH = 20  # a world nests 8 levels deep
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_PLAIN_TAGS = (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
-
-
-class WorldError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass
-class Principal:
-    name: str
-    kind: str
-    object_id: str
-    client_id: str
-    secret: Optional[str] = None
-    upn: Optional[str] = None
-    federated_subjects: list[str] = field(default_factory=list)
-    default: bool = False
-
-    @property
-    def display(self) -> str:
-        return self.upn or self.client_id
-
-
-@dataclass
-class Group:
-    name: str
-    object_id: str
-    members: list[str]  # principal or group names
-
-
-@dataclass
-class RoleAssignment:
-    id: str  # the assignment's GUID name
-    principal_id: str
-    principal_type: str  # User | Group | ServicePrincipal
-    role_definition_id: str  # GUID
-    scope: str
-
-
-LIFECYCLE_STAGES = ("legacy", "deprecated", "retired")  # in the order Azure moves a model through them
-MAX_VERSION = 10_000
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-@dataclass
-class Lifecycle:
-    """When a model becomes legacy (still deployable), deprecated (no new deployments) and retired
-    (existing deployments answer 404). Each date takes effect at 00:00 UTC; None: not announced."""
-
-    legacy: Optional[dt.date] = None
-    deprecated: Optional[dt.date] = None
-    retired: Optional[dt.date] = None
-
-    def status(self, today: Optional[dt.date] = None) -> str:
-        """active, legacy, deprecated or retired on `today` (default: today's UTC date)."""
-        day = today or utc_today()
-        for stage in reversed(LIFECYCLE_STAGES):
-            when = getattr(self, stage)
-            if when is not None and day >= when:
-                return stage
-        return "active"
-
-    def as_dict(self) -> dict[str, Optional[str]]:
-        return {stage: (d.isoformat() if (d := getattr(self, stage)) else None) for stage in LIFECYCLE_STAGES}
-
-
-def utc_today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
-def read_lifecycle(raw: Any) -> tuple[Lifecycle, list[tuple[str, str]]]:
-    """A lifecycle mapping ({legacy, deprecated, retired}: YYYY-MM-DD) and the problems found in it,
-    each as (field under the mapping, message); shared by the world file and the control API."""
-    if raw is None:
-        return Lifecycle(), []
-    if not isinstance(raw, dict):
-        return Lifecycle(), [("", "must be a mapping of legacy, deprecated, retired to dates (YYYY-MM-DD)")]
-    problems: list[tuple[str, str]] = []
-    for key in raw:
-        if key not in LIFECYCLE_STAGES:
-            hint = difflib.get_close_matches(str(key), LIFECYCLE_STAGES, n=1)
-            problems.append((str(key), "unknown key (" + (f"did you mean '{hint[0]}'?)" if hint else f"allowed keys: {', '.join(LIFECYCLE_STAGES)})")))
-    dates: dict[str, dt.date] = {}
-    for stage in LIFECYCLE_STAGES:
-        value = raw.get(stage)
-        if value is None:
-            continue
-        day = _as_date(value)
-        if day is None:
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-            problems.append((stage, f"{shown} is not a date; write YYYY-MM-DD (it takes effect at 00:00 UTC)"))
-        else:
-            dates[stage] = day
-    ordered = [(stage, dates[stage]) for stage in LIFECYCLE_STAGES if stage in dates]
-    for (first, earlier), (then, later) in zip(ordered, ordered[1:]):
-        if later < earlier:
-            problems.append((then, f"{later.isoformat()} is before the {first} date {earlier.isoformat()}; a model is legacy, then deprecated, then retired"))
-    return Lifecycle(**dates), problems
-
-
-def _as_date(value: Any) -> Optional[dt.date]:
-    if isinstance(value, dt.datetime):  # a date and time: the stages start at midnight UTC, so only dates
-        return None
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and _DATE.match(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-@dataclass
-class Model:
-    name: str
-    id: str
-    display_name: str
-    publisher: str
-    offer: str
-    plan: str
-    microsoft: bool
-    regions: list[str]
-    version: int = 1  # the latest version in the registry; versions 1..version exist
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)
-
-    @property
-    def registry(self) -> str:
-        return self.id.split("/")[3] if self.id.count("/") >= 5 else ""
-
-    def status(self, today: Optional[dt.date] = None) -> str:
-        return self.lifecycle.status(today)
-
-
-@dataclass
-class Project:
-    name: str
-    hub: str
-    location: str
-    subscription: str
-    resource_group: str
-
-
-@dataclass
-class Hub:
-    name: str
-    location: str
-    subscription: str
-    resource_group: str
-    projects: list[str]
-
-
-@dataclass
-class ResourceGroup:
-    name: str
-    location: str
-    subscription: str
-
-
-@dataclass
-class Subscription:
-    id: str
-    name: str
-    billing_country: str
-    payment_method: bool
-    marketplace_purchases: str  # allowed | forbidden
-    providers: dict[str, str]  # namespace -> Registered | NotRegistered
-
-
-@dataclass
-class World:
-    tenant_id: str
-    tenant_domain: str
-    subscriptions: dict[str, Subscription]  # by id (lower case)
-    resource_groups: dict[tuple[str, str], ResourceGroup]  # (sub, rg lower)
-    hubs: dict[tuple[str, str, str], Hub]
-    projects: dict[tuple[str, str, str], Project]
-    principals: dict[str, Principal]  # by object id
-    groups: dict[str, Group]  # by object id
-    role_definitions: dict[str, RoleDefinition]  # by GUID (lower case)
-    role_assignments: list[RoleAssignment]
-    models: dict[str, Model]  # by model id (lower case)
-    eligible_countries: set[str]
-    source: str = "<default world>"
-    # Endpoint names taken in a region by endpoints of other tenants: never listed, refused on create.
-    reserved_endpoint_names: dict[str, set[str]] = field(default_factory=dict)  # region -> lower-case names
-
-    def default_principal(self) -> Principal:
-        for p in self.principals.values():
-            if p.default:
-                return p
-        return next(iter(self.principals.values()))
-
-    def principal_by_client_id(self, client_id: str) -> Optional[Principal]:
-        for p in self.principals.values():
-            if p.client_id.lower() == client_id.lower():
-                return p
-        return None
-
-    def groups_of(self, object_id: str) -> set[str]:
-        """Object ids of every group the principal belongs to, transitively."""
-        names = {p.name: oid for oid, p in self.principals.items()}
-        names.update({g.name: oid for oid, g in self.groups.items()})
-        member_of: set[str] = set()
-        frontier = {object_id}
-        while frontier:
-            found = {
-                gid
-                for gid, g in self.groups.items()
-                if gid not in member_of and any(names.get(m) in frontier for m in g.members)
-            }
-            member_of |= found
-            frontier = found
-        return member_of
-
-    def model(self, model_id: str) -> Optional[Model]:
-        return self.models.get(model_id.lower())
-
-    def registries(self) -> list[str]:
-        """The registries the catalog's models are in, by name."""
-        return sorted({m.registry for m in self.models.values() if m.registry}, key=str.lower)
-
-    def registry_models(self, registry: str) -> list[Model]:
-        """A registry's models, by name (case-insensitive)."""
-        return sorted((m for m in self.models.values() if m.registry.lower() == registry.lower()), key=lambda m: m.name.lower())
-
-    def name_reserved(self, region: str, name: str) -> bool:
-        return name.lower() in self.reserved_endpoint_names.get(region.lower(), set())
 
 
 def load_world(path: Optional[str] = None, text: Optional[str] = None) -> World:
@@ -288,9 +57,6 @@ def decode_world(data: bytes, source: str) -> str:
         raise WorldError([f"{source}:{line}: the world file is not UTF-8 text (at byte offset {exc.start})"]) from None
 
 
-def gen_id(*parts: str) -> str:
-    return str(uuid.uuid5(_NS, "/".join(parts)))
-
 
 class _Builder:
     def __init__(self, source: str, text: str) -> None:
@@ -308,21 +74,21 @@ class _Builder:
         where = f"{self.source}:{line}" if line else self.source
         self.problems.append((line or 0, f"{where}: {path}: {message}"))
 
-    def _keys(self, data: dict, path: str, allowed: tuple[str, ...]) -> None:
+    def _keys(self, data: dict[str, Any], path: str, allowed: tuple[str, ...]) -> None:
         for key in data:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), allowed, n=1)
                 fix = f"did you mean '{hint[0]}'?" if hint else f"allowed keys: {', '.join(allowed)}"
                 self.problem(f"{path}.{key}" if path else str(key), f"unknown key ({fix})")
 
-    def _list(self, data: dict, key: str, path: str) -> list:
+    def _list(self, data: dict[str, Any], key: str, path: str) -> list[Any]:
         value = data.get(key) or []
         if not isinstance(value, list):
             self.problem(f"{path}.{key}" if path else key, "must be a list")
             return []
         return value
 
-    def _map(self, value: Any, path: str) -> dict:
+    def _map(self, value: Any, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.problem(path, "must be a mapping")
             return {}
@@ -332,7 +98,7 @@ class _Builder:
     def build(self) -> World:
         if len(self.text) > MAX_WORLD_BYTES or len(self.text.encode("utf-8", "replace")) > MAX_WORLD_BYTES:
             raise WorldError([f"{self.source}: the world file is larger than {MAX_WORLD_BYTES:,} bytes (1 MiB), the most allowed"])
-        reader = _Reader(self.source)
+        reader = Reader(self.source)
         data = reader.read(self.text)
         self.lines = reader.lines
         self.problems.extend(reader.problems)
@@ -378,7 +144,7 @@ class _Builder:
             raise WorldError([text for _, text in sorted(self.problems, key=lambda p: p[0])])
         return world
 
-    def _subscriptions(self, data: dict, world: World) -> None:
+    def _subscriptions(self, data: dict[str, Any], world: World) -> None:
         for i, raw in enumerate(self._list(data, "subscriptions", "")):
             path = f"subscriptions[{i}]"
             raw = self._map(raw, path)
@@ -429,7 +195,7 @@ class _Builder:
                             self.problem(f"{hpath}.projects", f"workspace name '{p}' is used twice in resource group '{rg.name}'")
                         world.projects[key] = Project(p, hub.name, location, sub_id, rg.name)
 
-    def _principals(self, data: dict, world: World) -> None:
+    def _principals(self, data: dict[str, Any], world: World) -> None:
         for i, raw in enumerate(self._list(data, "principals", "")):
             path = f"principals[{i}]"
             raw = self._map(raw, path)
@@ -466,7 +232,7 @@ class _Builder:
                 if m not in known:
                     self.problem(f"groups[{i}].members", f"'{m}' is not a principal or group of this world")
 
-    def _role_definitions(self, data: dict, world: World) -> None:
+    def _role_definitions(self, data: dict[str, Any], world: World) -> None:
         for i, raw in enumerate(self._list(data, "role_definitions", "")):
             path = f"role_definitions[{i}]"
             raw = self._map(raw, path)
@@ -486,7 +252,7 @@ class _Builder:
                 builtin=False,
             )
 
-    def _role_assignments(self, data: dict, world: World) -> None:
+    def _role_assignments(self, data: dict[str, Any], world: World) -> None:
         by_name = {p.name: (oid, _principal_type(p.kind)) for oid, p in world.principals.items()}
         by_name.update({g.name: (oid, "Group") for oid, g in world.groups.items()})
         roles = {r.name.lower(): r for r in world.role_definitions.values()}
@@ -529,7 +295,7 @@ class _Builder:
                 )
             )
 
-    def _models(self, data: dict, world: World) -> None:
+    def _models(self, data: dict[str, Any], world: World) -> None:
         for i, raw in enumerate(self._list(data, "models", "")):
             path = f"models[{i}]"
             raw = self._map(raw, path)
@@ -571,7 +337,7 @@ class _Builder:
                 lifecycle=lifecycle,
             )
 
-    def _reserved_names(self, data: dict, world: World) -> None:
+    def _reserved_names(self, data: dict[str, Any], world: World) -> None:
         raw = self._map(data.get("reserved_endpoint_names") or {}, "reserved_endpoint_names")
         for region, names in raw.items():
             path = f"reserved_endpoint_names.{region}"
@@ -606,93 +372,3 @@ def _is_guid(text: str) -> bool:
     except ValueError:
         return False
 
-
-class _Reader:
-    """Plain data from YAML events (no recursion, no anchors or aliases, bounded depth), with the
-    line of every path (`a.b[0].c`) and a problem for every duplicate key."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.lines: dict[str, int] = {}
-        self.problems: list[tuple[int, str]] = []
-        self.stack: list[list[Any]] = []  # [container, path, pending key, {key: line}]
-        self.root: Any = None
-        self.resolver = yaml.resolver.Resolver()
-        self.constructor = yaml.constructor.SafeConstructor()
-
-    def fail(self, line: int, message: str) -> WorldError:
-        return WorldError([f"{self.source}:{line}: {message}"])
-
-    def read(self, text: str) -> Any:
-        try:
-            documents = 0
-            for event in yaml.parse(text, Loader=_Loader):
-                line = event.start_mark.line + 1 if event.start_mark else 1
-                if isinstance(event, yaml.DocumentStartEvent):
-                    documents += 1
-                    if documents > 1:
-                        raise self.fail(line, "holds more than one YAML document (---); a world is one document")
-                elif isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                    raise self.fail(line, "anchors and aliases (&name, *name) are not allowed in a world file: write the values out")
-                elif isinstance(event, yaml.ScalarEvent):
-                    self.place(self.scalar(event, line), line, event.value)
-                elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                    if len(self.stack) >= MAX_DEPTH:
-                        raise self.fail(line, f"nested more than {MAX_DEPTH} levels deep; a world needs 8")
-                    if event.tag not in _PLAIN_TAGS:
-                        raise self.fail(line, f"the tag {event.tag} is not allowed in a world file; remove it")
-                    container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
-                    path = self.place(container, line, None)
-                    self.stack.append([container, path, None, {}])
-                elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                    self.stack.pop()
-        except yaml.reader.ReaderError as exc:
-            code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-            line = text.count("\n", 0, exc.position) + 1
-            raise self.fail(line, f"holds the control character U+{code:04X}, which YAML does not allow; remove it") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{self.source}:{mark.line + 1}" if mark else self.source
-            problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-            raise WorldError([f"{where}: not valid YAML: {problem}"]) from None
-        return self.root
-
-    def scalar(self, event: Any, line: int) -> Any:
-        if (event.style and event.tag is None) or event.tag == "!":  # untagged quoted or block scalars are text
-            return event.value
-        tag = event.tag or self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-        if tag == "tag:yaml.org,2002:merge":
-            raise self.fail(line, "merge keys (<<) are not allowed in a world file: write the fields out")
-        try:
-            return self.constructor.construct_object(yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark))
-        except yaml.YAMLError as exc:
-            raise self.fail(line, f"cannot read this value: {getattr(exc, 'problem', None) or exc}") from None
-
-    def place(self, value: Any, line: int, raw: Optional[str]) -> str:
-        """Put a value into the open container; returns its path."""
-        if not self.stack:
-            self.root = value
-            self.lines[""] = line
-            return ""
-        top = self.stack[-1]
-        container, path = top[0], top[1]
-        if isinstance(container, list):
-            sub = f"{path}[{len(container)}]"
-            container.append(value)
-        elif top[2] is None:  # a key
-            if isinstance(value, (dict, list)):
-                raise self.fail(line, f"{path or '(top)'}: a mapping key must be a plain value, not a {'mapping' if isinstance(value, dict) else 'list'}")
-            sub = f"{path}.{raw}" if path else str(raw)
-            if value in top[3]:
-                self.problems.append((line, f"{self.source}:{line}: {sub}: duplicate key (also on line {top[3][value]}); keep one"))
-            else:
-                top[3][value] = line
-            top[2] = (value, sub)
-            self.lines.setdefault(sub, line)
-            return sub
-        else:
-            key, sub = top[2]
-            top[2] = None
-            container.setdefault(key, value)  # the first of duplicate keys counts
-        self.lines.setdefault(sub, line)
-        return sub
