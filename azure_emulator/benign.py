@@ -17,7 +17,7 @@ import gzip
 import json
 from typing import Any
 
-from .wire import Request, Response, blob_error
+from .wire import Request, Response, blob_error, telemetry_refusal
 
 VERSION_CHECK_HOST = "azcliprod.blob.core.windows.net"
 TELEMETRY_HOST = "dc.services.visualstudio.com"
@@ -54,7 +54,7 @@ def _items(body: bytes) -> int:
 
 def _telemetry(req: Request) -> Response:
     if req.method != "POST":
-        return Response(405, {"itemsReceived": 0, "itemsAccepted": 0, "errors": []})
+        return telemetry_refusal(405)
     count = _items(req.body)
     return Response(200, {"itemsReceived": count, "itemsAccepted": count, "errors": []})
 

@@ -9,7 +9,7 @@ from typing import Any, Optional, Union
 
 from .models import ML, Operation
 from .store import State
-from .wire import ArmError, Request, arm_error, missing_registration, resource_group_not_found, resource_not_found, subscription_not_found
+from .wire import Request, arm_error, user_error, missing_registration, resource_group_not_found, resource_not_found, subscription_not_found
 from .worldmodel import Hub, Principal, Project
 
 MAX_PAGE = 1000
@@ -52,8 +52,8 @@ def require_workspace(state: State, sub: str, rg: str, ws: str) -> Union[Project
 def require_project(state: State, sub: str, rg: str, ws: str) -> Project:
     found = require_workspace(state, sub, rg, ws)
     if isinstance(found, Hub):
-        raise ArmError(400, "UserError", f"Workspace '{found.name}' is a hub. Serverless endpoints and Marketplace subscriptions belong to a "
-                       "project of the hub.", inner_code="WorkspaceKindNotSupported")
+        raise user_error(f"Workspace '{found.name}' is a hub. Serverless endpoints and Marketplace subscriptions belong to a project of the hub.",
+                         "WorkspaceKindNotSupported")
     return found
 
 

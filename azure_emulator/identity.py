@@ -12,7 +12,7 @@ import urllib.parse
 from typing import Any, Optional
 
 from .store import State
-from .wire import Request, Response, arm_error, msi_error, oauth_error
+from .wire import Request, Response, app_service_error, arm_error, msi_error, oauth_error
 from .worldmodel import Principal
 
 LOGIN_HOST = "login.microsoftonline.com"
@@ -193,7 +193,7 @@ def _managed_identity(state: State, req: Request) -> Optional[Principal]:
 def app_service_msi(state: State, req: Request, identity_header: str) -> Response:
     """App Service / Functions managed identity (IDENTITY_ENDPOINT + IDENTITY_HEADER)."""
     if req.header("X-IDENTITY-HEADER") != identity_header:
-        return Response(400, {"statusCode": 400, "message": "The request was rejected: bad X-IDENTITY-HEADER."})  # App Service's own shape
+        return app_service_error(400, "The request was rejected: bad X-IDENTITY-HEADER.")
     return _mi_token(state, req, with_expires_in=False)
 
 

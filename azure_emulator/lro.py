@@ -11,7 +11,7 @@ from .marketplace import render as render_subscription
 from .serverless import render as render_endpoint
 from .models import ML, MarketplaceSubscription, Operation, ServerlessEndpoint
 from .store import State
-from .wire import ArmError, Request, Response, arm_error
+from .wire import Request, Response, arm_error, operation_failed
 
 
 def _observed(state: State, sub: str, op_id: str) -> Operation:
@@ -45,7 +45,7 @@ def operation_result(state: State, req: Request, sub: str, loc: str, op: str) ->
             return Response(202, None, {**poll_headers(state), "Location": f"{arm_base(req)}{req.path}?api-version={req.api_version}"})
         if operation.status == "Failed":
             err = operation.error or {}
-            raise ArmError(400, err.get("code", "UserError"), err.get("message", "The operation failed."))
+            raise operation_failed(err)
         resource = state.resources.get(operation.resource_id)
         if operation.kind == "delete" or resource is None:
             return Response(204)

@@ -160,6 +160,11 @@ def injected_error(status: int, code: str, message: str, headers: Optional[dict[
     return ArmError(status, code, message, headers=headers)
 
 
+def operation_failed(error: dict[str, str]) -> ArmError:
+    """The result of a failed long-running operation: its error, as the status monitor showed it."""
+    return ArmError(400, error.get("code", "UserError"), error.get("message", "The operation failed."))
+
+
 def being_deleted(what: str, name: str) -> ArmError:
     return arm_error("Conflict", message=f"{what} '{name}' is being deleted; retry when the deletion has finished.")
 
@@ -282,6 +287,16 @@ def msi_error(status: int, error: str, description: str) -> Response:
     return Response(status, {"error": error, "error_description": description})
 
 
+def app_service_error(status: int, message: str) -> Response:
+    """App Service's managed-identity endpoint's own error shape."""
+    return Response(status, {"statusCode": status, "message": message})
+
+
+def telemetry_refusal(status: int) -> Response:
+    """Application Insights' answer to a request it does not take: nothing received."""
+    return Response(status, {"itemsReceived": 0, "itemsAccepted": 0, "errors": []})
+
+
 def inference_error(status: int, code: str, message: str, headers: dict[str, str] | None = None, param: str | None = None) -> Response:
     return Response(
         status,
@@ -370,3 +385,25 @@ def deployment_failed(details: list[dict[str, Any]]) -> dict[str, Any]:
                    "Please see https://aka.ms/arm-deployment-operations for usage details.",
         "details": details,
     }
+
+
+def deployment_filter_not_supported(expr: str) -> ArmError:
+    """A deployment list's $filter other than provisioningState eq '<state>' (the catalog's status)."""
+    return ArmError(ARM_ERRORS["InvalidFilterInQueryString"][0], "InvalidFilterInQueryString",
+                    f"The $filter '{expr}' is not supported; use provisioningState eq '<state>'.")
+
+
+def deployment_operation_not_found(op: str, name: str) -> ArmError:
+    return ArmError(404, "DeploymentOperationNotFound", f"Deployment operation '{op}' of deployment '{name}' could not be found.")
+
+
+def invalid_group_location(location: str, existing: str) -> ArmError:
+    """A PUT of an existing resource group with another location."""
+    return ArmError(409, "InvalidResourceGroupLocation",
+                    f"Invalid resource group location '{location}'. The Resource group already exists in location '{existing}'.")
+
+
+def invalid_group_name(name: str) -> ArmError:
+    return ArmError(400, "InvalidResourceGroup",
+                    f"The provided resource group name '{name[:100]}' has these invalid characters or is too long: the name is 1 to 90 "
+                    "letters, digits, underscores, hyphens, periods (not at the end) and parentheses.")
