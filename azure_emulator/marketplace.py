@@ -40,9 +40,7 @@ def _rid(sub: str, rg: str, ws: str, name: str) -> str:
 def list_subscriptions(state: State, req: Request, sub: str, rg: str, ws: str) -> Response:
     with state.lock:
         p = project_for(state, req, sub, rg, ws, f"{MS_TYPE}/read")
-        for msub in rules.children(state, MarketplaceSubscription, p.subscription, p.resource_group, p.name):
-            operations.observe_resource(state, msub.id)
-        found = sorted(rules.children(state, MarketplaceSubscription, p.subscription, p.resource_group, p.name), key=lambda m: m.name.lower())
+        found = operations.observed_children(state, MarketplaceSubscription, p.subscription, p.resource_group, p.name)
         return Response(200, paged([render(state, req, m) for m in found], req))
 
 

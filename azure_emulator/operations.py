@@ -59,6 +59,14 @@ def observe_resource(state: State, resource_id: str) -> None:
         observe(state, op)
 
 
+def observed_children(state: State, cls: type[rules.R], sub: str, rg: str, ws: str) -> list[rules.R]:
+    """A project's resources of one type, by name, once a list has observed their operations
+    (a finished delete removes its resource from the list)."""
+    for resource in rules.children(state, cls, sub, rg, ws):
+        observe_resource(state, resource.id)
+    return sorted(rules.children(state, cls, sub, rg, ws), key=lambda r: r.name.lower())
+
+
 def tick(state: State) -> None:
     """Settle every operation whose time has come (before any request is answered)."""
     now = time.monotonic()

@@ -61,9 +61,7 @@ def _endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name: str,
 def list_endpoints(state: State, req: Request, sub: str, rg: str, ws: str) -> Response:
     with state.lock:
         p = project_for(state, req, sub, rg, ws, f"{SE_TYPE}/read")
-        for ep in rules.children(state, ServerlessEndpoint, p.subscription, p.resource_group, p.name):
-            operations.observe_resource(state, ep.id)
-        found = sorted(rules.children(state, ServerlessEndpoint, p.subscription, p.resource_group, p.name), key=lambda e: e.name.lower())
+        found = operations.observed_children(state, ServerlessEndpoint, p.subscription, p.resource_group, p.name)
         return Response(200, paged([render(req, ep) for ep in found], req))
 
 
