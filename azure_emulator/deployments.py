@@ -23,8 +23,9 @@ from .store import State
 from .versions import DEPLOYMENTS as DEPLOYMENTS_VERSIONS
 from .template_expr import TemplateError, read_json
 from .templates import Context, Plan
-from .wire import (ArmError, Request, Response, deployment_active, deployment_not_cancellable, deployment_not_found,
-                   invalid_deployment_request, invalid_template, invalid_template_deployment, resource_group_not_found)
+from .wire import (Request, Response, arm_error, deployment_active, deployment_filter_not_supported, deployment_not_cancellable,
+                   deployment_not_found, deployment_operation_not_found, invalid_deployment_request, invalid_template,
+                   invalid_template_deployment, resource_group_not_found)
 
 _DEPS = RG + r"/providers/microsoft\.resources/deployments"
 _ONE = _DEPS + r"/(?P<name>[^/]+)"
@@ -208,7 +209,7 @@ def _state_filter(text: str) -> Optional[str]:
     parts = text.split()
     if len(parts) == 3 and parts[0].lower() == "provisioningstate" and parts[1].lower() == "eq":
         return parts[2].strip("'").lower()
-    raise ArmError(400, "InvalidFilterInQueryString", f"The $filter '{text}' is not supported; use provisioningState eq '<state>'.")
+    raise deployment_filter_not_supported(text)
 
 
 def status(state: State, req: Request, sub: str, rg: str, name: str, op: str) -> Response:
@@ -269,7 +270,7 @@ def operation_result(state: State, req: Request, sub: str, token: str) -> Respon
     with state.lock:
         results = _book(state).results
         if token not in results:
-            raise ArmError(404, "NotFound", f"The operation result '{token}' could not be found.")
+            raise arm_error("NotFound", message=f"The operation result '{token}' could not be found.")
         body = results[token]
     return Response(204) if body is None else Response(200, body)
 
@@ -293,7 +294,7 @@ def get_operation(state: State, req: Request, sub: str, rg: str, name: str, op: 
         dep = _find(state, sub, rg, name)
         found = next((o for o in dep.operations if o.operation_id.lower() == op.lower()), None)
         if found is None:
-            raise ArmError(404, "DeploymentOperationNotFound", f"Deployment operation '{op}' of deployment '{name}' could not be found.")
+            raise deployment_operation_not_found(op, name)
         return Response(200, _operation(dep, found))
 
 

@@ -10,12 +10,13 @@ copy loops) and languageVersion 2.0 (resources keyed by symbolic name, `existing
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from .template_builtins import stringify
 from .template_expr import Deferred, Env, TemplateError, is_expression, parse, type_name
-from .template_funcs import check, evaluate_text, stringify
+from .template_funcs import check, resolve
+from .template_params import bind_parameters, type_label, typed
 
 # Resource types a template may deploy: the ones the emulator serves (lower case -> ARM's spelling).
 DEPLOYABLE = {t.lower(): t for t in (
@@ -28,7 +29,6 @@ READABLE = {**DEPLOYABLE, "microsoft.machinelearningservices/workspaces": "Micro
 TOP_LEVEL = {"$schema", "contentversion", "apiprofile", "parameters", "variables", "functions", "resources",
              "outputs", "metadata", "definitions", "languageversion"}
 TEMPLATE_ONLY = {"type", "apiversion", "name", "dependson", "condition", "copy", "comments", "existing", "scope", "resources", "metadata"}
-PARAM_TYPES = {"string": str, "securestring": str, "int": int, "bool": bool, "object": dict, "secureobject": dict, "array": list}
 MAX_COPY = 800  # ARM's limit on one copy loop
 
 Fetch = Callable[[str, str, bool], Any]  # (resource id, api-version, full) -> the resource (or raise Deferred)
@@ -84,7 +84,7 @@ class Plan:
         self.loops: dict[str, list[str]] = {}
         _check_shape(template)
         _check_expressions(template, "")
-        self._bind_parameters(supplied if isinstance(supplied, dict) else {})
+        bind_parameters(self.template.get("parameters") or {}, supplied if isinstance(supplied, dict) else {}, self.parameters, self.env)
         self._plan_resources()
 
     # -- the environment expressions see ---------------------------------------------------
@@ -128,30 +128,6 @@ class Plan:
             self._var_busy.discard(key)
         self._var_cache[key] = value
         return value
-
-    # -- parameters ----------------------------------------------------------------------
-    def _bind_parameters(self, supplied: dict[str, Any]) -> None:
-        declared = self.template.get("parameters") or {}
-        unknown = [k for k in supplied if k.lower() not in {d.lower() for d in declared}]
-        if unknown:
-            raise TemplateError(f"The template parameters '{', '.join(unknown)}' in the parameters file are not valid; they are not present in the original template and can therefore not be provided at deployment time. The only supported parameters for this template are '{', '.join(declared)}'.")
-        given = {k.lower(): v for k, v in supplied.items()}
-        for name, spec in declared.items():
-            path = f"parameters.{name}"
-            if not isinstance(spec, dict) or str(spec.get("type", "")).lower() not in PARAM_TYPES:
-                raise TemplateError(f"The template parameter '{name}' has no valid type: it must be one of {', '.join(sorted(PARAM_TYPES))}.", path)
-            wrapper = given.get(name.lower())
-            if wrapper is not None:
-                if not isinstance(wrapper, dict) or "value" not in wrapper:
-                    raise TemplateError(f"The value of parameter '{name}' must be given as {{\"value\": ...}}; Key Vault references are not evaluated by the local Azure emulator.", path)
-                value = wrapper["value"]
-            elif "defaultValue" in spec:
-                value = resolve(spec["defaultValue"], self.env(), f"{path}.defaultValue")
-            elif spec.get("nullable") is True:
-                value = None
-            else:
-                raise TemplateError(f"Deployment template validation failed: 'The value for the template parameter '{name}' at '{path}' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.'.", path)
-            self.parameters[name] = {"type": _type_label(spec["type"]), "value": _typed(name, spec, value, path)}
 
     # -- resources -----------------------------------------------------------------------
     def _entries(self) -> list[tuple[str, str, dict[str, Any], Optional[Planned]]]:
@@ -308,28 +284,8 @@ class Plan:
             if "copy" in spec:
                 raise TemplateError("Output copy loops are not evaluated by the local Azure emulator.", f"{path}.copy")
             value = resolve(spec.get("value"), env, f"{path}.value")
-            out[name] = {"type": _type_label(spec.get("type", "string")), "value": _typed(name, spec, value, path, what="output")}
+            out[name] = {"type": type_label(spec.get("type", "string")), "value": typed(name, spec, value, path, what="output")}
         return out
-
-
-def resolve(value: Any, env: Env, path: str, keep_deferred: bool = False) -> Any:
-    """A template JSON value with every expression string evaluated (keys too)."""
-    try:
-        if isinstance(value, str):
-            return evaluate_text(value, env)
-        if isinstance(value, list):
-            return [resolve(v, env, f"{path}[{i}]", keep_deferred) for i, v in enumerate(value)]
-        if isinstance(value, dict):
-            return {stringify(resolve(k, env, path)): resolve(v, env, f"{path}.{k}", keep_deferred) for k, v in value.items()}
-        return value
-    except Deferred:
-        if keep_deferred and isinstance(value, str):
-            return value
-        if keep_deferred:
-            raise
-        raise TemplateError(f"The template function 'reference' or 'listKeys' is not expected at '{path}': a deployed resource's value cannot decide it.", path) from None
-    except TemplateError as err:
-        raise err.at(path)
 
 
 def _check_shape(template: dict[str, Any]) -> None:
@@ -387,37 +343,6 @@ def _ordered(resources: list[Planned], plan: Plan) -> list[Planned]:
         done.extend(ready[:1])
         placed.add(ready[0].key)
     return done
-
-
-def _typed(name: str, spec: dict[str, Any], value: Any, path: str, what: str = "parameter") -> Any:
-    kind = str(spec.get("type", "string")).lower()
-    want = PARAM_TYPES.get(kind, str)
-    ok = value is None and spec.get("nullable") is True or (isinstance(value, want) and not (want is int and isinstance(value, bool)))
-    if not ok and want is int and isinstance(value, str) and value.lstrip("-").isdigit():
-        value, ok = int(value), True  # ARM converts a numeric string given for an int parameter
-    if not ok and want is bool and isinstance(value, str) and value.lower() in ("true", "false"):
-        value, ok = value.lower() == "true", True
-    if not ok:
-        raise TemplateError(f"Template {what} '{name}': the provided value '{json.dumps(value)[:80]}' is of type '{type_name(value)}', expected '{_type_label(kind)}'.", path)
-    allowed = spec.get("allowedValues")
-    if isinstance(allowed, list) and value not in allowed:
-        raise TemplateError(f"The provided value '{stringify(value)[:80]}' for the template {what} '{name}' is not valid. The value must be one of the allowed values: '{', '.join(stringify(a) for a in allowed)}'.", path)
-    for bound in ("minValue", "maxValue", "minLength", "maxLength"):
-        if bound in spec and value is not None and not _within(bound, spec[bound], value):
-            raise TemplateError(f"The provided value for the template {what} '{name}' is not valid: it fails {bound} {spec[bound]}.", path)
-    return value
-
-
-def _within(bound: str, limit: Any, value: Any) -> bool:
-    try:
-        measured = len(value) if bound.endswith("Length") else value
-        return bool(measured >= limit if bound.startswith("min") else measured <= limit)
-    except TypeError:
-        return False
-
-
-def _type_label(kind: Any) -> str:
-    return {"securestring": "SecureString", "secureobject": "SecureObject"}.get(str(kind).lower(), str(kind).capitalize())
 
 
 def _interleave(fn: str, rtype: str, names: list[str]) -> str:
