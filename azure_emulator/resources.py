@@ -7,7 +7,8 @@ from typing import Any
 
 from . import rbac, rules
 from .common import paged, require_resource_group, require_subscription
-from .models import ML, SAAS_TYPE, SaasResource, ServerlessEndpoint, workspace_id
+from .marketplace import render as render_subscription
+from .models import ML, SAAS_TYPE, MarketplaceSubscription, SaasResource, ServerlessEndpoint, workspace_id
 from .serverless import render as render_endpoint
 from .store import State
 from .wire import Request, Response, arm_error, resource_not_found
@@ -63,37 +64,7 @@ def list_tenants(state: State, req: Request) -> Response:
     )
 
 
-# --- resource groups ---------------------------------------------------------------------------
-
-def _rg_body(state: State, sub: str, rg_key: str) -> dict[str, Any]:
-    rg = state.world.resource_groups[(sub.lower(), rg_key.lower())]
-    return {
-        "id": f"/subscriptions/{rg.subscription}/resourceGroups/{rg.name}",
-        "name": rg.name,
-        "type": "Microsoft.Resources/resourceGroups",
-        "location": rg.location,
-        "properties": {"provisioningState": "Succeeded"},
-    }
-
-
-def list_resource_groups(state: State, req: Request, sub: str) -> Response:
-    with state.lock:
-        require_subscription(state, sub)
-        items = [
-            _rg_body(state, s, r)
-            for (s, r), rg in state.world.resource_groups.items()
-            if s == sub.lower() and rbac.allowed(state.world, req.principal.object_id, "Microsoft.Resources/subscriptions/resourceGroups/read", f"/subscriptions/{s}/resourceGroups/{rg.name}")
-        ]
-        return Response(200, paged(items, req))
-
-
-def get_resource_group(state: State, req: Request, sub: str, rg: str) -> Response:
-    with state.lock:
-        require_resource_group(state, sub, rg)
-        rbac.require(state.world, req.principal, [("Microsoft.Resources/subscriptions/resourceGroups/read", f"/subscriptions/{sub.lower()}/resourceGroups/{rg}")])
-        if req.method == "HEAD":
-            return Response(204)
-        return Response(200, _rg_body(state, sub, rg))
+# Resource groups: groups.py.
 
 
 # --- providers ---------------------------------------------------------------------------------
@@ -168,43 +139,62 @@ def _generic(body: dict[str, Any]) -> dict[str, Any]:
     return keep
 
 
-_FILTER = re.compile(r"^\s*(resourceType|name|tagName|tagValue)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+_FILTER = re.compile(r"^\s*(resourceType|resourceGroup|location|name|tagName|tagValue)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+_SUPPORTED = "resourceType eq, resourceGroup eq, location eq, name eq, tagName eq [and tagValue eq], joined by and"
 
 
-def _list_resources(state: State, req: Request, sub: str, rg: str | None) -> Response:
+def _conditions(expr: str) -> dict[str, str]:
+    """The generic list's `$filter`: `field eq 'value'` terms joined by `and` (400 for anything else)."""
     conditions: dict[str, str] = {}
-    expr = req.query.get("$filter", "")
     for term in re.split(r"\s+and\s+", expr, flags=re.IGNORECASE) if expr.strip() else []:
         m = _FILTER.match(term)
         if not m:
-            raise arm_error("InvalidFilterInQueryString", expr=expr, supported="resourceType eq, name eq, tagName eq [and tagValue eq]")
+            raise arm_error("InvalidFilterInQueryString", expr=expr, supported=_SUPPORTED)
         conditions[m.group(1).lower()] = m.group(2)
+    return conditions
+
+
+def _visible(state: State, req: Request, sub: str, rg: str | None) -> list[dict[str, Any]]:
+    """Every resource of the subscription (or group) the caller may read, in the generic shape."""
+    def may(action: str, rid: str) -> bool:
+        return rbac.allowed(state.world, req.principal.object_id, action, rid)
+
     items: list[dict[str, Any]] = []
     for table in (state.world.hubs, state.world.projects):
         for (s, r, _), w in table.items():
-            if s == sub.lower() and (rg is None or r == rg.lower()):
-                if rbac.allowed(state.world, req.principal.object_id, f"{ML}/workspaces/read", workspace_id(s, w.resource_group, w.name)):
-                    items.append(_generic(workspace_body(state, w)))
+            if s == sub.lower() and (rg is None or r == rg.lower()) and may(f"{ML}/workspaces/read", workspace_id(s, w.resource_group, w.name)):
+                items.append(_generic(workspace_body(state, w)))
     for resource in state.resources.values():
         if resource.subscription != sub.lower() or (rg is not None and resource.resource_group.lower() != rg.lower()):
             continue
-        if isinstance(resource, SaasResource) and rbac.allowed(state.world, req.principal.object_id, "Microsoft.SaaS/resources/read", resource.id):
+        if isinstance(resource, SaasResource) and may("Microsoft.SaaS/resources/read", resource.id):
             items.append(_generic(_saas_body(resource)))
-        if isinstance(resource, ServerlessEndpoint) and rbac.allowed(state.world, req.principal.object_id, f"{ML}/workspaces/serverlessEndpoints/read", resource.id):
+        elif isinstance(resource, ServerlessEndpoint) and may(f"{ML}/workspaces/serverlessEndpoints/read", resource.id):
             items.append(_generic(render_endpoint(None, resource)))
-    def keep(item: dict[str, Any]) -> bool:
-        if "resourcetype" in conditions and item["type"].lower() != conditions["resourcetype"].lower():
+        elif isinstance(resource, MarketplaceSubscription) and may(f"{ML}/workspaces/marketplaceSubscriptions/read", resource.id):
+            items.append(_generic(render_subscription(state, None, resource)))
+    return items
+
+
+def _keep(conditions: dict[str, str], item: dict[str, Any]) -> bool:
+    """Names, types, groups and locations match case-insensitively; a tag's name too, its value exactly."""
+    fields = {"resourcetype": item["type"], "name": item["name"], "resourcegroup": item["id"].split("/")[4], "location": item.get("location", "")}
+    for key, value in fields.items():
+        if key in conditions and str(value).lower() != conditions[key].lower():
             return False
-        if "name" in conditions and item["name"].lower() != conditions["name"].lower():
+    if "tagname" in conditions:
+        tags = {k.lower(): v for k, v in item.get("tags", {}).items()}
+        if conditions["tagname"].lower() not in tags:
             return False
-        if "tagname" in conditions:
-            tags = {k.lower(): v for k, v in item.get("tags", {}).items()}
-            if conditions["tagname"].lower() not in tags:
-                return False
-            if "tagvalue" in conditions and tags[conditions["tagname"].lower()] != conditions["tagvalue"]:
-                return False
-        return True
-    return Response(200, paged(sorted(filter(keep, items), key=lambda i: i["id"].lower()), req))
+        if "tagvalue" in conditions and tags[conditions["tagname"].lower()] != conditions["tagvalue"]:
+            return False
+    return True
+
+
+def _list_resources(state: State, req: Request, sub: str, rg: str | None) -> Response:
+    conditions = _conditions(req.query.get("$filter", ""))
+    items = [item for item in _visible(state, req, sub, rg) if _keep(conditions, item)]
+    return Response(200, paged(sorted(items, key=lambda i: i["id"].lower()), req))
 
 
 def list_subscription_resources(state: State, req: Request, sub: str) -> Response:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from . import arm, authz, benign, control, deployments, graph, hosts, identity, inference, lro, marketplace, metadata, registry, resources, serverless, workspaces
+from . import arm, authz, benign, control, deployments, graph, groups, hosts, identity, inference, lro, marketplace, metadata, registry, resources, serverless, workspaces
 from .routes import AUTHZ, MLS_LOCATION, REGISTRY, RG, SUB, WS, Table, route
 from .store import State
 from .wire import Request, Response
@@ -24,8 +24,12 @@ ARM = Table([
     route("GET", r"/subscriptions", "resources", resources.list_subscriptions, "subscriptions"),
     route("GET", SUB, "resources", resources.get_subscription, "subscriptions"),
     route("GET", r"/tenants", "resources", resources.list_tenants, "tenants"),
-    route("GET", SUB + r"/resourcegroups", "resources", resources.list_resource_groups, "resourceGroups"),
-    route("GET HEAD", RG, "resources", resources.get_resource_group, "resourceGroups"),
+    route("GET", SUB + r"/resourcegroups", "resources", groups.list_resource_groups, "resourceGroups"),
+    route("GET HEAD", RG, "resources", groups.get_resource_group, "resourceGroups"),
+    route("PUT", RG, "resources", groups.put_resource_group, "resourceGroups"),
+    route("PATCH", RG, "resources", groups.patch_resource_group, "resourceGroups"),
+    route("DELETE", RG, "resources", groups.delete_resource_group, "resourceGroups"),
+    route("GET", SUB + r"/operationresults/(?P<token>[^/]+)", "resources", groups.deletion_result, "resourceGroups"),
     route("GET", SUB + r"/providers", "resources", resources.list_providers, "providers"),
     route("GET", SUB + r"/providers/(?P<ns>[^/]+)", "resources", resources.get_provider, "providers"),
     route("POST", SUB + r"/providers/(?P<ns>[^/]+)/(?P<verb>register|unregister)", "resources", resources.register_provider, "providers"),

@@ -169,6 +169,7 @@ class ResourceGroup:
     name: str
     location: str
     subscription: str
+    tags: dict[str, str] = field(default_factory=dict)  # set by a PUT or PATCH of the group
 
 
 @dataclass
