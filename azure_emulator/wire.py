@@ -1,4 +1,4 @@
-"""Request/response values and the one factory for Azure's error wire formats.
+"""The one factory for Azure's error wire formats (requests and responses: messages.py).
 
 Every error the emulator returns is built here, so that the real SDKs parse it exactly as
 they parse Azure's (the Azurite lesson): the ARM envelope for management calls, Entra ID's
@@ -6,61 +6,12 @@ OAuth error body for token calls, and the inference API's envelope for the data 
 """
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from dataclasses import dataclass, field
-from email.message import Message
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Optional
 
-
-@dataclass
-class Request:
-    method: str
-    host: str  # lower case, no port; "127.0.0.1" for direct (custom-cloud) calls
-    path: str  # percent-decoded path, repeated slashes collapsed, no trailing slash
-    query: dict[str, str]  # keys lower-cased ("api-version", "$filter", ...)
-    headers: Union[Message, Mapping[str, str]]  # case-insensitive (email.message.Message) on the wire
-    body: bytes = b""
-    scheme: str = "https"
-    port: int = 443
-    principal: Any = None  # world.Principal once authenticated
-
-    def header(self, name: str, default: str = "") -> str:
-        value = self.headers.get(name)
-        return default if value is None else str(value)
-
-    def json(self) -> Any:
-        if not self.body:
-            return None
-        return json.loads(self.body.decode("utf-8"))
-
-    @property
-    def api_version(self) -> Optional[str]:
-        return self.query.get("api-version")
-
-    def base_url(self) -> str:
-        if self.port in (443, 80):
-            return f"{self.scheme}://{self.host}"
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any = None  # dict/list -> JSON; bytes/str -> as is; None -> empty
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: Optional[Iterator[bytes]] = None  # server-sent events; no Content-Length
-    content_type: str = "application/json; charset=utf-8"
-
-    def encoded(self) -> bytes:
-        if self.body is None:
-            return b""
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode("utf-8")
-        return json.dumps(self.body, separators=(",", ":")).encode("utf-8")
+from .messages import Request as Request
+from .messages import Response as Response
 
 
 class ArmError(Exception):
@@ -145,6 +96,18 @@ ARM_ERRORS: dict[str, tuple[int, str]] = {
                                            "match with one of the allowed audiences '{allowed}'."),
     "InternalServerError": (500, "azure-emulator internal error: {why}"),
     "TooManyRequests": (429, "Too many requests (injected by the emulator). Retry after the interval in Retry-After."),
+    # Microsoft.CognitiveServices (Foundry resources and their model deployments)
+    "RequestConflict": (409, "Another operation is being performed on the parent resource '{parent}'. Please try again later."),
+    "DeploymentModelNotSupported": (400, "The model 'Format:{format},Name:{name},Version:{version}' of account deployment is not supported."),
+    "ServiceModelDeprecating": (400, "The model 'Publisher:{publisher},Format:{format},Name:{name},Version:{version}' is in deprecating state "
+                                "and cannot be used for new deployments."),
+    "InvalidResourceProperties": (400, "{message}"),
+    "InvalidCapacity": (400, "The specified capacity '{capacity}' of account deployment should be at least {minimum} and no more than {maximum}."),
+    "InsufficientQuota": (400, "This operation require {need} new capacity in quota {quota}, which is bigger than the current available capacity "
+                          "{available}. The current quota usage is {used} and the quota limit is {limit} for quota {quota}."),
+    "InvalidResourceName": (400, "Resource name '{name}' is invalid. {rule}"),
+    "InvalidKeyName": (400, "The keyName '{name}' is invalid: use Key1 or Key2."),
+    "LocalAuthDisabled": (400, "Failed to list key. disableLocalAuth is set to be true"),
 }
 
 
@@ -189,12 +152,8 @@ def user_error(message: str, inner_code: str, status: int = 400) -> ArmError:
 
 
 def resource_not_found(type_path: str, name: str, resource_group: str) -> ArmError:
-    return ArmError(
-        404,
-        "ResourceNotFound",
-        f"The Resource '{type_path}/{name}' under resource group '{resource_group}' was not found. "
-        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
-    )
+    return ArmError(404, "ResourceNotFound", f"The Resource '{type_path}/{name}' under resource group '{resource_group}' was not found. "
+                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
 
 
 def resource_group_not_found(name: str) -> ArmError:
@@ -206,34 +165,20 @@ def subscription_not_found(sub: str) -> ArmError:
 
 
 def authorization_failed(client: str, object_id: str, action: str, scope: str) -> ArmError:
-    return ArmError(
-        403,
-        "AuthorizationFailed",
-        f"The client '{client}' with object id '{object_id}' does not have authorization to perform "
-        f"action '{action}' over scope '{scope}' or the scope is invalid. If access was recently "
-        "granted, please refresh your credentials.",
-    )
+    return ArmError(403, "AuthorizationFailed", f"The client '{client}' with object id '{object_id}' does not have authorization to perform "
+                    f"action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.")
 
 
 def missing_registration(namespace: str) -> ArmError:
     # azure-mgmt-core's auto-registration policy takes the namespace from the last quoted token.
-    return ArmError(
-        409,
-        "MissingSubscriptionRegistration",
-        f"The subscription is not registered to use namespace '{namespace}'. See "
-        "https://aka.ms/rps-not-found for how to register subscriptions.",
-    )
+    return ArmError(409, "MissingSubscriptionRegistration", f"The subscription is not registered to use namespace '{namespace}'. See "
+                    "https://aka.ms/rps-not-found for how to register subscriptions.")
 
 
 def throttled(kind: str, subscription: str, principal_id: str, retry_after: int) -> ArmError:
-    return ArmError(
-        429,
-        "SubscriptionRequestsThrottled",
-        f"Number of '{kind}' requests for subscription '{subscription}' actor '{principal_id}' exceeded. "
-        f"Please try again after '{retry_after}' seconds after additional tokens are available. "
-        "Refer to https://aka.ms/arm-throttling for additional information.",
-        headers={"Retry-After": str(retry_after)},
-    )
+    return ArmError(429, "SubscriptionRequestsThrottled", f"Number of '{kind}' requests for subscription '{subscription}' actor '{principal_id}' "
+                    f"exceeded. Please try again after '{retry_after}' seconds after additional tokens are available. "
+                    "Refer to https://aka.ms/arm-throttling for additional information.", headers={"Retry-After": str(retry_after)})
 
 
 def registry_error(err: ArmError, component: str, region: str = "eastus") -> Response:
@@ -244,18 +189,10 @@ def registry_error(err: ArmError, component: str, region: str = "eastus") -> Res
     request_id = str(uuid.uuid4())
     headers = {"x-ms-request-id": request_id, "x-ms-failure-cause": "gateway" if err.status == 401 else "service"}
     headers.update(err.headers)
-    return Response(
-        err.status,
-        {
-            "error": {"code": err.code, "severity": None, "message": err.message, "target": err.target, "details": [], "innerError": inner},
-            "correlation": {"operation": uuid.uuid4().hex, "request": request_id[:16]},
-            "environment": region,
-            "location": region,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()),
-            "componentName": component,
-        },
-        headers,
-    )
+    error: dict[str, Any] = {"code": err.code, "severity": None, "message": err.message, "target": err.target, "details": [], "innerError": inner}
+    return Response(err.status, {"error": error, "correlation": {"operation": uuid.uuid4().hex, "request": request_id[:16]}, "environment": region,
+                                 "location": region, "time": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()), "componentName": component},
+                    headers)
 
 
 def oauth_error(status: int, error: str, aadsts: int, description: str) -> Response:
@@ -264,17 +201,8 @@ def oauth_error(status: int, error: str, aadsts: int, description: str) -> Respo
     correlation = str(uuid.uuid4())
     stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
     text = f"AADSTS{aadsts}: {description} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {stamp}"
-    return Response(
-        status,
-        {
-            "error": error,
-            "error_description": text,
-            "error_codes": [aadsts],
-            "timestamp": stamp,
-            "trace_id": trace,
-            "correlation_id": correlation,
-        },
-    )
+    return Response(status, {"error": error, "error_description": text, "error_codes": [aadsts], "timestamp": stamp, "trace_id": trace,
+                             "correlation_id": correlation})
 
 
 def plain_error(status: int, message: str, **extra: Any) -> Response:
@@ -407,3 +335,14 @@ def invalid_group_name(name: str) -> ArmError:
     return ArmError(400, "InvalidResourceGroup",
                     f"The provided resource group name '{name[:100]}' has these invalid characters or is too long: the name is 1 to 90 "
                     "letters, digits, underscores, hyphens, periods (not at the end) and parentheses.")
+
+
+# --- Foundry inference ({subdomain}.services.ai.azure.com, .openai.azure.com, .cognitiveservices.azure.com) ---
+
+def foundry_error(status: int, code: str, message: str, details: bool = False) -> Response:
+    """The Foundry data plane's error body: {"error": {code, message}}; the model inference
+    route adds `details` (the message again)."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = message
+    return Response(status, {"error": error})
