@@ -32,6 +32,10 @@ def handle(state: State, req: Request, table: Table) -> Response:
         return response
     except ArmError as err:
         return err.response()
+    except Exception as exc:  # a nested call (a template deployment's) has no listener to catch this
+        if not nested:
+            raise
+        return arm_error("InternalServerError", why=f"{type(exc).__name__}: {exc}").response()
 
 
 def handle_registry(state: State, req: Request, table: Table, component: str, direct: bool) -> Response:

@@ -5,14 +5,12 @@ import re
 from typing import Any
 
 from . import rbac
-from .common import json_body, paged
+from .common import json_body, object_of, paged
 from .roles import RoleDefinition
 from .store import State
 from .wire import Request, Response, arm_error, resource_group_not_found, subscription_not_found
 from .worldmodel import RoleAssignment
 
-_SCOPE = r"(?P<scope>(/subscriptions/[^/]+(/resourcegroups/[^/]+(/providers/[^/]+/[^/]+/[^/]+(/[^/]+/[^/]+)*)?)?)?)"
-_AUTH = r"/providers/microsoft\.authorization"
 
 
 def _scope_of(state: State, scope: str) -> str:
@@ -144,7 +142,7 @@ def role_assignment(state: State, req: Request, name: str, scope: str = "") -> R
             state.world.role_assignments.remove(existing)
             return Response(200, render_assignment(existing))
         rbac.require(state.world, req.principal, [("Microsoft.Authorization/roleAssignments/write", scope)])
-        props = json_body(req).get("properties") or {}
+        props = object_of(json_body(req).get("properties"), "properties")
         rid = str(props.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower()
         if rid not in state.world.role_definitions:
             raise arm_error("RoleDefinitionDoesNotExist", rid=rid)

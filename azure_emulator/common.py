@@ -79,6 +79,24 @@ def json_body(req: Request) -> dict[str, Any]:
     return body
 
 
+def tags_of(value: Any) -> dict[str, str]:
+    """ARM's tags: an object of strings (None: none), or 400 InvalidRequestContent."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise arm_error("InvalidRequestContent", why=": tags must be an object of strings")
+    return {str(k): v for k, v in value.items()}
+
+
+def object_of(value: Any, path: str) -> dict[str, Any]:
+    """An optional JSON object in a body ({} for none), or 400 InvalidRequestContent naming it."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise arm_error("InvalidRequestContent", why=f": {path} must be an object")
+    return value
+
+
 def arm_base(req: Request) -> str:
     return "https://management.azure.com" if req.host == "management.azure.com" else req.base_url()
 

@@ -20,11 +20,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .store import State
 from .template_expr import TemplateError
 from .templates import Plan, Planned
-from .wire import Request, Response, deployment_failed
+from .wire import Request, Response, deployment_failed, operation_error
 
 TERMINAL = ("succeeded", "failed", "canceled")
 POLL_SECONDS = 0.05  # between polls of a nested operation (the emulator's operations are fast)
 TIMEOUT_SECONDS = 600.0  # a nested operation still running after this fails the deployment
+
+CANCELED = operation_error("DeploymentCanceled", "The deployment was canceled.")
 
 
 def now_iso() -> str:
@@ -129,7 +131,7 @@ def error_of(response: Response) -> dict[str, Any]:
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         return {k: v for k, v in error.items() if k in ("code", "message", "target", "details")}
-    return {"code": f"HttpStatus{response.status}", "message": f"The resource operation answered HTTP {response.status}."}
+    return operation_error(f"HttpStatus{response.status}", f"The resource operation answered HTTP {response.status}.")
 
 
 def header(response: Response, name: str) -> Optional[str]:
@@ -143,7 +145,7 @@ def await_operation(state: State, dep: Deployment, r: Planned, first: Response) 
     body = body_of(first)
     provisioning = str(((body or {}).get("properties") or {}).get("provisioningState", "Succeeded")) if isinstance(body, dict) else "Succeeded"
     if first.status not in (201, 202) and not status_url and provisioning.lower() in TERMINAL:
-        return None if provisioning.lower() == "succeeded" else {"code": "ResourceDeploymentFailure", "message": f"The resource '{r.id}' ended in provisioning state '{provisioning}'."}
+        return None if provisioning.lower() == "succeeded" else operation_error("ResourceDeploymentFailure", f"The resource '{r.id}' ended in provisioning state '{provisioning}'.")
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while time.monotonic() < deadline and not dep.cancel:
         if status_url:
@@ -153,7 +155,7 @@ def await_operation(state: State, dep: Deployment, r: Planned, first: Response) 
                 return error_of(poll)
             if status.lower() in TERMINAL:
                 err = (body_of(poll) or {}).get("error")
-                return None if status.lower() == "succeeded" else (err or {"code": "ResourceDeploymentFailure", "message": f"The operation on '{r.id}' ended '{status}'."})
+                return None if status.lower() == "succeeded" else (err or operation_error("ResourceDeploymentFailure", f"The operation on '{r.id}' ended '{status}'."))
         elif location:
             poll = _follow(state, dep.principal, location)
             if poll.status >= 400:
@@ -166,11 +168,11 @@ def await_operation(state: State, dep: Deployment, r: Planned, first: Response) 
                 return error_of(poll)
             state_now = str(((body_of(poll) or {}).get("properties") or {}).get("provisioningState", "Succeeded"))
             if state_now.lower() in TERMINAL:
-                return None if state_now.lower() == "succeeded" else {"code": "ResourceDeploymentFailure", "message": f"The resource '{r.id}' ended in provisioning state '{state_now}'."}
+                return None if state_now.lower() == "succeeded" else operation_error("ResourceDeploymentFailure", f"The resource '{r.id}' ended in provisioning state '{state_now}'.")
         time.sleep(POLL_SECONDS)
     if dep.cancel:
-        return {"code": "DeploymentCanceled", "message": "The deployment was canceled."}
-    return {"code": "ResourceDeploymentTimeout", "message": f"The operation on '{r.id}' did not finish within {TIMEOUT_SECONDS:.0f} seconds."}
+        return dict(CANCELED)
+    return operation_error("ResourceDeploymentTimeout", f"The operation on '{r.id}' did not finish within {TIMEOUT_SECONDS:.0f} seconds.")
 
 
 def reader(state: State, principal: Any) -> tuple[Any, Any]:
@@ -195,7 +197,17 @@ def reader(state: State, principal: Any) -> tuple[Any, Any]:
 
 
 def run(state: State, dep: Deployment) -> None:
-    """The deployment's thread: each resource in order, then the outputs."""
+    """The deployment's thread: each resource in order, then the outputs. Whatever goes wrong
+    inside ends the deployment Failed: a deployment never stays Running."""
+    op = DeploymentOperation(uuid.uuid4().hex.upper()[:16], "Create", None)
+    try:
+        _run(state, dep)
+    except Exception as exc:  # the emulator's own fault: the deployment fails, loudly, instead of hanging
+        _finish(state, dep, dep.operations[-1] if dep.operations else op,
+                operation_error("InternalServerError", f"azure-emulator internal error: {type(exc).__name__}: {exc}"))
+
+
+def _run(state: State, dep: Deployment) -> None:
     with state.lock:
         dep.state = "Running"
     fetch, list_keys = reader(state, dep.principal)
@@ -215,7 +227,7 @@ def run(state: State, dep: Deployment) -> None:
     try:
         outputs = dep.plan.outputs(fetch, list_keys)
     except TemplateError as err:
-        _finish(state, dep, op, {"code": err.code, "message": err.message, "target": err.path})
+        _finish(state, dep, op, operation_error(err.code, err.message, err.path))
         return
     with state.lock:
         dep.outputs = outputs
@@ -225,11 +237,11 @@ def run(state: State, dep: Deployment) -> None:
 
 def _deploy_one(state: State, dep: Deployment, r: Planned, op: DeploymentOperation, fetch: Any, list_keys: Any) -> Optional[dict[str, Any]]:
     if dep.cancel:
-        return {"code": "DeploymentCanceled", "message": "The deployment was canceled."}
+        return dict(CANCELED)
     try:
         body = dep.plan.body(r, fetch, list_keys)
     except TemplateError as err:
-        return {"code": "InvalidTemplate", "message": err.message, "target": err.path}
+        return operation_error("InvalidTemplate", err.message, err.path)
     first = nested(state, dep.principal, "PUT", r.id, r.api_version, body)
     if first.status >= 400:
         error = error_of(first)
@@ -254,7 +266,7 @@ def _finish(state: State, dep: Deployment, op: DeploymentOperation, error: dict[
     with state.lock:
         canceled = dep.cancel
         _close(op, "Canceled" if canceled else "Failed", "Conflict", {"status": "Failed", "error": error})
-        dep.error = {"code": "DeploymentCanceled", "message": "The deployment was canceled."} if canceled else deployment_failed([{**error, "target": error.get("target") or (op.target.id if op.target else None)}])
+        dep.error = dict(CANCELED) if canceled else deployment_failed([{**error, "target": error.get("target") or (op.target.id if op.target else None)}])
         dep.state, dep.ended = ("Canceled" if canceled else "Failed"), time.monotonic()
 
 

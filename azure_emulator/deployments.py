@@ -17,6 +17,7 @@ import weakref
 from typing import Any, Callable, Optional
 
 from . import rbac
+from .common import arm_base, paged, poll_headers
 from .deployment_run import Deployment, DeploymentOperation, duration, now_iso, run, what_if
 from .routes import RG, SUB
 from .store import State
@@ -139,17 +140,6 @@ def render(dep: Deployment) -> dict[str, Any]:
     return {"id": dep.id, "name": dep.name, "type": _TYPE, "tags": dict(dep.tags), "properties": props}
 
 
-def _base(req: Request) -> str:
-    return "https://management.azure.com" if req.host == "management.azure.com" else req.base_url()
-
-
-def _retry(state: State) -> dict[str, str]:
-    headers = {"Retry-After": str(state.config.retry_after)}
-    if state.config.retry_after_ms is not None:
-        headers["retry-after-ms"] = str(state.config.retry_after_ms)
-    return headers
-
-
 def _find(state: State, sub: str, rg: str, name: str) -> Deployment:
     dep = _book(state).deployments.get(_key(sub, rg, name))
     if dep is None:
@@ -176,8 +166,8 @@ def create(state: State, req: Request, sub: str, rg: str, name: str) -> Response
         book.deployments[_key(sub, rg, name)] = dep
         answer = render(dep)
     threading.Thread(target=run, args=(state, dep), name=f"deployment-{name}", daemon=True).start()
-    status = f"{_base(req)}{dep.id}/operationStatuses/{dep.status_id}?api-version={req.api_version}"
-    return Response(201 if old is None else 200, answer, {"Azure-AsyncOperation": status, **_retry(state)})
+    status = f"{arm_base(req)}{dep.id}/operationStatuses/{dep.status_id}?api-version={req.api_version}"
+    return Response(201 if old is None else 200, answer, {"Azure-AsyncOperation": status, **poll_headers(state)})
 
 
 def get(state: State, req: Request, sub: str, rg: str, name: str) -> Response:
@@ -198,8 +188,7 @@ def list_all(state: State, req: Request, sub: str, rg: str) -> Response:
         _read(state, req, sub, rg)
         deps = [d for (s, g, _), d in _book(state).deployments.items() if (s, g) == (sub.lower(), rg.lower())]
         items = [render(d) for d in deps if wanted is None or d.state.lower() == wanted]
-    top = req.query.get("$top", "")
-    return Response(200, {"value": items[: int(top)] if top.isdigit() else items})
+        return Response(200, paged(items, req))
 
 
 def _state_filter(text: str) -> Optional[str]:
@@ -219,7 +208,7 @@ def status(state: State, req: Request, sub: str, rg: str, name: str, op: str) ->
         body: dict[str, Any] = {"status": dep.state}
         if dep.error is not None:
             body["error"] = dep.error
-        return Response(200, body, _retry(state) if dep.running else {})
+        return Response(200, body, poll_headers(state) if dep.running else {})
 
 
 def delete(state: State, req: Request, sub: str, rg: str, name: str) -> Response:
@@ -236,7 +225,7 @@ def delete(state: State, req: Request, sub: str, rg: str, name: str) -> Response
         del book.deployments[_key(sub, rg, name)]
         token = uuid.uuid4().hex
         book.results[token] = None
-    return Response(202, None, {"Location": f"{_base(req)}/subscriptions/{sub}/operationresults/{token}?api-version={req.api_version}", **_retry(state)})
+    return Response(202, None, {"Location": f"{arm_base(req)}/subscriptions/{sub}/operationresults/{token}?api-version={req.api_version}", **poll_headers(state)})
 
 
 def cancel(state: State, req: Request, sub: str, rg: str, name: str) -> Response:
@@ -263,7 +252,7 @@ def what_if_start(state: State, req: Request, sub: str, rg: str, name: str) -> R
     token = uuid.uuid4().hex
     with state.lock:
         _book(state).results[token] = result
-    return Response(202, None, {"Location": f"{_base(req)}/subscriptions/{sub}/operationresults/{token}?api-version={req.api_version}", **_retry(state)})
+    return Response(202, None, {"Location": f"{arm_base(req)}/subscriptions/{sub}/operationresults/{token}?api-version={req.api_version}", **poll_headers(state)})
 
 
 def operation_result(state: State, req: Request, sub: str, token: str) -> Response:

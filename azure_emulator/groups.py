@@ -13,7 +13,7 @@ import re
 from typing import Any, Optional
 
 from . import deployments, rbac
-from .common import arm_base, json_body, paged, poll_headers, require_subscription
+from .common import arm_base, json_body, paged, poll_headers, require_subscription, tags_of
 from .store import State
 from .wire import Request, Response, arm_error, invalid_group_location, invalid_group_name, resource_group_not_found
 from .worldmodel import ResourceGroup
@@ -76,14 +76,6 @@ def get_resource_group(state: State, req: Request, sub: str, rg: str) -> Respons
         return Response(204) if req.method == "HEAD" else Response(200, body(existing))
 
 
-def _tags(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise arm_error("InvalidRequestContent", why=": tags must be an object of strings")
-    return {str(k): v for k, v in value.items()}
-
-
 def put_resource_group(state: State, req: Request, sub: str, rg: str) -> Response:
     """Create a group, or update an existing one's tags (200); its location cannot change."""
     with state.lock:
@@ -100,9 +92,9 @@ def put_resource_group(state: State, req: Request, sub: str, rg: str) -> Respons
         if existing is not None and existing.location.lower() != location:
             raise invalid_group_location(location, existing.location)
         if existing is None:
-            state.world.resource_groups[key] = ResourceGroup(rg, location, sub.lower(), _tags(sent.get("tags")))
+            state.world.resource_groups[key] = ResourceGroup(rg, location, sub.lower(), tags_of(sent.get("tags")))
             return Response(201, body(state.world.resource_groups[key]))
-        existing.tags = _tags(sent.get("tags"))
+        existing.tags = tags_of(sent.get("tags"))
         return Response(200, body(existing))
 
 
@@ -112,7 +104,7 @@ def patch_resource_group(state: State, req: Request, sub: str, rg: str) -> Respo
         rbac.require(state.world, req.principal, [(WRITE, group_id(sub.lower(), existing.name))])
         sent = json_body(req)
         if "tags" in sent:
-            existing.tags = _tags(sent["tags"])
+            existing.tags = tags_of(sent["tags"])
         return Response(200, body(existing))
 
 

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from . import operations, rbac, rules
-from .common import accepted_headers, json_body, now_iso, paged, require_registered, system_data
+from .common import accepted_headers, json_body, now_iso, object_of, paged, require_registered, system_data
 from .models import ML, MarketplaceSubscription, workspace_id
 from .serverless import catalog_model, project_for
 from .store import State
@@ -63,7 +63,7 @@ def put_subscription(state: State, req: Request, sub: str, rg: str, ws: str, nam
         if not SUB_NAME.match(name):
             raise user_error(f"Marketplace subscription name '{name}' is invalid: it must match ^[a-zA-Z0-9][a-zA-Z0-9\\-_]{{0,254}}$.",
                              "InvalidMarketplaceSubscriptionName")
-        model_id = str((body.get("properties") or {}).get("modelId") or "").strip()
+        model_id = str(object_of(body.get("properties"), "properties").get("modelId") or "").strip()
         if not model_id:
             raise required_field("properties.modelId")
         model = catalog_model(state, model_id)

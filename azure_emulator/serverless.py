@@ -9,7 +9,7 @@ import re
 from typing import Any, Optional
 
 from . import operations, rbac, rules
-from .common import accepted_headers, json_body, modified, now_iso, paged, require_project, require_registered, system_data
+from .common import accepted_headers, json_body, modified, now_iso, object_of, paged, require_project, require_registered, system_data, tags_of
 from .models import ML, ServerlessEndpoint, new_key, workspace_id
 from .regions import display
 from .store import State
@@ -82,14 +82,14 @@ def catalog_model(state: State, model_id: str) -> Model:
 
 def _checked_put(name: str, body: dict[str, Any]) -> tuple[str, str, str, Optional[str]]:
     """(location, model id, auth mode, content safety) of a PUT body, or Azure's 400."""
-    props = body.get("properties") or {}
+    props = object_of(body.get("properties"), "properties")
     if not PUT_NAME.match(name):
         raise user_error(f"Serverless endpoint name '{name}' is invalid: it must start with a letter and contain only letters, digits and "
                          "hyphens, at most 52 characters (^[a-zA-Z][a-zA-Z0-9-]{0,51}$).", "InvalidServerlessEndpointName")
     location = str(body.get("location") or "").replace(" ", "").lower()
     if not location:
         raise arm_error("LocationRequired")
-    model_id = str(((props.get("modelSettings") or {}).get("modelId")) or "").strip()
+    model_id = str(object_of(props.get("modelSettings"), "properties.modelSettings").get("modelId") or "").strip()
     if not model_id:
         offer = props.get("offer")
         if offer:
@@ -98,7 +98,7 @@ def _checked_put(name: str, body: dict[str, Any]) -> tuple[str, str, str, Option
     auth_mode = props.get("authMode") or "Key"
     if auth_mode not in AUTH_MODES:
         raise user_error(f"authMode '{auth_mode}' is not one of Key, AAD, KeyAndAAD.", "InvalidAuthMode")
-    safety = ((props.get("contentSafety") or {}).get("contentSafetyStatus")) or None
+    safety = object_of(props.get("contentSafety"), "properties.contentSafety").get("contentSafetyStatus") or None
     if safety is not None and safety not in ("Enabled", "Disabled"):
         raise user_error(f"contentSafetyStatus '{safety}' is not one of Enabled, Disabled.", "InvalidContentSafetyStatus")
     return location, model_id, auth_mode, safety
@@ -109,7 +109,7 @@ def put_endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name: s
     with state.lock:
         p = project_for(state, req, sub, rg, ws, f"{SE_TYPE}/write")
         location, model_id, auth_mode, safety = _checked_put(name, body)
-        tags = body.get("tags")
+        tags = None if body.get("tags") is None else tags_of(body["tags"])
         existing = rules.find(state, ServerlessEndpoint, f"{workspace_id(p.subscription, p.resource_group, p.name)}/serverlessEndpoints/{name}")
         if existing is not None:
             return _update(state, req, existing, model_id, location, tags, safety, auth_mode)
@@ -127,7 +127,7 @@ def put_endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name: s
             msub_id = msub.id
         ep = ServerlessEndpoint.new(
             p.subscription, p.resource_group, p.name, location, name, model.id if model.id.lower() == model_id.lower() else model_id,
-            system_data(req.principal, now_iso()), tags=dict(tags or {}), auth_mode=auth_mode, content_safety=safety or "Enabled",
+            system_data(req.principal, now_iso()), tags=tags or {}, auth_mode=auth_mode, content_safety=safety or "Enabled",
             marketplace_subscription_id=msub_id,
         )
         state.resources[ep.id.lower()] = ep
@@ -153,7 +153,7 @@ def _require_available(state: State, p: Project, model: Model, location: str, na
                              f"{model.id} in project '{p.name}'.", "ServerlessEndpointModelAlreadyDeployed", 409)
 
 
-def _update(state: State, req: Request, ep: ServerlessEndpoint, model_id: str, location: str, tags: Any, safety: Optional[str], auth_mode: str) -> Response:
+def _update(state: State, req: Request, ep: ServerlessEndpoint, model_id: str, location: str, tags: Optional[dict[str, str]], safety: Optional[str], auth_mode: str) -> Response:
     if ep.model_id.lower() != model_id.lower():
         raise user_error(f"The model of serverless endpoint '{ep.name}' is {ep.model_id}; it cannot be changed. Delete the endpoint and create it again.",
                          "ServerlessEndpointModelImmutable")
@@ -162,7 +162,7 @@ def _update(state: State, req: Request, ep: ServerlessEndpoint, model_id: str, l
     rules.not_deleting(ep, "Serverless endpoint")
     running = operations.running(state, ep.id)
     if tags is not None:
-        ep.tags = dict(tags)
+        ep.tags = tags
     if safety is not None:
         ep.content_safety = safety
     ep.auth_mode = auth_mode
@@ -188,7 +188,7 @@ def patch_endpoint(state: State, req: Request, sub: str, rg: str, ws: str, name:
         if ep.provisioning_state in ("Creating", "Updating", "Deleting"):
             raise operation_in_progress("Serverless endpoint", ep.name, ep.provisioning_state)
         if body.get("tags") is not None:
-            ep.tags = dict(body["tags"])
+            ep.tags = tags_of(body["tags"])
         ep.system_data = modified(req.principal, ep.system_data)
         ep.provisioning_state = "Updating"
         op = operations.start(state, "update", ep, ep.location)

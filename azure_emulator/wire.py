@@ -128,6 +128,11 @@ def operation_failed(error: dict[str, str]) -> ArmError:
     return ArmError(400, error.get("code", "UserError"), error.get("message", "The operation failed."))
 
 
+def operation_error(code: str, message: str, target: Optional[str] = None) -> dict[str, Any]:
+    """The error of a long-running operation (a status monitor's `error`, a deployment operation's)."""
+    return {"code": code, "message": message, **({"target": target} if target else {})}
+
+
 def being_deleted(what: str, name: str) -> ArmError:
     return arm_error("Conflict", message=f"{what} '{name}' is being deleted; retry when the deletion has finished.")
 

@@ -119,3 +119,16 @@ def test_a_second_identical_role_assignment_is_a_conflict(emu):
     response = arm_call("PUT", f"{existing['properties']['scope']}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
                         api_version="2022-04-01", body=body)
     assert (response.status_code, _error(response)) == (409, "RoleAssignmentExists")
+
+
+@pytest.mark.parametrize("body, why", [
+    ({"location": "eastus2", "tags": "oops", "properties": {"modelSettings": {"modelId": MISTRAL_MEDIUM}}}, "tags must be an object of strings"),
+    ({"location": "eastus2", "tags": {"n": 1}, "properties": {"modelSettings": {"modelId": MISTRAL_MEDIUM}}}, "tags must be an object of strings"),
+    ({"location": "eastus2", "properties": "x"}, "properties must be an object"),
+    ({"location": "eastus2", "properties": {"modelSettings": ["x"]}}, "properties.modelSettings must be an object"),
+])
+def test_a_malformed_body_is_400_never_500(emu, body, why):
+    """A 500 would be retried by the SDKs (with back-off); a malformed body is the caller's 400 at once."""
+    response = arm_call("PUT", project_path() + "/serverlessEndpoints/bad-body", body=body)
+    assert (response.status_code, _error(response)) == (400, "InvalidRequestContent")
+    assert why in response.json()["error"]["message"]

@@ -21,16 +21,6 @@ PARAMS = {"projectName": {"value": "contoso-chat"}, "modelId": {"value": MISTRAL
 RG = "rg-genai"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def deployment_routes() -> None:
-    """The deployments' routes, in the one URL table (a no-op once the table lists them)."""
-    from azure_emulator import deployments, urls
-    from azure_emulator.routes import route
-
-    if not any(r.handler is deployments.create for r in urls.ARM.routes):
-        urls.ARM.routes.extend(route(m, p, f, h, "Microsoft.Resources/deployments") for m, p, f, h in deployments.ROUTES)
-
-
 def client(principal: str | None = None) -> Any:
     return deployments_sdk.DeploymentsMgmtClient(credential(principal), SUB_GENAI)
 
@@ -131,3 +121,17 @@ def test_delete_forgets_the_deployment_not_its_resources(emu):
         c.deployments.get(RG, "gone")
     assert caught.value.error.code == "DeploymentNotFound"
     assert ml_client().serverless_endpoints.get("myserverless-text-1234ss").name == "myserverless-text-1234ss"
+
+
+def test_a_resource_the_provider_refuses_fails_the_deployment_it_never_hangs(emu):
+    """A malformed resource body (tags that are not an object of strings) is the provider's 400, and
+    the deployment ends Failed naming it: it never stays Running, and it can be deleted."""
+    template = copy.deepcopy(DOCS_TEMPLATE)
+    template["resources"][1]["tags"] = "oops"
+    c = client()
+    with pytest.raises(HttpResponseError) as caught:
+        c.deployments.begin_create_or_update(RG, "bad-tags", deployment(template), polling_interval=0).result()
+    assert "tags must be an object of strings" in str(caught.value)
+    assert c.deployments.get(RG, "bad-tags").properties.provisioning_state == "Failed"
+    c.deployments.begin_delete(RG, "bad-tags", polling_interval=0).result()
+    assert [d.name for d in c.deployments.list_by_resource_group(RG)] == []
