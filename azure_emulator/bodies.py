@@ -16,7 +16,7 @@ from .store import PACES, Config, Faults, Pace
 from .worldmodel import Lifecycle, read_lifecycle
 
 METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE", "HEAD")
-LRO_TYPES = ("serverlessEndpoints", "marketplaceSubscriptions")
+LRO_TYPES = ("serverlessEndpoints", "marketplaceSubscriptions", "foundryDeployments")
 LRO_KINDS = ("create", "update", "delete")
 PACE_KEYS = ("default", *LRO_TYPES)
 PROVISIONING_STATES = ("Succeeded", "Failed", "Creating", "Updating", "Deleting", "Canceled")

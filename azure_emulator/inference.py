@@ -55,7 +55,7 @@ def handle(state: State, req: Request) -> Response:
     known = {"/v1/chat/completions", "/chat/completions", "/models/chat/completions", "/info", "/models/info"}
     if path not in known:
         return inference_error(404, "NotFound", f"Route {req.method} {path} is not served by this endpoint. Use /v1/chat/completions, /chat/completions or /info.")
-    if not _authorized(req, keys):
+    if not authorized(req, keys):
         return inference_error(401, "Unauthorized", "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription.")
     if snapshot["provisioningState"] != "Succeeded" or snapshot["endpointState"] != "Online":
         return inference_error(
@@ -76,10 +76,16 @@ def handle(state: State, req: Request) -> Response:
     except (ValueError, UnicodeDecodeError):
         return inference_error(400, "invalid_request_error", "The request body is not valid JSON.")
     # /v1/chat/completions is Mistral's own route; the others are the Azure AI model inference API.
-    native = path == "/v1/chat/completions"
+    return answer(state, req, body, path == "/v1/chat/completions", model_name, snapshot["contentSafety"] == "Enabled", snapshot["id"])
+
+
+def answer(state: State, req: Request, body: Any, native: bool, model_name: str, filtered: bool, usage_key: str) -> Response:
+    """The chat model's answer to a request body (JSON or server-sent events), after the content
+    filter (when `filtered`) and the deployment's rate limits (counted under `usage_key`): what
+    every inference route, serverless or Foundry, answers with."""
     try:
         chat_request = chat.parse(body, native=native, extra_parameters=req.header("extra-parameters") or None)
-        if state.config.content_filter_trigger and state.config.content_filter_trigger in chat.prompt_text(chat_request) and snapshot["contentSafety"] == "Enabled":
+        if filtered and state.config.content_filter_trigger and state.config.content_filter_trigger in chat.prompt_text(chat_request):
             return inference_error(
                 400,
                 "content_filter",
@@ -87,16 +93,16 @@ def handle(state: State, req: Request) -> Response:
                 param="prompt",
             )
         cid, created = uuid.uuid4().hex, int(time.time())
-        answer = chat.complete(chat_request, model_name, cid, created)
+        completion = chat.complete(chat_request, model_name, cid, created)
         events = chat.chunks(chat_request, model_name, cid, created) if chat_request.stream else []
     except chat.ChatError as err:
         return _refusal(err)
-    limited = _rate_limit(state, snapshot["id"], answer["usage"]["total_tokens"])
+    limited = _rate_limit(state, usage_key, completion["usage"]["total_tokens"])
     if limited is not None:
         return limited
     if chat_request.stream:
         return Response(200, None, {"Cache-Control": "no-cache"}, stream=_sse(events), content_type="text/event-stream")
-    return Response(200, answer)
+    return Response(200, completion)
 
 
 def _refusal(err: chat.ChatError) -> Response:
@@ -106,7 +112,8 @@ def _refusal(err: chat.ChatError) -> Response:
     return inference_error(err.status, "invalid_request_error", err.message, param=err.param)
 
 
-def _authorized(req: Request, keys: dict[str, str]) -> bool:
+def authorized(req: Request, keys: dict[str, str]) -> bool:
+    """Whether the request carries one of the keys, as `api-key` or as `Authorization: Bearer <key>`."""
     valid = {k for k in keys.values() if k}
     candidates = [req.header("api-key"), req.header("Authorization")]
     for value in candidates:

@@ -101,8 +101,41 @@ class SaasResource:
                    publisher_id=publisher, offer_id=offer, plan_id=plan, created_at=created_at, **state)
 
 
-Resource = Union[ServerlessEndpoint, MarketplaceSubscription, SaasResource]
-KINDS: dict[str, type[Resource]] = {c.kind: c for c in (ServerlessEndpoint, MarketplaceSubscription, SaasResource)}
+@dataclass
+class FoundryDeployment:
+    """A model deployment of a Foundry resource (Microsoft.CognitiveServices/accounts/deployments)."""
+
+    kind: ClassVar[str] = "foundryDeployments"
+    id: str
+    name: str
+    subscription: str
+    resource_group: str
+    account: str
+    location: str  # the account's
+    model_format: str
+    model_name: str
+    model_version: str
+    sku_name: str
+    capacity: int
+    system_data: dict[str, str]
+    tags: dict[str, str] = field(default_factory=dict)
+    rai_policy_name: str = "Microsoft.DefaultV2"
+    version_upgrade_option: str = "OnceNewDefaultVersionAvailable"
+    provisioning_state: str = "Creating"
+
+    @classmethod
+    def new(cls, sub: str, rg: str, account: str, location: str, name: str, model: tuple[str, str, str], sku: tuple[str, int],
+            system_data: dict[str, str], **state: Any) -> FoundryDeployment:
+        """A deployment of `model` (format, name, version) on account `account` with `sku` (name, capacity)."""
+        return cls(
+            id=f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{account}/deployments/{name}", name=name,
+            subscription=sub, resource_group=rg, account=account, location=location, model_format=model[0], model_name=model[1],
+            model_version=model[2], sku_name=sku[0], capacity=sku[1], system_data=system_data, **state,
+        )
+
+
+Resource = Union[ServerlessEndpoint, MarketplaceSubscription, SaasResource, FoundryDeployment]
+KINDS: dict[str, type[Resource]] = {c.kind: c for c in (ServerlessEndpoint, MarketplaceSubscription, SaasResource, FoundryDeployment)}
 
 
 def _camel(name: str) -> str:
@@ -156,7 +189,7 @@ class Operation:
     subscription: str
     kind: str  # create | update | delete
     resource_id: str  # lower-case ARM id of the target
-    resource_type: str  # serverlessEndpoints | marketplaceSubscriptions
+    resource_type: str  # serverlessEndpoints | marketplaceSubscriptions | foundryDeployments
     started: float  # time.monotonic()
     pace: Pace
     interval: float = 0.0  # seconds between polls the operation advertises (Retry-After)

@@ -12,14 +12,14 @@ import time
 import uuid
 from typing import Optional
 
-from . import rules
-from .models import MarketplaceSubscription, Operation, ServerlessEndpoint
+from . import foundry, rules
+from .models import FoundryDeployment, MarketplaceSubscription, Operation, ServerlessEndpoint
 from .store import State
 
 RUNNING = "InProgress"
 
 
-def start(state: State, kind: str, resource: ServerlessEndpoint | MarketplaceSubscription, location: str) -> Operation:
+def start(state: State, kind: str, resource: ServerlessEndpoint | MarketplaceSubscription | FoundryDeployment, location: str) -> Operation:
     """Start `kind` (create | update | delete) on a resource, failing later if a fault rule says so."""
     config = state.config
     interval = config.retry_after_ms / 1000 if config.retry_after_ms is not None else float(config.retry_after)
@@ -44,6 +44,12 @@ def running(state: State, resource_id: str) -> Optional[Operation]:
     """The latest operation running on the resource, if any."""
     ops = state.running.get(resource_id.lower())
     return ops[-1] if ops else None
+
+
+def running_under(state: State, parent_id: str) -> Optional[Operation]:
+    """An operation running on any resource beneath `parent_id` (a Foundry account's deployments)."""
+    prefix = parent_id.lower() + "/"
+    return next((ops[-1] for rid, ops in state.running.items() if ops and rid.startswith(prefix)), None)
 
 
 def observe(state: State, op: Operation) -> None:
@@ -85,26 +91,28 @@ def settle(state: State, op: Operation) -> None:
     resource = state.resources.get(op.resource_id)
     if isinstance(resource, MarketplaceSubscription) and op.kind in ("create", "update") and op.error is None:
         op.error = rules.purchase_refusal(state, resource)
+    if isinstance(resource, FoundryDeployment) and op.kind == "create" and op.error is None:
+        op.error = foundry.late_refusal(state, resource)
     if op.error is not None:
         op.status = "Failed"
-        if isinstance(resource, (ServerlessEndpoint, MarketplaceSubscription)):
+        if isinstance(resource, (ServerlessEndpoint, MarketplaceSubscription, FoundryDeployment)):
             _failed(resource, op.kind)
     else:
         op.status = "Succeeded"
-        if isinstance(resource, (ServerlessEndpoint, MarketplaceSubscription)):
+        if isinstance(resource, (ServerlessEndpoint, MarketplaceSubscription, FoundryDeployment)):
             _succeeded(state, resource, op.kind)
     state.save()
 
 
-def _failed(resource: ServerlessEndpoint | MarketplaceSubscription, kind: str) -> None:
+def _failed(resource: ServerlessEndpoint | MarketplaceSubscription | FoundryDeployment, kind: str) -> None:
     resource.provisioning_state = "Failed"
     if isinstance(resource, ServerlessEndpoint):
         resource.endpoint_state = {"create": "CreationFailed", "delete": "DeletionFailed"}.get(kind, resource.endpoint_state)
-    elif kind == "create":
+    elif isinstance(resource, MarketplaceSubscription) and kind == "create":
         resource.status = "Unsubscribed"
 
 
-def _succeeded(state: State, resource: ServerlessEndpoint | MarketplaceSubscription, kind: str) -> None:
+def _succeeded(state: State, resource: ServerlessEndpoint | MarketplaceSubscription | FoundryDeployment, kind: str) -> None:
     if kind == "delete":
         del state.resources[resource.id.lower()]
         if isinstance(resource, MarketplaceSubscription):
@@ -113,6 +121,6 @@ def _succeeded(state: State, resource: ServerlessEndpoint | MarketplaceSubscript
     resource.provisioning_state = "Succeeded"
     if isinstance(resource, ServerlessEndpoint):
         resource.endpoint_state = rules.online_state(state, resource)
-    else:
+    elif isinstance(resource, MarketplaceSubscription):
         resource.status = "Subscribed"
         rules.after_subscribe(state, resource)

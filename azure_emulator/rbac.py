@@ -40,6 +40,11 @@ def allowed(world: World, object_id: str, action: str, scope: str) -> bool:
     return any(role.permits(action) for role in roles_for(world, object_id, scope))
 
 
+def allowed_data(world: World, object_id: str, action: str, scope: str) -> bool:
+    """Whether the principal may do a data action (an Entra-authenticated inference call)."""
+    return any(role.permits_data(action) for role in roles_for(world, object_id, scope))
+
+
 def require(world: World, principal: Principal, checks: Iterable[tuple[str, str]]) -> None:
     """Raise AuthorizationFailed for the first (action, scope) the principal may not do."""
     for action, scope in checks:

@@ -16,6 +16,8 @@ from .workspaces import workspace_body
 
 PROVIDER_TYPES = {
     "microsoft.machinelearningservices": (ML, ["workspaces", "workspaces/serverlessEndpoints", "workspaces/marketplaceSubscriptions", "locations/mfeOperationsStatus", "locations/mfeOperationResults"]),
+    "microsoft.cognitiveservices": ("Microsoft.CognitiveServices", ["accounts", "accounts/deployments", "accounts/models", "locations/models",
+                                                                     "locations/operationResults"]),
     "microsoft.saas": ("Microsoft.SaaS", ["resources", "saasresources", "operations"]),
     "microsoft.marketplaceordering": ("Microsoft.MarketplaceOrdering", ["agreements", "offerTypes"]),
     "microsoft.authorization": ("Microsoft.Authorization", ["roleAssignments", "roleDefinitions", "permissions"]),

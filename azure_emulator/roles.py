@@ -26,6 +26,10 @@ class RoleDefinition:
     def permits(self, action: str) -> bool:
         return any(_match(p, action) for p in self.actions) and not any(_match(p, action) for p in self.not_actions)
 
+    def permits_data(self, action: str) -> bool:
+        """A data action (the data plane's: an inference call with an Entra token)."""
+        return any(_match(p, action) for p in self.data_actions) and not any(_match(p, action) for p in self.not_data_actions)
+
 
 @lru_cache(maxsize=4096)
 def _pattern(pattern: str) -> re.Pattern[str]:
@@ -40,6 +44,7 @@ def _match(pattern: str, action: str) -> bool:
 
 
 _MLS = "Microsoft.MachineLearningServices"
+_CS = "Microsoft.CognitiveServices"
 
 BUILTIN_ROLES = [
     RoleDefinition(
@@ -105,5 +110,66 @@ BUILTIN_ROLES = [
             "Microsoft.CognitiveServices/accounts/ContentSafety/*",
             "Microsoft.CognitiveServices/accounts/MaaS/*",
         ],
+    ),
+    # The Cognitive Services roles (Foundry resources): who may deploy models (accounts/deployments/write),
+    # read keys (accounts/listKeys/action) and call models with an Entra token (data actions).
+    RoleDefinition(
+        id="25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68",
+        name="Cognitive Services Contributor",
+        description="Lets you create, read, update, delete and manage keys of Cognitive Services.",
+        actions=[
+            "Microsoft.Authorization/*/read", f"{_CS}/*", "Microsoft.Features/features/read", "Microsoft.Features/providers/features/read",
+            "Microsoft.Features/providers/features/register/action", "Microsoft.Insights/alertRules/*", "Microsoft.Insights/diagnosticSettings/*",
+            "Microsoft.Insights/logDefinitions/read", "Microsoft.Insights/metricdefinitions/read", "Microsoft.Insights/metrics/read",
+            "Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*", "Microsoft.Resources/deployments/operations/read",
+            "Microsoft.Resources/subscriptions/operationresults/read", "Microsoft.Resources/subscriptions/read",
+            "Microsoft.Resources/subscriptions/resourcegroups/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*",
+        ],
+    ),
+    RoleDefinition(
+        id="a97b65f3-24c7-4388-baec-2e87135dc908",
+        name="Cognitive Services User",
+        description="Lets you read and list keys of Cognitive Services.",
+        actions=[
+            f"{_CS}/*/read", f"{_CS}/accounts/listkeys/action", "Microsoft.Insights/alertRules/read", "Microsoft.Insights/diagnosticSettings/read",
+            "Microsoft.Insights/logDefinitions/read", "Microsoft.Insights/metricdefinitions/read", "Microsoft.Insights/metrics/read",
+            "Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/operations/read",
+            "Microsoft.Resources/subscriptions/operationresults/read", "Microsoft.Resources/subscriptions/read",
+            "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*",
+        ],
+        data_actions=[f"{_CS}/*"],
+    ),
+    RoleDefinition(
+        id="a001fd3d-188f-4b5d-821b-7da978bf7442",
+        name="Cognitive Services OpenAI Contributor",
+        description="Full access including the ability to fine-tune, deploy and generate text",
+        actions=[
+            f"{_CS}/*/read", f"{_CS}/accounts/deployments/write", f"{_CS}/accounts/deployments/delete", f"{_CS}/accounts/raiPolicies/read",
+            f"{_CS}/accounts/raiPolicies/write", f"{_CS}/accounts/raiPolicies/delete", f"{_CS}/accounts/commitmentplans/read",
+            f"{_CS}/accounts/commitmentplans/write", f"{_CS}/accounts/commitmentplans/delete", "Microsoft.Authorization/roleAssignments/read",
+            "Microsoft.Authorization/roleDefinitions/read",
+        ],
+        data_actions=[f"{_CS}/accounts/OpenAI/*"],
+    ),
+    RoleDefinition(
+        id="5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
+        name="Cognitive Services OpenAI User",
+        description="Ability to view files, models, deployments. Readers can't make any changes They can inference and create images",
+        actions=[f"{_CS}/*/read", "Microsoft.Authorization/roleAssignments/read", "Microsoft.Authorization/roleDefinitions/read"],
+        data_actions=[
+            f"{_CS}/accounts/OpenAI/*/read", f"{_CS}/accounts/OpenAI/engines/completions/action", f"{_CS}/accounts/OpenAI/engines/search/action",
+            f"{_CS}/accounts/OpenAI/engines/generate/action", f"{_CS}/accounts/OpenAI/deployments/audio/action",
+            f"{_CS}/accounts/OpenAI/deployments/search/action", f"{_CS}/accounts/OpenAI/deployments/completions/action",
+            f"{_CS}/accounts/OpenAI/deployments/chat/completions/action", f"{_CS}/accounts/OpenAI/deployments/extensions/chat/completions/action",
+            f"{_CS}/accounts/OpenAI/deployments/embeddings/action", f"{_CS}/accounts/OpenAI/images/generations/action",
+        ],
+    ),
+    RoleDefinition(
+        id="53ca6127-db72-4b80-b1b0-d745d6d5456d",
+        name="Azure AI User",  # renamed Foundry User; the id is unchanged
+        description="Grants reader access to AI projects, reader access to AI accounts, and data actions for an AI project.",
+        actions=[f"{_CS}/*/read", "Microsoft.Authorization/*/read", f"{_CS}/accounts/listkeys/action", "Microsoft.Resources/deployments/*",
+                 "Microsoft.Resources/subscriptions/resourceGroups/read"],
+        data_actions=[f"{_CS}/*"],
     ),
 ]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Optional, TypeVar
 
 from .common import now_iso
-from .models import MarketplaceSubscription, Resource, SaasResource, ServerlessEndpoint, workspace_id
+from .models import FoundryDeployment, MarketplaceSubscription, Resource, SaasResource, ServerlessEndpoint, workspace_id
 from .store import State
 from .wire import being_deleted, deployment_not_available
 from .worldmodel import Model
 
-R = TypeVar("R", ServerlessEndpoint, MarketplaceSubscription, SaasResource)
+R = TypeVar("R", ServerlessEndpoint, MarketplaceSubscription, SaasResource, FoundryDeployment)
 
 
 def children(state: State, cls: type[R], sub: str, rg: str, ws: str) -> list[R]:
@@ -59,22 +59,23 @@ def require_deployable(model: Model) -> None:
 
 def purchase_refusal(state: State, msub: MarketplaceSubscription) -> Optional[dict[str, str]]:
     """Why Marketplace refuses the purchase (checked when the purchase completes), or None."""
-    sub = state.world.subscriptions[msub.subscription]
     model = state.world.model(msub.model_id)
-    prefix = "Error occurred when subscribing to Marketplace: "
+    why = marketplace_refusal(state, msub.subscription, model.offer if model else "")
+    return None if why is None else {"code": "UserError", "message": "Error occurred when subscribing to Marketplace: " + why}
+
+
+def marketplace_refusal(state: State, subscription: str, offer: str) -> Optional[str]:
+    """Why Marketplace refuses a purchase of `offer` by the subscription (None: it does not), in Azure's
+    words: the billing country, the payment method, the enrollment's policy."""
+    sub = state.world.subscriptions[subscription]
     if sub.billing_country not in state.world.eligible_countries:
-        return {
-            "code": "UserError",
-            "message": prefix + f"Cannot fetch offer information for offer '{model.offer if model else ''}'. "
-            f"AvailabilityNotInRegion: Product is not available in region: {sub.billing_country}",
-        }
-    eligibility = prefix + "Marketplace Subscription purchase eligibility check failed, error message ["
+        return f"Cannot fetch offer information for offer '{offer}'. AvailabilityNotInRegion: Product is not available in region: {sub.billing_country}"
+    eligibility = "Marketplace Subscription purchase eligibility check failed, error message ["
     if not sub.payment_method:
-        return {"code": "UserError", "message": eligibility + "Purchase failed because there is no valid payment method associated with "
-                "this Azure subscription. Add a valid payment method and try again.]"}
+        return eligibility + "Purchase failed because there is no valid payment method associated with this Azure subscription. Add a valid payment method and try again.]"
     if sub.marketplace_purchases == "forbidden":
-        return {"code": "UserError", "message": eligibility + "The enrollment for this subscription doesn't allow purchase of marketplace "
-                "products. Ask your enrollment administrator to enable Azure Marketplace purchases.]"}
+        return eligibility + ("The enrollment for this subscription doesn't allow purchase of marketplace products. Ask your enrollment "
+                              "administrator to enable Azure Marketplace purchases.]")
     return None
 
 

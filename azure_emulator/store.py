@@ -13,7 +13,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
-from .models import KINDS, Operation, Pace, Resource, SaasResource, ServerlessEndpoint, from_record, to_record
+from .models import KINDS, MarketplaceSubscription, Operation, Pace, Resource, SaasResource, ServerlessEndpoint, from_record, to_record
 from .wire import Request, Response
 from .world import load_world
 from .worldmodel import World
@@ -89,6 +89,7 @@ class State:
         }
         self.throttle: dict[tuple[str, str, str], tuple[float, float]] = {}
         self.inference_usage: dict[str, list[tuple[float, int]]] = {}
+        self.account_keys: dict[str, dict[str, str]] = {}  # Foundry accounts' key1/key2, by lower-case account id
 
     # -- operations ------------------------------------------------------------------------
     def injected_failure(self, resource_type: str, name: str, kind: str) -> Optional[dict[str, str]]:
@@ -115,10 +116,11 @@ class State:
 
     # -- persistence -----------------------------------------------------------------------
     def _persistent(self) -> dict[str, Any]:
-        """What the state file keeps: resources and provider registrations."""
+        """What the state file keeps: resources, provider registrations and the Foundry accounts' keys."""
         return {
             "resources": [to_record(r) for r in self.resources.values()],
             "providers": [{"subscription": s, "namespace": ns, "state": st} for (s, ns), st in self.providers.items()],
+            "accountKeys": {aid: dict(keys) for aid, keys in self.account_keys.items()},
         }
 
     def dump(self) -> dict[str, Any]:
@@ -150,9 +152,10 @@ class State:
             self.resources = {r["id"].lower(): from_record(r) for r in data.get("resources", [])}
             for p in data.get("providers", []):
                 self.providers[(p["subscription"], p["namespace"])] = p["state"]
+            self.account_keys = {aid: dict(keys) for aid, keys in data.get("accountKeys", {}).items()}
             # Operations that were running when the emulator stopped have finished by now.
             for r in list(self.resources.values()):
-                if isinstance(r, SaasResource) or r.provisioning_state not in ("Creating", "Updating", "Deleting"):
+                if isinstance(r, SaasResource) or r.provisioning_state not in ("Creating", "Updating", "Deleting", "Accepted"):
                     continue
                 if r.provisioning_state == "Deleting":
                     del self.resources[r.id.lower()]
@@ -160,7 +163,7 @@ class State:
                 r.provisioning_state = "Succeeded"
                 if isinstance(r, ServerlessEndpoint):
                     r.endpoint_state = "Online"
-                else:
+                elif isinstance(r, MarketplaceSubscription):
                     r.status = "Subscribed"
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from . import arm, authz, benign, control, deployments, graph, groups, hosts, identity, inference, lro, marketplace, metadata, registry, resources, serverless, workspaces
+from . import arm, authz, benign, cognitiveservices, control, deployments, foundry_inference, graph, groups, hosts, identity, inference, lro, marketplace, metadata, registry, resources, serverless, workspaces
 from .routes import AUTHZ, MLS_LOCATION, REGISTRY, RG, SUB, WS, Table, route
 from .store import State
 from .wire import Request, Response
@@ -19,6 +19,11 @@ from .wire import Request, Response
 _SES = WS + r"/serverlessendpoints"
 _MSUBS = WS + r"/marketplacesubscriptions"
 _MODELS = REGISTRY + r"/models"
+_CS = r"/providers/microsoft\.cognitiveservices"
+_ACCOUNT = RG + _CS + r"/accounts/(?P<account>[^/]+)"
+_CS_DEPLOYMENTS = _ACCOUNT + r"/deployments"
+_CS_LOCATION = SUB + _CS + r"/locations/(?P<loc>[^/]+)"
+_CSD = "cognitiveservices-deployments"
 
 ARM = Table([
     route("GET", r"/subscriptions", "resources", resources.list_subscriptions, "subscriptions"),
@@ -58,6 +63,26 @@ ARM = Table([
     route("POST", _SES + r"/(?P<name>[^/]+)/listkeys", "serverless", serverless.list_keys, "listKeys"),
     route("POST", _SES + r"/(?P<name>[^/]+)/regeneratekeys", "serverless", serverless.regenerate_keys, "regenerateKeys"),
     *(route(methods, path, family, handler, "Microsoft.Resources/deployments") for methods, path, family, handler in deployments.ROUTES),
+    route("GET", SUB + _CS + r"/accounts", "cognitiveservices", cognitiveservices.list_accounts, "accounts"),
+    route("GET", RG + _CS + r"/accounts", "cognitiveservices", cognitiveservices.list_accounts, "accounts"),
+    route("GET", _ACCOUNT, "cognitiveservices", cognitiveservices.get_account, "accounts"),
+    route("POST", _ACCOUNT + r"/listkeys", "cognitiveservices", cognitiveservices.list_keys, "accounts/listKeys"),
+    route("POST", _ACCOUNT + r"/regeneratekey", "cognitiveservices", cognitiveservices.regenerate_key, "accounts/regenerateKey"),
+    route("GET", _ACCOUNT + r"/models", _CSD, cognitiveservices.list_account_models, "accounts/models"),
+    route("GET", _CS_LOCATION + r"/models", _CSD, cognitiveservices.list_location_models, "locations/models"),
+    route("GET", _CS_LOCATION + r"/operationresults/(?P<op>[^/]+)", _CSD, cognitiveservices.operation_result, "locations/operationResults"),
+    route("GET", _CS_DEPLOYMENTS, _CSD, cognitiveservices.list_deployments, "accounts/deployments"),
+    route("GET", _CS_DEPLOYMENTS + r"/(?P<name>[^/]+)", _CSD, cognitiveservices.get_deployment, "accounts/deployments"),
+    route("PUT", _CS_DEPLOYMENTS + r"/(?P<name>[^/]+)", _CSD, cognitiveservices.put_deployment, "accounts/deployments"),
+    route("PATCH", _CS_DEPLOYMENTS + r"/(?P<name>[^/]+)", _CSD, cognitiveservices.patch_deployment, "accounts/deployments"),
+    route("DELETE", _CS_DEPLOYMENTS + r"/(?P<name>[^/]+)", _CSD, cognitiveservices.delete_deployment, "accounts/deployments"),
+])
+# A Foundry resource's inference routes (on its custom subdomain's hosts); `action` is the data action
+# an Entra-token caller needs.
+FOUNDRY = Table([
+    route("POST", r"/models/chat/completions", "foundry", foundry_inference.models_chat, foundry_inference.MAAS_ACTION),
+    route("POST", r"/openai/v1/chat/completions", "foundry", foundry_inference.v1_chat, foundry_inference.OPENAI_ACTION),
+    route("POST", r"/openai/deployments/(?P<name>[^/]+)/chat/completions", "foundry", foundry_inference.deployment_chat, foundry_inference.OPENAI_ACTION),
 ])
 REGISTRY_DISCOVERY = Table([
     route("GET", r"/registrymanagement/v1\.0/registries/(?P<registry>[^/]+)/discovery", "registry-discovery", registry.discover, "registryDiscovery"),
@@ -116,6 +141,7 @@ SERVICES = [
     Service("identity", lambda s, r, c: identity.imds(s, r), None, _p(r"^/metadata/identity/oauth2/token$")),
     Service("graph", lambda s, r, c: graph.handle(s, r), hosts.GRAPH, _p(r"^/v1\.0/")),
     Service("inference", lambda s, r, c: inference.handle(s, r), hosts.INFERENCE),
+    Service("inference", lambda s, r, c: foundry_inference.handle(s, r, FOUNDRY), hosts.FOUNDRY),
     Service("registry", _registry, hosts.REGISTRY,
             _p(r"^/(registrymanagement|mferp/managementfrontend)/")),
     Service("control", lambda s, r, c: control.handle(s, r, c.reload_world), None, _p(r"^/_emulator(/|$)")),

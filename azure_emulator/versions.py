@@ -32,11 +32,21 @@ DEPLOYMENTS = frozenset({
     "2019-10-01", "2020-06-01", "2020-08-01", "2020-10-01", "2021-01-01", "2021-04-01", "2022-09-01", "2023-07-01",
     "2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01", "2025-04-01", "2026-06-01",
 })
+# Microsoft.CognitiveServices: every published version for accounts; deployments (and the model lists
+# and operation results that come with them) first appeared in 2021-10-01.
+COGNITIVE_SERVICES = frozenset({
+    "2016-02-01-preview", "2017-04-18", "2021-04-30", "2021-10-01", "2022-03-01", "2022-10-01", "2022-12-01", "2023-05-01",
+    "2023-10-01-preview", "2024-04-01-preview", "2024-06-01-preview", "2024-10-01", "2025-04-01-preview", "2025-06-01", "2025-07-01-preview",
+    "2025-09-01", "2025-10-01-preview", "2025-12-01", "2026-01-15-preview", "2026-03-01", "2026-03-15-preview", "2026-05-01",
+    "2026-05-15-preview", "2026-07-01", "2026-07-15-preview", "2026-09-01", "2026-09-15-preview",
+})
+COGNITIVE_DEPLOYMENTS = frozenset(v for v in COGNITIVE_SERVICES if v >= "2021-10-01")
 REGISTRY_DISCOVERY = frozenset({"v1.0"})
 REGISTRY = frozenset({"2021-10-01-dataplanepreview"})  # what azure-ai-ml pins for registry reads
 FAMILIES: dict[str, Optional[frozenset[str]]] = {
     "mls": MLS, "serverless": SERVERLESS, "authz": AUTHZ, "resources": RESOURCES, "deployments": DEPLOYMENTS,
-    "registry-discovery": REGISTRY_DISCOVERY, "registry": REGISTRY,
+    "registry-discovery": REGISTRY_DISCOVERY, "registry": REGISTRY, "cognitiveservices": COGNITIVE_SERVICES,
+    "cognitiveservices-deployments": COGNITIVE_DEPLOYMENTS,
 }
 _DATE = re.compile(r"^(20\d\d)-(\d\d)-(\d\d)(-preview|-beta|-alpha|-privatepreview)?$")
 

@@ -13,6 +13,7 @@ import uuid
 from importlib import resources
 from typing import Any, Optional
 
+from . import worldfoundry
 from .roles import BUILTIN_ROLES, RoleDefinition
 from .worldmodel import (LIFECYCLE_STAGES, MAX_VERSION, Group, Hub, Lifecycle, Model, Principal, Project, ResourceGroup, RoleAssignment, Subscription, World,
                          gen_id, read_lifecycle)
@@ -23,7 +24,7 @@ __all__ = ["DEFAULT_WORLD", "LIFECYCLE_STAGES", "MAX_DEPTH", "MAX_WORLD_BYTES", 
 
 DEFAULT_WORLD = "default_world.yaml"
 PRINCIPAL_KINDS = ("service_principal", "user", "managed_identity")
-MS_PROVIDERS = ("Microsoft.MachineLearningServices", "Microsoft.SaaS", "Microsoft.MarketplaceOrdering")
+MS_PROVIDERS = ("Microsoft.MachineLearningServices", "Microsoft.SaaS", "Microsoft.MarketplaceOrdering", "Microsoft.CognitiveServices")
 MAX_WORLD_BYTES = 1024 * 1024  # 1 MiB: the built-in world is 5 KB
 
 
@@ -107,7 +108,7 @@ class _Builder:
             data,
             "",
             ("tenant", "subscriptions", "principals", "groups", "role_definitions", "role_assignments", "models", "marketplace",
-             "reserved_endpoint_names"),
+             "reserved_endpoint_names", "foundry_models"),
         )
         tenant = self._map(data.get("tenant") or {}, "tenant")
         self._keys(tenant, "tenant", ("id", "domain"))
@@ -132,6 +133,7 @@ class _Builder:
         self._role_definitions(data, world)
         self._role_assignments(data, world)
         self._models(data, world)
+        worldfoundry.read_models(self, data, world)
         self._reserved_names(data, world)
         market = self._map(data.get("marketplace") or {}, "marketplace")
         self._keys(market, "marketplace", ("eligible_countries",))
@@ -148,7 +150,8 @@ class _Builder:
         for i, raw in enumerate(self._list(data, "subscriptions", "")):
             path = f"subscriptions[{i}]"
             raw = self._map(raw, path)
-            self._keys(raw, path, ("id", "name", "billing_country", "payment_method", "marketplace_purchases", "providers", "resource_groups"))
+            self._keys(raw, path, ("id", "name", "billing_country", "payment_method", "marketplace_purchases", "providers", "resource_groups",
+                                   "foundry_quota"))
             sub_id = str(raw.get("id") or gen_id("sub", str(i))).lower()
             if not _is_guid(sub_id):
                 self.problem(f"{path}.id", f"'{sub_id}' is not a GUID (Azure subscription ids are GUIDs)")
@@ -169,15 +172,17 @@ class _Builder:
                 providers=providers,
             )
             world.subscriptions[sub_id] = sub
+            worldfoundry.read_quota(self, raw.get("foundry_quota"), f"{path}.foundry_quota", sub)
             for j, rg_raw in enumerate(self._list(raw, "resource_groups", path)):
                 rpath = f"{path}.resource_groups[{j}]"
                 rg_raw = self._map(rg_raw, rpath)
-                self._keys(rg_raw, rpath, ("name", "location", "hubs"))
+                self._keys(rg_raw, rpath, ("name", "location", "hubs", "foundry_accounts"))
                 if not rg_raw.get("name"):
                     self.problem(f"{rpath}.name", "a resource group needs a name")
                     continue
                 rg = ResourceGroup(str(rg_raw["name"]), _region(rg_raw.get("location", "eastus2")), sub_id)
                 world.resource_groups[(sub_id, rg.name.lower())] = rg
+                worldfoundry.read_accounts(self, rg_raw, rpath, sub_id, rg.name, rg.location, world)
                 for k, hub_raw in enumerate(self._list(rg_raw, "hubs", rpath)):
                     hpath = f"{rpath}.hubs[{k}]"
                     hub_raw = self._map(hub_raw, hpath)
@@ -260,7 +265,7 @@ class _Builder:
         for i, raw in enumerate(self._list(data, "role_assignments", "")):
             path = f"role_assignments[{i}]"
             raw = self._map(raw, path)
-            self._keys(raw, path, ("principal", "role", "scope", "subscription", "resource_group", "workspace", "id"))
+            self._keys(raw, path, ("principal", "role", "scope", "subscription", "resource_group", "workspace", "account", "id"))
             who = str(raw.get("principal", ""))
             if who not in by_name:
                 hint = difflib.get_close_matches(who, list(by_name), n=1, cutoff=0.5)
@@ -284,6 +289,8 @@ class _Builder:
                     scope += f"/resourceGroups/{raw['resource_group']}"
                     if raw.get("workspace"):
                         scope += f"/providers/Microsoft.MachineLearningServices/workspaces/{raw['workspace']}"
+                    elif raw.get("account"):
+                        scope += f"/providers/Microsoft.CognitiveServices/accounts/{raw['account']}"
             oid, ptype = by_name[who]
             world.role_assignments.append(
                 RoleAssignment(

@@ -180,6 +180,49 @@ class Subscription:
     payment_method: bool
     marketplace_purchases: str  # allowed | forbidden
     providers: dict[str, str]  # namespace -> Registered | NotRegistered
+    # Foundry quota limits that differ from the catalog's: region -> usage name -> limit
+    foundry_quota: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class FoundryModel:
+    """One version of a model in the Foundry catalog (Microsoft.CognitiveServices), with the
+    deployment SKUs it takes and the regions of each."""
+
+    name: str
+    version: str
+    skus: dict[str, list[str]]  # SKU name -> regions
+    format: str = "Mistral AI"
+    publisher: str = "Mistral AI"
+    default: bool = True  # the version a deployment gets when it names none
+    marketplace: bool = True  # a partner model bought through Azure Marketplace (False: sold directly by Azure)
+    capacity: tuple[int, int, int] = (1, 1, 1)  # default, minimum, maximum of one deployment
+    quota: int = 10  # the limit per subscription and region of its usage, unless the subscription says otherwise
+    lifecycle: str = "GenerallyAvailable"  # Preview | GenerallyAvailable | Deprecating | Deprecated
+    capabilities: dict[str, str] = field(default_factory=lambda: {"chatCompletion": "true"})
+
+    def usage_name(self, sku: str) -> str:
+        return f"AIServices.{sku}.{self.name}"
+
+    def regions(self) -> set[str]:
+        return {r for regions in self.skus.values() for r in regions}
+
+
+@dataclass
+class FoundryAccount:
+    """A Foundry resource (Microsoft.CognitiveServices/accounts, kind AIServices)."""
+
+    name: str
+    subscription: str
+    resource_group: str
+    location: str
+    subdomain: str  # customSubDomainName: its hosts are {subdomain}.services.ai.azure.com and friends
+    disable_local_auth: bool = False
+    rai_policies: list[str] = field(default_factory=list)  # its custom content filters (raiPolicies), besides Azure's defaults
+
+    @property
+    def id(self) -> str:
+        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/Microsoft.CognitiveServices/accounts/{self.name}"
 
 
 @dataclass
@@ -199,6 +242,8 @@ class World:
     source: str = "<default world>"
     # Endpoint names taken in a region by endpoints of other tenants: never listed, refused on create.
     reserved_endpoint_names: dict[str, set[str]] = field(default_factory=dict)  # region -> lower-case names
+    accounts: dict[tuple[str, str, str], FoundryAccount] = field(default_factory=dict)  # (sub, rg lower, name lower)
+    foundry_models: list[FoundryModel] = field(default_factory=list)
 
     def default_principal(self) -> Principal:
         for p in self.principals.values():
@@ -241,3 +286,10 @@ class World:
 
     def name_reserved(self, region: str, name: str) -> bool:
         return name.lower() in self.reserved_endpoint_names.get(region.lower(), set())
+
+    def account_by_subdomain(self, subdomain: str) -> Optional[FoundryAccount]:
+        return next((a for a in self.accounts.values() if a.subdomain.lower() == subdomain.lower()), None)
+
+    def foundry_catalog(self, location: str) -> list[FoundryModel]:
+        """The Foundry models a region offers (some SKU of theirs is there), by name then version."""
+        return sorted((m for m in self.foundry_models if location in m.regions()), key=lambda m: (m.name.lower(), m.version))
