@@ -32,6 +32,8 @@ SEED_FIELDS = {
     "marketplaceSubscriptions": ("kind", "name", "subscription", "resource_group", "workspace", "model_id", "status", "provisioning_state"),
     "serverlessEndpoints": ("kind", "name", "subscription", "resource_group", "workspace", "model_id", "tags", "content_safety",
                             "provisioning_state", "endpoint_state", "marketplace_subscription_id"),
+    "foundryDeployments": ("kind", "name", "subscription", "resource_group", "account", "model_format", "model_name", "model_version", "sku_name",
+                           "capacity", "tags", "provisioning_state"),
 }
 IMMUTABLE = ("id", "kind", "name", "subscription", "resourceGroup", "workspace")  # a record's identity (and its key)
 
@@ -228,16 +230,19 @@ def seed(data: dict[str, Any]) -> dict[str, Any]:
     """The seed body, checked for shape (the world's subscriptions and projects are checked by the caller)."""
     mapping(data, "", required=("kind",))
     kind = text(data["kind"], "kind", tuple(SEED_FIELDS))
-    mapping(data, "", SEED_FIELDS[kind], required=("name",) if kind == "saas" else ("name", "workspace", "model_id"))
+    required = {"saas": ("name",), "foundryDeployments": ("name", "account", "model_name")}.get(kind, ("name", "workspace", "model_id"))
+    mapping(data, "", SEED_FIELDS[kind], required=required)
     name(data["name"], "name")
     if "subscription" in data:
         text(data["subscription"], "subscription", limit=100)
-    for key in ("resource_group", "workspace"):
+    for key in ("resource_group", "workspace", "account"):
         if key in data:
             name(data[key], key)
-    for key in ("model_id", "publisher", "offer", "plan"):
+    for key in ("model_id", "publisher", "offer", "plan", "model_format", "model_name", "model_version", "sku_name"):
         if key in data:
             text(data[key], key)
+    if "capacity" in data:
+        number(data["capacity"], "capacity", 0, 1_000_000, integer=True)
     if "tags" in data:
         string_map(data["tags"], "tags")
     if "status" in data:

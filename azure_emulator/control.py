@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 
 from . import bodies
 from .bodies import BodyError
-from .models import MarketplaceSubscription, Resource, SaasResource, ServerlessEndpoint, from_record, to_record
+from .models import FoundryDeployment, MarketplaceSubscription, Resource, SaasResource, ServerlessEndpoint, from_record, to_record
 from .store import Faults, State
 from .wire import Request, Response, plain_error
 from .world import WorldError, decode_world, load_world
@@ -216,6 +216,14 @@ def _seed(state: State, b: dict[str, Any]) -> Resource:
     if kind == "saas":
         return SaasResource.new(sub, rg, b["name"], b.get("publisher", "000-000"), b.get("offer", "mistral-ai-large-offer"), b.get("plan", "mistral-large-paygo"),
                                 stamp["createdAt"], status=b.get("status", "Subscribed"), tags=dict(b.get("tags", {})))
+    if kind == "foundryDeployments":
+        account = state.world.accounts.get((sub, rg.lower(), b["account"].lower()))
+        if account is None:
+            raise BodyError("account", f"no Foundry account '{b['account']}' in {sub}/{rg}")
+        return FoundryDeployment.new(sub, account.resource_group, account.name, account.location, b["name"],
+                                     (b.get("model_format", "Mistral AI"), b["model_name"], b.get("model_version", "1")),
+                                     (b.get("sku_name", "GlobalStandard"), b.get("capacity", 1)), stamp, tags=dict(b.get("tags", {})),
+                                     provisioning_state=b.get("provisioning_state", "Succeeded"))
     ws = b["workspace"]
     project = state.world.projects.get((sub, rg.lower(), ws.lower()))
     if project is None:
@@ -230,4 +238,4 @@ def _seed(state: State, b: dict[str, Any]) -> Resource:
                                       tags=dict(b.get("tags", {})), content_safety=b.get("content_safety", "Enabled"),
                                       provisioning_state=b.get("provisioning_state", "Succeeded"), endpoint_state=b.get("endpoint_state", "Online"),
                                       marketplace_subscription_id=b.get("marketplace_subscription_id"))
-    raise BodyError("kind", f"unknown kind '{kind}' (serverlessEndpoints, marketplaceSubscriptions, saas)")
+    raise BodyError("kind", f"unknown kind '{kind}' (serverlessEndpoints, marketplaceSubscriptions, saas, foundryDeployments)")

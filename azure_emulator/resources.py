@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from . import rbac, rules
+from .cognitiveservices import render_account
 from .common import paged, require_resource_group, require_subscription
 from .marketplace import render as render_subscription
 from .models import ML, SAAS_TYPE, MarketplaceSubscription, SaasResource, ServerlessEndpoint, workspace_id
@@ -166,6 +167,9 @@ def _visible(state: State, req: Request, sub: str, rg: str | None) -> list[dict[
         for (s, r, _), w in table.items():
             if s == sub.lower() and (rg is None or r == rg.lower()) and may(f"{ML}/workspaces/read", workspace_id(s, w.resource_group, w.name)):
                 items.append(_generic(workspace_body(state, w)))
+    for (s, r, _), account in state.world.accounts.items():  # Foundry resources (their deployments are proxy resources: not listed)
+        if s == sub.lower() and (rg is None or r == rg.lower()) and may("Microsoft.CognitiveServices/accounts/read", account.id):
+            items.append(_generic(render_account(state, account)))
     for resource in state.resources.values():
         if resource.subscription != sub.lower() or (rg is not None and resource.resource_group.lower() != rg.lower()):
             continue

@@ -365,3 +365,43 @@ def test_any_put_body_is_answered_without_a_server_error(body, name):
         assert 400 <= err.status < 500, err
     else:
         assert answer.status in (200, 201)
+
+
+# ---------------------------------------------------------------- the control API, the generic list, the world file
+def test_the_control_api_seeds_a_deployment_made_out_of_band(emu):
+    emu.control.seed(kind="foundryDeployments", name="legacy", account=ACCOUNT, model_name="mistral-small-2503", tags={"owner": "someone"})
+    got = cs_client().deployments.get(RG, ACCOUNT, "legacy")
+    assert (got.properties.provisioning_state, got.properties.model.name, got.tags) == ("Succeeded", "mistral-small-2503", {"owner": "someone"})
+    with pytest.raises(RuntimeError, match="no Foundry account"):
+        emu.control.seed(kind="foundryDeployments", name="x", account="nope", model_name="Codestral-2501")
+
+
+def test_the_generic_resource_list_holds_the_accounts(emu):
+    answer = arm_call("GET", f"/subscriptions/{SUB_GENAI}/resourceGroups/{RG}/resources", "2024-07-01")
+    listed = {(r["name"], r["type"], r.get("kind")) for r in answer.json()["value"]}
+    assert ("contoso-foundry", "Microsoft.CognitiveServices/accounts", "AIServices") in listed
+
+
+def test_mistakes_in_the_worlds_foundry_part_are_named():
+    from azure_emulator.world import WorldError, load_world
+
+    text = """
+subscriptions:
+  - name: S
+    foundry_quota: {eastus2: {AIServices.GlobalStandard.Codestral-2501: -1}}
+    resource_groups:
+      - name: rg
+        foundry_accounts:
+          - {name: a, location: eastus2}
+          - {name: twin, custom_subdomain: twin}
+          - {name: twin2, custom_subdomain: twin}
+principals: [{name: p}]
+foundry_models:
+  - {name: Codestral-2501, version: "2", skus: {GlobalStandrd: [eastus2]}, capacity: {default: 5, minimum: 1, maximum: 1}}
+"""
+    with pytest.raises(WorldError) as caught:
+        load_world(text=text)
+    problems = "\n".join(caught.value.problems)
+    for expected in ("foundry_quota.eastus2", "foundry_accounts[0].name", "custom_subdomain: 'twin' is taken", "skus.GlobalStandrd: unknown SKU",
+                     "minimum <= default <= maximum"):
+        assert expected in problems, problems
