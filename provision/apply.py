@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .errors import AzureError, Phase, ProvisionError, explain
-from .gateway import Gateway, project_id
+from .azureapi import AzureApi
+from .live import project_id
 from .live import subscription_name
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RESUME_SUBSCRIPTION, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secret import Secret
@@ -45,7 +46,7 @@ class ApplyResult:
         return all(d.ok for d in self.deployments)
 
 
-def _register(gateway: Gateway, r: Registration, progress: Progress) -> Optional[str]:
+def _register(gateway: AzureApi, r: Registration, progress: Progress) -> Optional[str]:
     progress(r.subscription, f"register provider {r.namespace} ...")
     try:
         state = gateway.register_provider(r.subscription, r.namespace)
@@ -65,7 +66,7 @@ def _register(gateway: Gateway, r: Registration, progress: Progress) -> Optional
     return None
 
 
-def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[DeploymentResult, Optional[SecretEntry]]:
+def _deploy(gateway: AzureApi, dp: DeploymentPlan, progress: Progress) -> tuple[DeploymentResult, Optional[SecretEntry]]:
     d = dp.deployment
     result = DeploymentResult(d.name, ok=False)
     started = time.monotonic()
@@ -140,7 +141,7 @@ def _deploy(gateway: Gateway, dp: DeploymentPlan, progress: Progress) -> tuple[D
     return result, None
 
 
-def _undo_subscription(gateway: Gateway, project: str, name: str, deployment: str) -> str:
+def _undo_subscription(gateway: AzureApi, project: str, name: str, deployment: str) -> str:
     """A subscription this run made for an endpoint that then was not made is a billing relationship
     with nothing behind it (or a Failed purchase): delete it again, unless an endpoint relies on it
     (read again now: an endpoint whose creation was accepted keeps it)."""
@@ -158,7 +159,7 @@ def _undo_subscription(gateway: Gateway, project: str, name: str, deployment: st
     return f"the Marketplace subscription {name} it made was removed again, so no billing relationship is left behind"
 
 
-def apply_plan(plan: Plan, gateway: Gateway, parallel: int, progress: Progress) -> ApplyResult:
+def apply_plan(plan: Plan, gateway: AzureApi, parallel: int, progress: Progress) -> ApplyResult:
     results: list[DeploymentResult] = []
     entries: list[SecretEntry] = []
     blocked_subs: dict[str, str] = {}

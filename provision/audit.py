@@ -11,7 +11,8 @@ from typing import Optional
 
 from .checks import HUB_GONE, identity_findings, unread_finding
 from .errors import AzureError, explain
-from .gateway import Gateway, project_id
+from .azureapi import AzureApi
+from .live import project_id
 from .catalog import Stage, lifecycle_of, packaged
 from .catalog import today as catalog_today
 from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource, subscription_of
@@ -65,7 +66,7 @@ class AuditData:
     today: dt.date = field(default_factory=catalog_today)
 
 
-def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe: bool) -> AuditData:
+def collect(spec: Spec, gateway: AzureApi, parallel: int, everything: bool, probe: bool) -> AuditData:
     live = read_live(spec, gateway, parallel, catalog=True, endpoint_models=True)
     data = AuditData(live, read_secrets(spec.secrets), everything=everything)
     if live.identity is None:
@@ -121,7 +122,7 @@ def collect(spec: Spec, gateway: Gateway, parallel: int, everything: bool, probe
     return data
 
 
-def _list_subscriptions(gateway: Gateway, p: ProjectState) -> None:
+def _list_subscriptions(gateway: AzureApi, p: ProjectState) -> None:
     """The Marketplace subscriptions of a spec's project whose deployments are all sold by Microsoft
     (refresh does not list them); a failure is recorded like refresh's."""
     if p.workspace is None or p.marketplace_subscriptions is not None or Read.MARKETPLACE in p.failures:

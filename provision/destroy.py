@@ -16,7 +16,8 @@ from typing import Optional
 from .apply import Progress
 from .checks import Check, Finding, allowed, identity_findings, unread_finding
 from .errors import AzureError, Phase, explain
-from .gateway import Gateway, project_id
+from .azureapi import AzureApi
+from .live import project_id
 from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name, subscription_of
 from .names import TextEnum
 from .plan import owner_of
@@ -202,7 +203,7 @@ class DestroyResult:
         return {"name": self.name, "ok": self.ok, "done": self.done, "error": self.error, "seconds": round(self.seconds, 2)}
 
 
-def _destroy_one(gateway: Gateway, item: DestroyItem, progress: Progress) -> DestroyResult:
+def _destroy_one(gateway: AzureApi, item: DestroyItem, progress: Progress) -> DestroyResult:
     d = item.deployment
     result = DestroyResult(d.name, ok=False)
     started = time.monotonic()
@@ -228,7 +229,7 @@ def _destroy_one(gateway: Gateway, item: DestroyItem, progress: Progress) -> Des
     return result
 
 
-def _users_now(gateway: Gateway, project: str, item: DestroyItem) -> list[str]:
+def _users_now(gateway: AzureApi, project: str, item: DestroyItem) -> list[str]:
     """Endpoints that use the subscription, read again right before it is deleted."""
     sub = item.subscription
     assert sub is not None
@@ -236,7 +237,7 @@ def _users_now(gateway: Gateway, project: str, item: DestroyItem) -> list[str]:
                   if e.name.lower() != item.deployment.name.lower() and e.provisioning_state.lower() != "deleting" and e.uses(sub))
 
 
-def run_destroy(items: list[DestroyItem], gateway: Gateway, parallel: int, progress: Progress) -> list[DestroyResult]:
+def run_destroy(items: list[DestroyItem], gateway: AzureApi, parallel: int, progress: Progress) -> list[DestroyResult]:
     work = [i for i in items if i.endpoint_action == DELETE or i.subscription_action == DELETE]
     done = {i.deployment.name: DestroyResult(i.deployment.name, ok=True) for i in items if i not in work}
     pool = worker_pool(max(1, parallel), "destroy")

@@ -13,6 +13,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CHANGES = 3
+TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)  # answers that say "try again later"
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,10 @@ from urllib.parse import quote
 
 from . import httptrace
 from .cloud import PUBLIC_CLOUD, Cloud, cloud_from_metadata
+from .errors import TRANSIENT_STATUSES as TRANSIENT_STATUSES
 from .errors import AzureError
 from .catalog import REGISTRY_DISCOVERY, RegistryModel, lifecycle_from_tags
+from .live import project_id as project_id
 from .live import ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, RoleDefinition, SaasResource, Workspace
 from .secret import Secret
 from .throttle import ArmRateLimiter
@@ -52,7 +54,6 @@ REGISTRY_DISCOVERY_BY_ARM = {  # azure-ai-ml's registry discovery host per cloud
 }
 REGISTRY_API = "2021-10-01-dataplanepreview"
 KNOWN_AUTHORITIES = {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn", "login.windows.net"}
-TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
 TRANSIENT_ATTEMPTS = 5
 
 
@@ -151,10 +152,6 @@ def _token_claims(token: str) -> dict[str, Any]:
         return claims if isinstance(claims, dict) else {}
     except Exception:
         return {}
-
-
-def project_id(subscription: str, resource_group: str, project: str) -> str:
-    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{MLS}/workspaces/{project}"
 
 
 class Gateway:

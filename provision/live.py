@@ -22,6 +22,11 @@ def subscription_name(model_name: str, stack: str) -> str:
     return f"{model_name}{SUBSCRIPTION_SUFFIX}" if stack == DEFAULT_STACK else f"{model_name}-{stack}{SUBSCRIPTION_SUFFIX}"
 
 
+def project_id(subscription: str, resource_group: str, project: str) -> str:
+    """A hub-based project's ARM id."""
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.MachineLearningServices/workspaces/{project}"
+
+
 MLS = "microsoft.machinelearningservices"  # resource provider namespaces, as keys (lower case)
 SAAS = "microsoft.saas"
 NAMESPACES = {MLS: "Microsoft.MachineLearningServices", SAAS: "Microsoft.SaaS"}  # key -> as Azure spells it

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from .gateway import Gateway
+from .azureapi import AzureApi
 from .live import ChatResult
 from .secret import Secret
 from .spec import Deployment
@@ -40,7 +40,7 @@ class ProbeResult:
                 "model": r.model, "finish_reason": r.finish_reason, "error": r.error, "remedy": self.remedy}
 
 
-def probe_one(d: Deployment, secrets: Mapping[str, str], gateway: Gateway) -> ChatResult:
+def probe_one(d: Deployment, secrets: Mapping[str, str], gateway: AzureApi) -> ChatResult:
     url, key = secrets.get(d.url_var), secrets.get(d.key_var)
     if not url or not key:
         missing = "/".join(v for v, value in ((d.url_var, url), (d.key_var, key)) if not value)
@@ -48,5 +48,5 @@ def probe_one(d: Deployment, secrets: Mapping[str, str], gateway: Gateway) -> Ch
     return gateway.chat(url, Secret(key))
 
 
-def probe_deployments(deployments: list[Deployment], secrets: Mapping[str, str], gateway: Gateway) -> list[ProbeResult]:
+def probe_deployments(deployments: list[Deployment], secrets: Mapping[str, str], gateway: AzureApi) -> list[ProbeResult]:
     return [ProbeResult(d.name, secrets.get(d.url_var, ""), probe_one(d, secrets, gateway)) for d in deployments]

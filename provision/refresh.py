@@ -9,7 +9,7 @@ from functools import partial
 from typing import Callable, Optional, TypeVar
 
 from .errors import AzureError
-from .gateway import Gateway
+from .azureapi import AzureApi
 from .catalog import split_model_id
 from .live import MLS, SAAS, Endpoint, covers, role_guid, subscription_wide, LiveState, ModelState, NameScan, ProjectState, Read, RoleDefinition, SubscriptionState, Workspace
 from .plan import subscribes
@@ -28,7 +28,7 @@ def _attempt(failures: dict[K, AzureError], what: K, fn: Callable[[], T]) -> Opt
         return None
 
 
-def read_live(spec: Spec, gateway: Gateway, parallel: int = 32, catalog: bool = False, names: bool = False,
+def read_live(spec: Spec, gateway: AzureApi, parallel: int = 32, catalog: bool = False, names: bool = False,
               endpoint_models: bool = False) -> LiveState:
     """Everything the spec's deployments touch, read at once. `catalog`: also what the model
     registry says of each model (`endpoint_models`: also of the models live endpoints serve); `names`: also the
@@ -165,7 +165,7 @@ def _run(tasks: list[Callable[[], None]], parallel: int) -> None:
             f.result()
 
 
-def read_model(gateway: Gateway, m: ModelState) -> None:
+def read_model(gateway: AzureApi, m: ModelState) -> None:
     """The registry's answer for one model; its names too when it has no such model (did-you-mean)."""
     registry, name = split_model_id(m.model_id)
     try:
@@ -177,7 +177,7 @@ def read_model(gateway: Gateway, m: ModelState) -> None:
         m.failure = exc
 
 
-def read_covering_roles(gateway: Gateway, spec: Spec, live: LiveState, parallel: int = 8) -> None:
+def read_covering_roles(gateway: AzureApi, spec: Spec, live: LiveState, parallel: int = 8) -> None:
     """Role definitions beyond the required role's, only where needed: where the caller does not
     hold the required role by name, those of the roles it holds over the project (an Owner or
     Contributor covers Azure AI Developer by effect); and where a Marketplace subscription is to
@@ -201,7 +201,7 @@ def read_covering_roles(gateway: Gateway, spec: Spec, live: LiveState, parallel:
     _run(tasks, parallel)
 
 
-def _read_role_by_id(gateway: Gateway, sub: SubscriptionState, role_definition_id: str) -> None:
+def _read_role_by_id(gateway: AzureApi, sub: SubscriptionState, role_definition_id: str) -> None:
     found = _attempt(sub.failures, (Read.ROLE, role_definition_id.lower()), lambda: gateway.role_definition_by_id(sub.id, role_definition_id))
     if found is not None:
         sub.roles[found.id] = found
@@ -236,7 +236,7 @@ class Visible:
                 read()
 
 
-def list_visible(gateway: Gateway, visible: Visible, parallel: int) -> None:
+def list_visible(gateway: AzureApi, visible: Visible, parallel: int) -> None:
     try:
         subscriptions = gateway.list_subscriptions()
     except AzureError as exc:
@@ -256,7 +256,7 @@ def list_visible(gateway: Gateway, visible: Visible, parallel: int) -> None:
     _run([partial(workspaces, s) for s in subscriptions], parallel)
 
 
-def scan_region(gateway: Gateway, live: LiveState, visible: Visible, region: str, parallel: int) -> None:
+def scan_region(gateway: AzureApi, live: LiveState, visible: Visible, region: str, parallel: int) -> None:
     """The endpoints of every project in `region` the caller can see, outside the spec's projects
     (those were read already)."""
     mine = {p.id.lower() for p in live.projects.values()}

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, TextIO
 
 from .errors import AzureError, ProvisionError
-from .gateway import TRANSIENT_STATUSES, Gateway, project_id
+from .azureapi import AzureApi
+from .live import project_id
+from .errors import TRANSIENT_STATUSES
 from .live import ChatResult, Keys
 from .secret import Secret
 from .secrets import HeldSecrets, SecretEntry, hold_secrets, mask_keys, origin, refuse_foreign, spec_directory
@@ -42,7 +44,7 @@ def _pick(keys: Keys, which: str) -> Secret:
     return keys.primary if which == "primary" else keys.secondary
 
 
-def rotate_key(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None],
+def rotate_key(spec: Spec, d: Deployment, gateway: AzureApi, which: str, grace: float, progress: Callable[[str, str], None],
                environ: Optional[Mapping[str, str]] = None, stream: Optional[TextIO] = None, replace_foreign: bool = False) -> RotationResult:
     with hold_secrets(spec.secrets, spec_directory(spec), waiting=lambda m: progress(d.name, m)) as secrets:
         mine = {v: origin(gateway.cloud.name, gateway.identity().tenant_id, d.subscription) for v in d.secret_vars}
@@ -55,7 +57,7 @@ TRANSIENT_PROBE = (0, *TRANSIENT_STATUSES)  # no answer, or one that says "later
 ATTEMPTS = 5
 
 
-def _probe(gateway: Gateway, url: str, key: Secret) -> ChatResult:
+def _probe(gateway: AzureApi, url: str, key: Secret) -> ChatResult:
     """A chat call that proves a key, retried while the answer is transient (the key is not the
     question then): only a definite refusal (401) or attempts run out make the rotation stop."""
     for attempt in range(ATTEMPTS):
@@ -66,7 +68,7 @@ def _probe(gateway: Gateway, url: str, key: Secret) -> ChatResult:
     raise AssertionError("unreachable")
 
 
-def _regenerate(gateway: Gateway, project: str, name: str, which: str) -> Keys:
+def _regenerate(gateway: AzureApi, project: str, name: str, which: str) -> Keys:
     """regenerateKeys, retried on a transient failure: at this point the secrets file holds the other
     key, so regenerating again (even if a lost answer hid a first success) breaks no client."""
     for attempt in range(ATTEMPTS):
@@ -79,7 +81,7 @@ def _regenerate(gateway: Gateway, project: str, name: str, which: str) -> Keys:
     raise AssertionError("unreachable")
 
 
-def _rotate(spec: Spec, d: Deployment, gateway: Gateway, which: str, grace: float, progress: Callable[[str, str], None],
+def _rotate(spec: Spec, d: Deployment, gateway: AzureApi, which: str, grace: float, progress: Callable[[str, str], None],
             secrets: HeldSecrets, environ: Mapping[str, str], stream: TextIO, origins: Mapping[str, str]) -> RotationResult:
     held = secrets.read().get(d.key_var)  # a file provision cannot update stops the rotation before Azure
     project = project_id(d.subscription, d.resource_group, d.project)

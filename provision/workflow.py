@@ -11,7 +11,8 @@ from .apply import ApplyResult, Progress, apply_plan
 from .checks import Check, Finding, failed, role_names_finding, run_checks
 from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, plan_orphans, run_destroy
 from .errors import AzureError, Problem, SpecError, explain
-from .gateway import Gateway, project_id
+from .azureapi import AzureApi
+from .live import project_id
 from .live import Identity, LiveState, RoleAssignment
 from .plan import Plan, plan_changes
 from .refresh import read_live
@@ -52,7 +53,7 @@ def secrets_finding(spec: Spec) -> Finding:
     return Finding(Check.SECRETS, spec.secrets.path, True, f"{spec.secrets.format} file, readable and writable")
 
 
-def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool = False, adopt: bool = False,
+def preflight(spec: Spec, gateway: AzureApi, parallel: int, allow_replace: bool = False, adopt: bool = False,
               replace_foreign: bool = False) -> Preflight:
     """Read-only: what is live, what would change, and whether it may."""
     local = secrets_finding(spec)
@@ -63,7 +64,7 @@ def preflight(spec: Spec, gateway: Gateway, parallel: int, allow_replace: bool =
     return Preflight(spec, live, plan, run_checks(spec, live, plan, allow_replace, adopt) + [local])
 
 
-def origins_of(deployments: Iterable[Deployment], gateway: Gateway, live: LiveState) -> dict[str, str]:
+def origins_of(deployments: Iterable[Deployment], gateway: AzureApi, live: LiveState) -> dict[str, str]:
     """variable -> the origin this run writes it with (cloud, tenant, subscription); {} without an identity."""
     if live.identity is None:
         return {}
@@ -98,7 +99,7 @@ class WhoamiReport:
         return {"identity": identity_dict(self.identity), "assignments": [r.as_dict() for r in self.roles], "checks": [f.as_dict() for f in self.findings]}
 
 
-def whoami_report(spec: Spec, gateway: Gateway, parallel: int) -> WhoamiReport:
+def whoami_report(spec: Spec, gateway: AzureApi, parallel: int) -> WhoamiReport:
     """Who the credential is, the roles it holds around the spec's resource groups (by name), and
     the identity, role and permission checks of every deployment. Read-only."""
     pre = preflight(spec, gateway, parallel)
@@ -119,7 +120,7 @@ def _held(a: RoleAssignment, names: Mapping[str, str], identity: Optional[Identi
     return HeldRole(names.get(a.role_definition_id, a.role_definition_id.rsplit("/", 1)[-1]), a.scope, None if mine else a.principal_id)
 
 
-def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: Progress, environ: Optional[Mapping[str, str]] = None) -> ApplyResult:
+def apply_and_store(pre: Preflight, gateway: AzureApi, parallel: int, progress: Progress, environ: Optional[Mapping[str, str]] = None) -> ApplyResult:
     """Apply a checked plan, then write every ready deployment's URL and key (one atomic write)."""
     assert pre.ok, "apply_and_store needs a preflight whose checks passed"
     result = apply_plan(pre.plan, gateway, parallel, progress)
@@ -137,7 +138,7 @@ def apply_and_store(pre: Preflight, gateway: Gateway, parallel: int, progress: P
     return result
 
 
-def current_keys(spec: Spec, gateway: Gateway, entries: list[SecretEntry], held: Mapping[str, str],
+def current_keys(spec: Spec, gateway: AzureApi, entries: list[SecretEntry], held: Mapping[str, str],
                  parallel: int) -> tuple[list[SecretEntry], dict[str, str]]:
     """Each entry with the key to write now, read once per endpoint while the file is held: the
     key the file holds while it is still one of the endpoint's (apply never moves clients off a
@@ -178,7 +179,7 @@ class DestroyPreflight:
         return sum((i.endpoint_action == DELETE) + (i.subscription_action == DELETE) for i in self.items)
 
 
-def destroy_preflight(spec: Spec, gateway: Gateway, parallel: int, only: tuple[str, ...], keep_subscription: bool, include_unmanaged: bool,
+def destroy_preflight(spec: Spec, gateway: AzureApi, parallel: int, only: tuple[str, ...], keep_subscription: bool, include_unmanaged: bool,
                       orphans: bool = False, replace_foreign: bool = False) -> DestroyPreflight:
     """Read-only: what destroy would delete, and whether it may. Everything local (the secrets
     file it will edit) is checked before Azure is read, so no delete happens that cannot be followed
@@ -193,7 +194,7 @@ def destroy_preflight(spec: Spec, gateway: Gateway, parallel: int, only: tuple[s
     return DestroyPreflight(spec, items, destroy_checks(items, live, looked_at) + [local])
 
 
-def destroy_and_forget(pre: DestroyPreflight, gateway: Gateway, parallel: int, progress: Progress) -> list[DestroyResult]:
+def destroy_and_forget(pre: DestroyPreflight, gateway: AzureApi, parallel: int, progress: Progress) -> list[DestroyResult]:
     """Delete in dependency order, then drop the secrets entries of every deployment now gone."""
     assert pre.ok, "destroy_and_forget needs a preflight whose checks passed"
     results = run_destroy(pre.items, gateway, parallel, progress) if pre.deletions else []
