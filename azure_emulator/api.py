@@ -11,6 +11,7 @@ from typing import Any, Optional
 from .certs import Certificates
 from .server import EmulatorServer, make_server  # before .control: the server module imports the API modules in order
 from .control import TOKEN_HEADER, new_token  # noqa: I001
+from .operations import finish_interrupted
 from .store import State, preset
 from .world import World, load_world, read_world_file
 
@@ -186,6 +187,7 @@ class Emulator:
             self._text = read_world_file(self.world_file)
         world = self._load()
         self.state = State(world, state_file=self.state_file)
+        finish_interrupted(self.state)
         self.state.config = preset(self.pace)
         self.state.initial_config = preset(self.pace)  # what /_emulator/reset restores
         self.certs = Certificates(self.directory)

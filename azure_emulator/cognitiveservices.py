@@ -245,9 +245,9 @@ def operation_result(state: State, req: Request, sub: str, loc: str, op: str) ->
             raise arm_error("NotFound", message=f"Operation '{op}' was not found.")
         operations.observe(state, operation)
         body: dict[str, Any] = {"id": f"/subscriptions/{operation.subscription}/providers/{CS}/locations/{operation.location}/operationResults/{operation.id}",
-                                "name": operation.id, "status": operation.status, "startTime": now_iso()}
+                                "name": operation.id, "status": operation.status, "startTime": operation.start_time}
         if operation.status != operations.RUNNING:
-            body["endTime"] = now_iso()
+            body["endTime"] = operation.end_time
         if operation.status == "Failed":
             body["error"] = dict(operation.error or {})
         return Response(200, body, poll_headers(state))

@@ -180,6 +180,7 @@ def _resources(state: State, req: Request, method: str) -> Response:
         rid = req.query.get("id", "").lower()
         with state.lock:
             removed = state.resources.pop(rid, None)
+            state.running.pop(rid, None)  # its operations end with it: nothing settles onto a later record of that id
             state.save()
         return Response(200 if removed else 404, {"removed": bool(removed)})
     if method == "PATCH":

@@ -13,7 +13,6 @@ import json
 import threading
 import time
 import uuid
-import weakref
 from typing import Any, Callable, Optional
 
 from . import rbac
@@ -35,23 +34,16 @@ _TYPE = "Microsoft.Resources/deployments"
 
 
 class _Book:
-    """The deployments and what-if results of one State, tied to its current resources."""
+    """This state's deployments and what-if results (kept on the State, so a reset or the deletion of
+    their resource group forgets them with everything else)."""
 
-    def __init__(self, resources: object) -> None:
-        self.resources = resources
-        self.deployments: dict[tuple[str, str, str], Deployment] = {}  # (sub, rg, name) lower case
-        self.results: dict[str, Optional[dict[str, Any]]] = {}  # operationresults token -> body (None: 204)
-
-
-_BOOKS: "weakref.WeakKeyDictionary[State, _Book]" = weakref.WeakKeyDictionary()
+    def __init__(self, state: State) -> None:
+        self.deployments: dict[tuple[str, str, str], Deployment] = state.deployments
+        self.results: dict[str, Optional[dict[str, Any]]] = state.operation_results
 
 
 def _book(state: State) -> _Book:
-    """This state's book (caller holds the lock); a reset (new resources) starts an empty one."""
-    book = _BOOKS.get(state)
-    if book is None or book.resources is not state.resources:
-        book = _BOOKS[state] = _Book(state.resources)
-    return book
+    return _Book(state)
 
 
 def _key(sub: str, rg: str, name: str) -> tuple[str, str, str]:
@@ -321,5 +313,4 @@ ROUTES: list[tuple[str, str, str, Callable[..., Response]]] = [
     ("GET", _ONE + r"/operations/(?P<op>[^/]+)", "deployments", get_operation),
     ("GET", _LEGACY + r"/operations", "deployments", list_operations),
     ("GET", _LEGACY + r"/operations/(?P<op>[^/]+)", "deployments", get_operation),
-    ("GET", SUB + r"/operationresults/(?P<token>[^/]+)", "deployments", operation_result),
 ]

@@ -152,6 +152,8 @@ def _remove_contents(state: State, sub: str, rg: str, scope: str) -> None:
     for table in (state.world.hubs, state.world.projects):
         for key in [k for k in table if k[0] == sub and k[1] == rg]:
             del table[key]
+    for key in [k for k in state.deployments if k[0] == sub and k[1] == rg]:  # the group's template deployments go with it
+        del state.deployments[key]
     state.world.role_assignments[:] = [a for a in state.world.role_assignments
                                        if not (a.scope.lower() == scope or a.scope.lower().startswith(scope + "/"))]
 

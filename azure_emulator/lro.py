@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import operations
-from .common import arm_base, now_iso, poll_headers
+from .common import arm_base, poll_headers
 from .marketplace import render as render_subscription
 from .serverless import render as render_endpoint
 from .models import ML, MarketplaceSubscription, Operation, ServerlessEndpoint
@@ -29,10 +29,10 @@ def operation_status(state: State, req: Request, sub: str, loc: str, op: str) ->
             "id": f"/subscriptions/{operation.subscription}/providers/{ML}/locations/{operation.location}/mfeOperationsStatus/{operation.id}",
             "name": operation.id,
             "status": operation.status,
-            "startTime": now_iso(),
+            "startTime": operation.start_time,
         }
         if operation.status != operations.RUNNING:
-            body["endTime"] = now_iso()
+            body["endTime"] = operation.end_time
         if operation.status == "Failed":
             body["error"] = dict(operation.error or {})
         return Response(200, body, poll_headers(state))

@@ -197,6 +197,8 @@ class Operation:
     status: str = "InProgress"
     error: Optional[dict[str, str]] = None  # set when the operation is to fail (or has failed)
     ended: Optional[float] = None
+    start_time: str = ""  # when it started and ended, as its status monitor reports them (ISO 8601, UTC)
+    end_time: str = ""
 
     def due(self, now: float) -> bool:
         """Whether the operation has reached its end (on the clock, or at its last allowed poll)."""

@@ -13,7 +13,8 @@ import uuid
 from typing import Optional
 
 from . import foundry, rules
-from .models import FoundryDeployment, MarketplaceSubscription, Operation, ServerlessEndpoint
+from .common import now_iso
+from .models import FoundryDeployment, MarketplaceSubscription, Operation, Pace, ServerlessEndpoint
 from .store import State
 
 RUNNING = "InProgress"
@@ -33,11 +34,30 @@ def start(state: State, kind: str, resource: ServerlessEndpoint | MarketplaceSub
         started=time.monotonic(),
         pace=config.pace_for(resource.kind),
         interval=interval,
+        start_time=now_iso(),
     )
     op.error = state.injected_failure(resource.kind, resource.name, kind)
     state.operations[op.id.lower()] = op
     state.running.setdefault(op.resource_id, []).append(op)
     return op
+
+
+IN_FLIGHT = {"Creating": "create", "Accepted": "create", "Updating": "update", "Deleting": "delete"}  # provisioningState -> operation
+
+
+def finish_interrupted(state: State) -> None:
+    """The operations that were running when the emulator stopped (their resources, read back from
+    the state file, are still Creating, Updating or Deleting) end now, through `settle`, as if they
+    had run their course: a deleted subscription suspends its endpoints, a purchase can be refused."""
+    with state.lock:
+        for resource in list(state.resources.values()):
+            kind = IN_FLIGHT.get(getattr(resource, "provisioning_state", ""))
+            if kind is None or not isinstance(resource, (ServerlessEndpoint, MarketplaceSubscription, FoundryDeployment)):
+                continue
+            location = getattr(resource, "location", "") or "eastus2"
+            op = start(state, kind, resource, location)
+            op.pace, op.error = Pace(), None
+            settle(state, op)
 
 
 def running(state: State, resource_id: str) -> Optional[Operation]:
@@ -84,7 +104,7 @@ def settle(state: State, op: Operation) -> None:
     """End the operation if it is due, applying its effect to its resource."""
     if op.status != RUNNING or not op.due(time.monotonic()):
         return
-    op.ended = time.monotonic()
+    op.ended, op.end_time = time.monotonic(), now_iso()
     others = [o for o in state.running.pop(op.resource_id, []) if o is not op]
     if others:
         state.running[op.resource_id] = others

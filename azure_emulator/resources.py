@@ -8,10 +8,10 @@ from typing import Any
 from . import rbac, rules
 from .cognitiveservices import render_account
 from .common import paged, require_resource_group, require_subscription
-from .marketplace import render as render_subscription
-from .models import ML, SAAS_TYPE, MarketplaceSubscription, SaasResource, ServerlessEndpoint, workspace_id
+from .models import ML, SAAS_TYPE, SaasResource, ServerlessEndpoint, workspace_id
 from .serverless import render as render_endpoint
 from .store import State
+from .versions import FAMILIES
 from .wire import Request, Response, arm_error, resource_not_found
 from .workspaces import workspace_body
 
@@ -81,8 +81,26 @@ def _provider_body(state: State, sub: str, ns_key: str) -> dict[str, Any]:
         "namespace": namespace,
         "registrationState": reg,
         "registrationPolicy": "RegistrationRequired",
-        "resourceTypes": [{"resourceType": t, "locations": regions, "apiVersions": ["2025-12-01", "2025-04-01", "2024-10-01", "2024-04-01", "2024-01-01-preview"]} for t in types],
+        "resourceTypes": [{"resourceType": t, "locations": regions, "apiVersions": _api_versions(ns_key, t)} for t in types],
     }
+
+
+# The api-version family each namespace's types answer (az resource show/delete --ids picks from these).
+_FAMILY_OF = {"microsoft.machinelearningservices": "mls", "microsoft.cognitiveservices": "cognitiveservices", "microsoft.authorization": "authz",
+              "microsoft.resources": "resources"}
+_FIXED_VERSIONS = {"microsoft.saas": ["2018-03-01-beta"], "microsoft.marketplaceordering": ["2021-01-01", "2015-06-01"]}
+
+
+def _api_versions(ns_key: str, resource_type: str) -> list[str]:
+    """Newest first, as ARM lists them: what the emulator answers for the type."""
+    if ns_key in _FIXED_VERSIONS:
+        return list(_FIXED_VERSIONS[ns_key])
+    family = _FAMILY_OF[ns_key]
+    if ns_key == "microsoft.machinelearningservices" and resource_type.startswith("workspaces/"):
+        family = "serverless"
+    if resource_type == "accounts/deployments":
+        family = "cognitiveservices-deployments"
+    return sorted(FAMILIES[family] or (), reverse=True)
 
 
 def list_providers(state: State, req: Request, sub: str) -> Response:
@@ -154,6 +172,8 @@ def _conditions(expr: str) -> dict[str, str]:
         if not m:
             raise arm_error("InvalidFilterInQueryString", expr=expr, supported=_SUPPORTED)
         conditions[m.group(1).lower()] = m.group(2)
+    if "tagvalue" in conditions and "tagname" not in conditions:
+        raise arm_error("InvalidFilterInQueryString", expr=expr, supported="tagValue only with tagName: tagName eq 'k' and tagValue eq 'v'")
     return conditions
 
 
@@ -177,8 +197,7 @@ def _visible(state: State, req: Request, sub: str, rg: str | None) -> list[dict[
             items.append(_generic(_saas_body(resource)))
         elif isinstance(resource, ServerlessEndpoint) and may(f"{ML}/workspaces/serverlessEndpoints/read", resource.id):
             items.append(_generic(render_endpoint(None, resource)))
-        elif isinstance(resource, MarketplaceSubscription) and may(f"{ML}/workspaces/marketplaceSubscriptions/read", resource.id):
-            items.append(_generic(render_subscription(state, None, resource)))
+    # Marketplace subscriptions and Foundry deployments are proxy resources (no location, no tags): ARM does not list them.
     return items
 
 

@@ -13,7 +13,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
-from .models import KINDS, MarketplaceSubscription, Operation, Pace, Resource, SaasResource, ServerlessEndpoint, from_record, to_record
+from .models import KINDS, Operation, Pace, Resource, from_record, to_record
 from .wire import Request, Response
 from .world import load_world
 from .worldmodel import World
@@ -90,6 +90,10 @@ class State:
         self.throttle: dict[tuple[str, str, str], tuple[float, float]] = {}
         self.inference_usage: dict[str, list[tuple[float, int]]] = {}
         self.account_keys: dict[str, dict[str, str]] = {}  # Foundry accounts' key1/key2, by lower-case account id
+        # Template deployments (deployment_run.Deployment) by (subscription, resource group, name), lower
+        # case, and the results their what-if and delete monitors answer, by token (None: 204).
+        self.deployments: dict[tuple[str, str, str], Any] = {}
+        self.operation_results: dict[str, Optional[dict[str, Any]]] = {}
 
     # -- operations ------------------------------------------------------------------------
     def injected_failure(self, resource_type: str, name: str, kind: str) -> Optional[dict[str, str]]:
@@ -140,10 +144,11 @@ class State:
             return
         tmp = f"{self.state_file}.tmp"
         # The state holds the endpoints' keys: readable by the owner only, replaced atomically.
-        # Written under the lock: the records are the live ones.
-        with self.lock, os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-            json.dump(self._persistent(), fh)
-        os.replace(tmp, self.state_file)
+        # Written and replaced under the lock: the records are the live ones, and one save at a time.
+        with self.lock:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+                json.dump(self._persistent(), fh)
+            os.replace(tmp, self.state_file)
 
     def load(self, path: str) -> None:
         with open(path, encoding="utf-8") as fh:
@@ -153,18 +158,8 @@ class State:
             for p in data.get("providers", []):
                 self.providers[(p["subscription"], p["namespace"])] = p["state"]
             self.account_keys = {aid: dict(keys) for aid, keys in data.get("accountKeys", {}).items()}
-            # Operations that were running when the emulator stopped have finished by now.
-            for r in list(self.resources.values()):
-                if isinstance(r, SaasResource) or r.provisioning_state not in ("Creating", "Updating", "Deleting", "Accepted"):
-                    continue
-                if r.provisioning_state == "Deleting":
-                    del self.resources[r.id.lower()]
-                    continue
-                r.provisioning_state = "Succeeded"
-                if isinstance(r, ServerlessEndpoint):
-                    r.endpoint_state = "Online"
-                elif isinstance(r, MarketplaceSubscription):
-                    r.status = "Subscribed"
+        # Records only: what was running when the emulator stopped is finished by the operation
+        # state machine (operations.finish_interrupted), with all of its rules.
 
 
 def _no_front_door(req: Request) -> Response:

@@ -34,7 +34,7 @@ ARM = Table([
     route("PUT", RG, "resources", groups.put_resource_group, "resourceGroups"),
     route("PATCH", RG, "resources", groups.patch_resource_group, "resourceGroups"),
     route("DELETE", RG, "resources", groups.delete_resource_group, "resourceGroups"),
-    route("GET", SUB + r"/operationresults/(?P<token>[^/]+)", "resources", groups.deletion_result, "resourceGroups"),
+    route("GET", SUB + r"/operationresults/(?P<token>[^/]+)", "operation-results", groups.deletion_result, "operationResults"),
     route("GET", SUB + r"/providers", "resources", resources.list_providers, "providers"),
     route("GET", SUB + r"/providers/(?P<ns>[^/]+)", "resources", resources.get_provider, "providers"),
     route("POST", SUB + r"/providers/(?P<ns>[^/]+)/(?P<verb>register|unregister)", "resources", resources.register_provider, "providers"),

@@ -17,7 +17,7 @@ MLS = frozenset({
 # 2023-10-01 stable version of workspaces predates them (ARM answers NoRegisteredProviderFound).
 SERVERLESS = frozenset(v for v in MLS if v >= "2024-01-01" or v == "2023-08-01-preview")
 AUTHZ = frozenset({
-    "2015-07-01", "2018-01-01-preview", "2018-09-01-preview", "2020-04-01-preview", "2020-10-01-preview",
+    "2015-07-01", "2018-01-01-preview", "2018-09-01-preview", "2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2021-04-01-preview",
     "2022-04-01", "2022-05-01-preview", "2022-05-01", "2024-04-01",
 })
 # Microsoft.Resources: subscriptions, resource groups, providers, generic resources, deployments
@@ -47,6 +47,8 @@ FAMILIES: dict[str, Optional[frozenset[str]]] = {
     "mls": MLS, "serverless": SERVERLESS, "authz": AUTHZ, "resources": RESOURCES, "deployments": DEPLOYMENTS,
     "registry-discovery": REGISTRY_DISCOVERY, "registry": REGISTRY, "cognitiveservices": COGNITIVE_SERVICES,
     "cognitiveservices-deployments": COGNITIVE_DEPLOYMENTS,
+    # /subscriptions/{s}/operationresults: the monitors of resource-group deletions and of deployments' what-if and delete
+    "operation-results": RESOURCES | DEPLOYMENTS,
 }
 _DATE = re.compile(r"^(20\d\d)-(\d\d)-(\d\d)(-preview|-beta|-alpha|-privatepreview)?$")
 

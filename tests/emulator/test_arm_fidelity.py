@@ -132,3 +132,16 @@ def test_a_malformed_body_is_400_never_500(emu, body, why):
     response = arm_call("PUT", project_path() + "/serverlessEndpoints/bad-body", body=body)
     assert (response.status_code, _error(response)) == (400, "InvalidRequestContent")
     assert why in response.json()["error"]["message"]
+
+
+def test_an_operations_monitor_reports_when_it_started_and_ended_not_when_it_was_asked(emu):
+    from azure.core.rest import HttpRequest
+
+    emu.control.configure(pace={"default": {"polls": 2, "seconds": 0}}, retry_after_ms=20)
+    put = arm_call("PUT", project_path() + "/marketplaceSubscriptions/medium-sub", body={"properties": {"modelId": MISTRAL_MEDIUM}})
+    monitor = put.headers["Azure-AsyncOperation"]
+    client = arm_pipeline()
+    seen = [client.send_request(HttpRequest("GET", monitor)).json() for _ in range(4)]
+    assert len({s["startTime"] for s in seen}) == 1
+    ended = [s for s in seen if s["status"] == "Succeeded"]
+    assert ended and len({s["endTime"] for s in ended}) == 1 and ended[0]["endTime"] >= ended[0]["startTime"]

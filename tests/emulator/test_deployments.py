@@ -135,3 +135,17 @@ def test_a_resource_the_provider_refuses_fails_the_deployment_it_never_hangs(emu
     assert c.deployments.get(RG, "bad-tags").properties.provisioning_state == "Failed"
     c.deployments.begin_delete(RG, "bad-tags", polling_interval=0).result()
     assert [d.name for d in c.deployments.list_by_resource_group(RG)] == []
+
+
+@pytest.mark.parametrize("api_version", ["2019-05-10", "2020-08-01", "2025-04-01"])
+def test_what_if_is_answered_at_every_version_the_deployments_take(emu, api_version):
+    """The monitor of a what-if is polled with the api-version of the request that started it."""
+    from azure.core.rest import HttpRequest
+
+    from .clients import arm_call, arm_pipeline
+
+    path = f"/subscriptions/{SUB_GENAI}/resourcegroups/{RG}/providers/Microsoft.Resources/deployments/preview/whatIf"
+    started = arm_call("POST", path, api_version=api_version, body=deployment())
+    assert started.status_code == 202, started.text()
+    polled = arm_pipeline().send_request(HttpRequest("GET", started.headers["Location"]))
+    assert polled.status_code in (200, 202), polled.text()
