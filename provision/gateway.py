@@ -6,7 +6,9 @@ Clients:
   managed identity, `az login`);
 - azure-mgmt-core's ARM pipeline (bearer auth, Azure's retry policy honouring Retry-After, ARM
   long-running-operation polling) for the Machine Learning workspaces, Marketplace subscriptions
-  and serverless endpoints. azure-ai-ml is not used here: importing it costs 2.6 s (the whole
+  and serverless endpoints, and for Foundry resources (Microsoft.CognitiveServices accounts, their
+  model lists, keys and model deployments: azure-mgmt-cognitiveservices is not needed for these
+  few calls). azure-ai-ml is not used here: importing it costs 2.6 s (the whole
   overhead budget of an apply, BENCHMARKS.md), it cannot set content safety on create, its
   regenerate-keys is broken (1.35), and its entities drop endpointState, contentSafety and
   marketplaceSubscriptionId, which audit needs;
@@ -37,7 +39,8 @@ from .errors import TRANSIENT_STATUSES as TRANSIENT_STATUSES
 from .errors import AzureError
 from .catalog import REGISTRY_DISCOVERY, RegistryModel, lifecycle_from_tags
 from .live import project_id as project_id
-from .live import ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, RoleDefinition, SaasResource, Workspace
+from .live import (FOUNDRY_FORMAT, AccountModel, ChatResult, Endpoint, FoundryAccount, FoundryDeployment, Identity, Keys, MarketplaceSubscription,
+                   Permission, RoleAssignment, RoleDefinition, SaasResource, Workspace)
 from .secret import Secret
 from .throttle import ArmRateLimiter
 
@@ -47,6 +50,13 @@ MLS = "Microsoft.MachineLearningServices"
 SAAS_API = "2018-03-01-beta"
 MLS_API = "2024-10-01"  # stable; the first GA version with contentSafety on serverless endpoints
 SUBSCRIPTIONS_API = "2022-12-01"
+COGNITIVE = "Microsoft.CognitiveServices"
+COGNITIVE_API = "2025-06-01"  # accounts, their model lists and keys, model deployments
+VERSION_UPGRADE = "OnceNewDefaultVersionAvailable"
+ACCOUNT_KEYS = {"primary": "Key1", "secondary": "Key2"}  # regenerateKey's keyName
+CONFLICT_ATTEMPTS = 6  # writes refused with RequestConflict (another write runs on the account)
+CONFLICT_BACKOFF = 1.0  # seconds before the first retry when Azure gives no Retry-After; doubled, at most CONFLICT_BACKOFF_MAX
+CONFLICT_BACKOFF_MAX = 15.0
 REGISTRY_DISCOVERY_BY_ARM = {  # azure-ai-ml's registry discovery host per cloud (_azure_environments.py)
     "https://management.azure.com": REGISTRY_DISCOVERY,
     "https://management.usgovcloudapi.net": "https://usgovarizona.api.ml.azure.us/",
@@ -152,6 +162,58 @@ def _token_claims(token: str) -> dict[str, Any]:
         return claims if isinstance(claims, dict) else {}
     except Exception:
         return {}
+
+
+class Busy(AzureError):
+    """409 RequestConflict: Azure runs another write on the same parent resource (a Foundry
+    account takes one deployment write at a time); `retry_after` is its Retry-After in seconds."""
+
+    def __init__(self, error: AzureError, retry_after: Optional[float]) -> None:
+        super().__init__(str(error), error.code, error.inner_code, error.status)
+        self.retry_after = retry_after
+
+
+def retry_after(headers: Any) -> Optional[float]:
+    """Retry-After (or retry-after-ms) in seconds; None when absent or not a number (an HTTP date is not honoured)."""
+    for name, scale in (("retry-after-ms", 1000.0), ("Retry-After", 1.0)):
+        value = headers.get(name)
+        try:
+            seconds = float(value) / scale if value is not None else None
+        except ValueError:
+            seconds = None
+        if seconds is not None and seconds >= 0:
+            return min(seconds, 60.0)
+    return None
+
+
+def refused(response: Any, url: str) -> AzureError:
+    """A non-success answer to a write's first request, as AzureError (Busy for RequestConflict)."""
+    from azure.core.exceptions import HttpResponseError
+
+    error = parse_azure_error(HttpResponseError(response=response), url)
+    return Busy(error, retry_after(response.headers)) if error.code == "RequestConflict" else error
+
+
+def foundry_body(model_name: str, version: Optional[str], sku: str, capacity: Optional[int], content_filter: Optional[str],
+                 tags: dict[str, str]) -> dict[str, Any]:
+    """A deployment PUT body: `sku` at the top level (Azure does not read one inside properties);
+    no version is the account's default version, no content filter Azure's default policy."""
+    model: dict[str, Any] = {"format": FOUNDRY_FORMAT, "name": model_name}
+    if version is not None:
+        model["version"] = version
+    properties: dict[str, Any] = {"model": model, "versionUpgradeOption": VERSION_UPGRADE}
+    if content_filter is not None:
+        properties["raiPolicyName"] = content_filter
+    scale: dict[str, Any] = {"name": sku}
+    if capacity is not None:
+        scale["capacity"] = capacity
+    return {"sku": scale, "tags": dict(tags), "properties": properties}
+
+
+def keys_of(data: Optional[dict[str, Any]]) -> Keys:
+    """An account's listKeys / regenerateKey answer: key1 primary, key2 secondary."""
+    data = data or {}
+    return Keys(Secret(str(data.get("key1") or "")), Secret(str(data.get("key2") or "")))
 
 
 class Gateway:
@@ -327,11 +389,11 @@ class Gateway:
                 log.debug("transient %s; attempt %d of %d", error.code, attempt + 2, TRANSIENT_ATTEMPTS)
                 time.sleep(min(0.25 * 2**attempt, 4.0))
 
-    def _send(self, method: str, path: str, body: Any = None, api_version: str = MLS_API, missing_ok: bool = True) -> Any:
+    def _send(self, method: str, path: str, body: Any = None, api_version: str = MLS_API, missing_ok: bool = True, idempotent: bool = True) -> Any:
         """One ARM request; JSON body or None; 404 -> None (unless not `missing_ok`); other failures -> AzureError."""
-        return self._request(self._arm_client(), method, f"{self.cloud.arm}{path}?api-version={api_version}", body, missing_ok)
+        return self._request(self._arm_client(), method, f"{self.cloud.arm}{path}?api-version={api_version}", body, missing_ok, idempotent=idempotent)
 
-    def _request(self, client: Any, method: str, url: str, body: Any = None, missing_ok: bool = True, named: str = "") -> Any:
+    def _request(self, client: Any, method: str, url: str, body: Any = None, missing_ok: bool = True, named: str = "", idempotent: bool = True) -> Any:
         """One request through `client`'s pipeline: its JSON object or None; 404 -> None (unless not
         `missing_ok`); other failures -> AzureError (a connection failure names `named`, else ARM)."""
         from azure.core.rest import HttpRequest
@@ -345,7 +407,7 @@ class Gateway:
             response.raise_for_status()
             return arm_body(response, url)
 
-        return self._call(run, url=named)
+        return self._call(run, idempotent, url=named)
 
     def _list(self, path: str, api_version: str = MLS_API) -> Iterator[dict[str, Any]]:
         """Every item of a collection. A 404 is an error (the collection's parent is missing, or a
@@ -361,7 +423,8 @@ class Gateway:
             client = self._arm_client()
             page = self._call(lambda: _json_or_raise(client.send_request(HttpRequest("GET", next_link)), next_link))
 
-    def _long_running(self, method: str, path: str, body: Any = None, final: str = "original-uri", idempotent: bool = True) -> Any:
+    def _long_running(self, method: str, path: str, body: Any = None, final: str = "original-uri", idempotent: bool = True,
+                      api_version: str = MLS_API) -> Any:
         """A PUT/PATCH/DELETE/POST that Azure may run as an operation: the initial request, then the
         ARM polling of azure-mgmt-core (Azure-AsyncOperation, then Location), sleeping exactly what
         Retry-After / retry-after-ms say, then the final GET. Returns the final body (None for DELETE)."""
@@ -370,7 +433,7 @@ class Gateway:
         from azure.mgmt.core.polling.arm_polling import ARMPolling
 
         client = self._arm_client()
-        url = f"{self.cloud.arm}{path}?api-version={MLS_API}"
+        url = f"{self.cloud.arm}{path}?api-version={api_version}"
         request = HttpRequest(method, url, json=body) if body is not None else HttpRequest(method, url)
 
         def run() -> Any:
@@ -380,6 +443,8 @@ class Gateway:
                 return None
             if status == 204 or (status == 200 and method == "DELETE"):
                 return None
+            if status == 409:
+                raise refused(initial.http_response, url)
             if status not in (200, 201, 202):
                 initial.http_response.raise_for_status()
                 raise AzureError(f"Azure answered HTTP {status} to {method}", f"Http{status}", "", status)
@@ -543,6 +608,70 @@ class Gateway:
         data = self._long_running("POST", f"{project}/serverlessEndpoints/{quote(name)}/regenerateKeys", {"keyType": which.capitalize()}, final="location", idempotent=False) or {}
         return Keys(Secret(str(data.get("primaryKey") or "")), Secret(str(data.get("secondaryKey") or "")))
 
+    # --- Foundry resources (Microsoft.CognitiveServices/accounts) and their model deployments --
+    def get_account(self, account: str) -> Optional[FoundryAccount]:
+        data = self._send("GET", account, api_version=COGNITIVE_API)
+        return FoundryAccount.from_arm(data) if data else None
+
+    def list_account_models(self, account: str) -> list[AccountModel]:
+        """The account's model list (every version, with the SKUs its region offers), all pages."""
+        return [AccountModel.from_arm(d) for d in self._list(f"{account}/models", api_version=COGNITIVE_API)]
+
+    def list_foundry_deployments(self, account: str) -> list[FoundryDeployment]:
+        return [FoundryDeployment.from_arm(d) for d in self._list(f"{account}/deployments", api_version=COGNITIVE_API)]
+
+    def get_foundry_deployment(self, account: str, name: str) -> Optional[FoundryDeployment]:
+        data = self._send("GET", f"{account}/deployments/{quote(name)}", api_version=COGNITIVE_API)
+        return FoundryDeployment.from_arm(data) if data else None
+
+    def put_foundry_deployment(self, account: str, name: str, model_name: str, version: Optional[str], sku: str, capacity: Optional[int],
+                               content_filter: Optional[str], tags: dict[str, str]) -> FoundryDeployment:
+        """PUT (201/200 + Azure-AsyncOperation), then the operation polled to its end: a failure Azure
+        reports only there (MarketplaceSubscriptionCannotBeCompleted) raises with its code and message."""
+        path = f"{account}/deployments/{quote(name)}"
+        body = foundry_body(model_name, version, sku, capacity, content_filter, tags)
+        data = self._one_at_a_time(lambda: self._long_running("PUT", path, body, api_version=COGNITIVE_API))
+        made = FoundryDeployment.from_arm(data) if data else self.get_foundry_deployment(account, name)
+        if made is None or made.provisioning_state.lower() in ("failed", "canceled"):
+            state = made.provisioning_state if made else "gone"
+            raise AzureError(f"the deployment {name} ended {state} after its operation succeeded", "DeploymentFailed")
+        return made
+
+    def delete_foundry_deployment(self, account: str, name: str) -> None:
+        """DELETE (200/204, or 202 + Azure-AsyncOperation polled to its end); a 404 is done."""
+        path = f"{account}/deployments/{quote(name)}"
+        self._one_at_a_time(lambda: self._long_running("DELETE", path, final="location", api_version=COGNITIVE_API))
+
+    def _one_at_a_time(self, write: Callable[[], Any]) -> Any:
+        """Run a write on a Foundry account, again while Azure answers RequestConflict (another write
+        runs on the account): after its Retry-After, else a short backoff; the last refusal raises."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                return write()
+            except Busy as busy:
+                if attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+                delay = busy.retry_after if busy.retry_after is not None else min(CONFLICT_BACKOFF * 2**attempt, CONFLICT_BACKOFF_MAX)
+                log.debug("RequestConflict; attempt %d of %d in %.1f s", attempt + 2, CONFLICT_ATTEMPTS, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def account_keys(self, account: str) -> Keys:
+        return keys_of(self._send("POST", f"{account}/listKeys", api_version=COGNITIVE_API, missing_ok=False))
+
+    def regenerate_account_key(self, account: str, which: str) -> Keys:
+        """Renew key1 ("primary") or key2 ("secondary"); both keys after it. Not repeated after a
+        dropped connection (a repeat would renew the key twice)."""
+        if which not in ACCOUNT_KEYS:
+            raise ValueError(f"which must be one of {', '.join(ACCOUNT_KEYS)}, not {which!r}")
+        data = self._send("POST", f"{account}/regenerateKey", {"keyName": ACCOUNT_KEYS[which]}, api_version=COGNITIVE_API,
+                          missing_ok=False, idempotent=False)
+        return keys_of(data)
+
+    def account_permissions(self, subscription: str, resource_group: str, account: str) -> list[Permission]:
+        """The caller's effective permissions on the account (`account`: its name, or its ARM id)."""
+        return self._permissions(subscription, resource_group, COGNITIVE, "accounts", account.rstrip("/").rsplit("/", 1)[-1])
+
     # --- authorization ----------------------------------------------------------------------
     def role_assignments(self, subscription: str, scope: str, object_id: str) -> list[RoleAssignment]:
         """Assignments to the principal or its groups at, above or below `scope` (assignedTo)."""
@@ -575,10 +704,13 @@ class Gateway:
 
     def permissions(self, subscription: str, resource_group: str, project: str) -> list[Permission]:
         """The caller's effective permissions on the project (inherited ones included)."""
+        return self._permissions(subscription, resource_group, MLS, "workspaces", project)
+
+    def _permissions(self, subscription: str, resource_group: str, namespace: str, resource_type: str, name: str) -> list[Permission]:
         client = self._authz_client(subscription)
 
         def run() -> list[Permission]:
-            blocks = client.permissions.list_for_resource(resource_group, MLS, "", "workspaces", project)
+            blocks = client.permissions.list_for_resource(resource_group, namespace, "", resource_type, name)
             return [Permission(tuple(b.actions or ()), tuple(b.not_actions or ())) for b in blocks]
 
         permissions: list[Permission] = self._call(run)
@@ -622,31 +754,47 @@ class Gateway:
         return [Workspace.from_arm(d) for d in self._list(f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{MLS}/workspaces")]
 
     # --- the deployment's own inference endpoint --------------------------------------------
-    def chat(self, url: str, key: Secret, timeout: float = 30) -> ChatResult:
-        """One short chat completion (the Azure AI model inference API), authenticated with the key.
-        Never raises for an HTTP answer: the result says what happened, without the key."""
+    def chat(self, url: str, key: Secret, timeout: float = 30, model: Optional[str] = None) -> ChatResult:
+        """One short chat completion (the Azure AI model inference API), authenticated with the key
+        (as `Authorization: Bearer` and `api-key`: serverless endpoints read the first, Foundry
+        resources either). `model` names the deployment on a Foundry resource's `/models` endpoint,
+        which serves every deployment of the account. Never raises for an HTTP answer: the result
+        says what happened, without the key."""
         import requests
 
         started = time.perf_counter()
-        body = {"messages": [{"role": "user", "content": "Reply with one word: ready?"}], "max_tokens": 8}
+        body: dict[str, Any] = {"messages": [{"role": "user", "content": "Reply with one word: ready?"}], "max_tokens": 8}
+        if model is not None:
+            body["model"] = model
+        headers = {"Authorization": f"Bearer {key.reveal()}", "api-key": key.reveal(), "Content-Type": "application/json"}
         try:
-            response = self._http().post(f"{url.rstrip('/')}/chat/completions", json=body, timeout=timeout,
-                                         headers={"Authorization": f"Bearer {key.reveal()}", "Content-Type": "application/json"})
+            response = self._http().post(f"{url.rstrip('/')}/chat/completions", json=body, timeout=timeout, headers=headers)
         except requests.RequestException as exc:
-            return ChatResult(False, 0, (time.perf_counter() - started) * 1000, "", "", f"could not reach {url}: {type(exc).__name__}")
-        elapsed = (time.perf_counter() - started) * 1000
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
-        if response.status_code != 200:
-            error = data.get("error") if isinstance(data, dict) else None
-            message = (error.get("message") if isinstance(error, dict) else None) or response.reason or ""
-            code = (error.get("code") if isinstance(error, dict) else None) or ""
-            return ChatResult(False, response.status_code, elapsed, "", "", f"HTTP {response.status_code} {code}: {message}".replace(key.reveal(), "****"))
-        choice = (data.get("choices") or [{}])[0]
-        return ChatResult(True, 200, elapsed, str(data.get("model") or ""), str(choice.get("finish_reason") or ""), "")
+            return ChatResult(False, 0, (time.perf_counter() - started) * 1000, "", "", hide(f"could not reach {url}: {type(exc).__name__}", key))
+        return chat_result(response, (time.perf_counter() - started) * 1000, key)
 
+
+def hide(text: str, key: Secret) -> str:
+    """`text` with the key (if it is in it) masked."""
+    return text.replace(key.reveal(), "****") if key.reveal() else text
+
+
+def chat_result(response: Any, elapsed: float, key: Secret) -> ChatResult:
+    """An inference answer as a ChatResult; an error's text is one line without the key."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if response.status_code != 200:
+        error = data.get("error")
+        message = (error.get("message") if isinstance(error, dict) else None) or response.reason or ""
+        code = (error.get("code") if isinstance(error, dict) else None) or ""
+        text = " ".join(f"HTTP {response.status_code} {code}: {message}".split())
+        return ChatResult(False, response.status_code, elapsed, "", "", hide(text, key))
+    choice = (data.get("choices") or [{}])[0]
+    return ChatResult(True, 200, elapsed, str(data.get("model") or ""), str(choice.get("finish_reason") or ""), "")
 
 
 def _role_definition(definition: Any) -> RoleDefinition:

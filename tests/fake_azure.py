@@ -4,6 +4,13 @@ It keeps Azure's rules that the tool's logic depends on (one endpoint name per r
 deployment per model per project, a Marketplace subscription before a partner model's endpoint,
 keys per endpoint, 404 as None) and nothing about the wire: the emulator is for that. Every write
 is recorded in `writes`; `fail(method, error, times)` makes the next calls of a method raise.
+
+Foundry resources (`accounts=`, each in `location`; `add_account` for another region): a fixed
+model list (FOUNDRY_MODELS), deployments checked against it (model, version, SKU, capacity, content
+filter, model not changed in place), keys per account shared by its deployments, and
+`refuse_purchases(account)` for a subscription that cannot buy partner models (the PUT's
+operation ends Failed, the deployment stays, as in Azure). Writes run one at a time here, so
+there is never a RequestConflict.
 """
 from __future__ import annotations
 
@@ -14,8 +21,8 @@ from typing import Optional
 from provision.catalog import RegistryModel, packaged
 from provision.cloud import PUBLIC_CLOUD, Cloud
 from provision.errors import AzureError
-from provision.live import (ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, RoleDefinition, SaasResource,
-                            Workspace, project_id)
+from provision.live import (FOUNDRY_FORMAT, AccountModel, ChatResult, Endpoint, FoundryAccount, FoundryDeployment, Identity, Keys,
+                            MarketplaceSubscription, Permission, RoleAssignment, RoleDefinition, SaasResource, Workspace, account_id, project_id)
 from provision.secret import Secret
 
 SUBSCRIPTION = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
@@ -27,6 +34,34 @@ AI_DEVELOPER = RoleDefinition("64702f94-c441-49e6-a78b-ef80e0188fee", "Azure AI 
                                           ("Microsoft.MachineLearningServices/workspaces/delete", "Microsoft.MachineLearningServices/workspaces/write")),))
 OWNER = RoleDefinition("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "Owner", (Permission(("*",), ()),))
 READER = RoleDefinition("acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader", (Permission(("*/read",), ()),))
+COGNITIVE_CONTRIBUTOR = RoleDefinition("25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68", "Cognitive Services Contributor",
+                                       (Permission(("Microsoft.Authorization/*/read", "Microsoft.CognitiveServices/*", "Microsoft.Resources/deployments/*",
+                                                    "Microsoft.Resources/subscriptions/resourceGroups/read"), ()),))
+ROLES = (AI_DEVELOPER, OWNER, READER, COGNITIVE_CONTRIBUTOR)
+
+PARTNER_REGIONS = ("eastus", "eastus2", "northcentralus", "southcentralus", "swedencentral", "westus", "westus3")
+DEFAULT_CONTENT_FILTERS = ("Microsoft.Default", "Microsoft.DefaultV2")
+
+
+@dataclass(frozen=True)
+class FoundryModel:
+    """One version of a model in the Foundry catalog: GlobalStandard, capacity 1, in `regions`."""
+
+    name: str
+    version: str
+    default: bool
+    regions: tuple[str, ...] = PARTNER_REGIONS
+    marketplace: bool = True  # a partner model, bought through the Marketplace when deployed
+
+    def listed(self) -> AccountModel:
+        return AccountModel(FOUNDRY_FORMAT, self.name, self.version, self.default, ("GlobalStandard",), 1, "GenerallyAvailable")
+
+
+FOUNDRY_MODELS = (
+    FoundryModel("Codestral-2501", "1", False), FoundryModel("Codestral-2501", "2", True), FoundryModel("mistral-medium-2505", "1", True),
+    FoundryModel("mistral-small-2503", "1", True), FoundryModel("Ministral-3B", "1", True),
+    FoundryModel("Mistral-Large-3", "1", True, ("westus3",), marketplace=False),
+)
 
 
 @dataclass
@@ -42,12 +77,36 @@ class _Project:
     subscriptions: dict[str, MarketplaceSubscription] = field(default_factory=dict)  # lower-case name ->
 
 
+@dataclass
+class _Account:
+    account: FoundryAccount
+    keys: Keys
+    content_filters: tuple[str, ...] = ()  # the account's own RAI policies
+    deployments: dict[str, FoundryDeployment] = field(default_factory=dict)  # exact name -> (Azure matches deployment names exactly)
+    refuses_purchases: bool = False
+
+    def models(self) -> list[FoundryModel]:
+        return [m for m in FOUNDRY_MODELS if self.account.location in m.regions]
+
+    def deployment(self, name: str) -> Optional[FoundryDeployment]:
+        return next((d for key, d in self.deployments.items() if key.lower() == name.lower()), None)
+
+
 def _key() -> Secret:
     return Secret(token.token_hex(16))
 
 
+def _not_found(what: str) -> AzureError:
+    return AzureError(f"The Resource '{what}' was not found.", "ResourceNotFound", status=404)
+
+
+def _invalid(message: str) -> AzureError:
+    return AzureError(message, "InvalidResourceProperties", status=400)
+
+
 class FakeAzure:
-    def __init__(self, location: str = "eastus2", projects: tuple[str, ...] = ("contoso-chat",), role: RoleDefinition = OWNER) -> None:
+    def __init__(self, location: str = "eastus2", projects: tuple[str, ...] = ("contoso-chat",), role: RoleDefinition = OWNER,
+                 accounts: tuple[str, ...] = ("contoso-foundry",)) -> None:
         self.writes: list[tuple[str, str]] = []  # (method, resource name), in order
         self.failures: dict[str, list[AzureError]] = {}
         self.role = role  # held by the caller at the subscription
@@ -58,6 +117,9 @@ class FakeAzure:
         for name in projects:
             pid = project_id(SUBSCRIPTION, RESOURCE_GROUP, name)
             self.projects[pid.lower()] = _Project(Workspace(pid, name, "Project", location, hub.id))
+        self.accounts: dict[str, _Account] = {}  # lower-case ARM id ->
+        for name in accounts:
+            self.add_account(name, location)
 
     # --- test controls ---------------------------------------------------------------------------
     def fail(self, method: str, error: AzureError, times: int = 1) -> None:
@@ -67,6 +129,23 @@ class FakeAzure:
         pending = self.failures.get(method)
         if pending:
             raise pending.pop(0)
+
+    def add_account(self, name: str, location: str = "eastus2", content_filters: tuple[str, ...] = ("contoso-strict",)) -> str:
+        """A Foundry resource (custom subdomain: its name) in rg-genai; its ARM id."""
+        aid = account_id(SUBSCRIPTION, RESOURCE_GROUP, name)
+        account = FoundryAccount(aid, name, "AIServices", location, f"https://{name}.services.ai.azure.com")
+        self.accounts[aid.lower()] = _Account(account, Keys(_key(), _key()), content_filters)
+        return aid
+
+    def refuse_purchases(self, account: str) -> None:
+        """The account's subscription cannot buy partner models: their PUT ends Failed (late, as in Azure)."""
+        self._account(account).refuses_purchases = True
+
+    def _account(self, account: str) -> _Account:
+        found = self.accounts.get(account.lower())
+        if found is None:
+            raise _not_found(account)
+        return found
 
     def _project(self, project: str) -> _Project:
         found = self.projects.get(project.lower())
@@ -186,16 +265,91 @@ class FakeAzure:
         p.endpoints[name.lower()] = replace(e, keys=keys)
         return keys
 
+    # --- Foundry resources ---------------------------------------------------------------------------
+    def get_account(self, account: str) -> Optional[FoundryAccount]:
+        self._maybe_fail("get_account")
+        found = self.accounts.get(account.lower())
+        return found.account if found else None
+
+    def list_account_models(self, account: str) -> list[AccountModel]:
+        self._maybe_fail("list_account_models")
+        return [m.listed() for m in self._account(account).models()]
+
+    def list_foundry_deployments(self, account: str) -> list[FoundryDeployment]:
+        self._maybe_fail("list_foundry_deployments")
+        return sorted(self._account(account).deployments.values(), key=lambda d: d.name.lower())
+
+    def get_foundry_deployment(self, account: str, name: str) -> Optional[FoundryDeployment]:
+        return self._account(account).deployment(name)
+
+    def put_foundry_deployment(self, account: str, name: str, model_name: str, version: Optional[str], sku: str, capacity: Optional[int],
+                               content_filter: Optional[str], tags: dict[str, str]) -> FoundryDeployment:
+        a = self._account(account)
+        existing = a.deployment(name)
+        model = self._foundry_model(a, model_name, version, sku, capacity, content_filter)
+        if existing is not None and existing.model_name.lower() != model.name.lower():
+            raise _invalid(f"The model of deployment '{existing.name}' is {existing.model_name}; it cannot be changed to {model.name}.")
+        self._write("put_foundry_deployment", name)
+        key = existing.name if existing else name
+        policy = content_filter or (existing.content_filter if existing else None) or "Microsoft.DefaultV2"
+        failed = model.marketplace and a.refuses_purchases
+        made = FoundryDeployment(f"{a.account.id}/deployments/{key}", key, FOUNDRY_FORMAT, model.name, model.version, sku, capacity or 1, policy,
+                                 "Failed" if failed else "Succeeded", dict(tags))
+        a.deployments[key] = made
+        if failed:
+            raise AzureError("Error occurred when subscribing to Marketplace: the enrollment does not allow Marketplace purchases.",
+                             "MarketplaceSubscriptionCannotBeCompleted")
+        return made
+
+    def _foundry_model(self, a: _Account, model_name: str, version: Optional[str], sku: str, capacity: Optional[int],
+                       content_filter: Optional[str]) -> FoundryModel:
+        """The catalog entry a PUT names, once Azure's checks of it pass (no version: the default one)."""
+        versions = [m for m in FOUNDRY_MODELS if m.name.lower() == model_name.lower()]
+        model = next((m for m in versions if m.version == version or (version is None and m.default)), None)
+        if model is None:
+            raise AzureError(f"The model 'Format:{FOUNDRY_FORMAT},Name:{model_name},Version:{version}' of account deployment is not supported.",
+                             "DeploymentModelNotSupported", status=400)
+        if sku != "GlobalStandard":
+            raise _invalid(f"The specified SKU '{sku}' of account deployment is not supported by the model '{model.name}' version: '{model.version}'.")
+        if a.account.location not in model.regions:
+            raise _invalid(f"The specified SKU '{sku}' for model '{model.name} {model.version}' is not supported in this region '{a.account.location}'.")
+        if capacity is not None and capacity != 1:
+            raise AzureError(f"The specified capacity '{capacity}' of account deployment should be at least 1 and no more than 1.", "InvalidCapacity", status=400)
+        if content_filter is not None and content_filter not in (*DEFAULT_CONTENT_FILTERS, *a.content_filters):
+            raise _invalid(f"The RAI policy '{content_filter}' does not exist on account '{a.account.name}'.")
+        return model
+
+    def delete_foundry_deployment(self, account: str, name: str) -> None:
+        a = self._account(account)
+        self._write("delete_foundry_deployment", name)
+        found = a.deployment(name)
+        if found is not None:
+            del a.deployments[found.name]
+
+    def account_keys(self, account: str) -> Keys:
+        self._maybe_fail("account_keys")
+        return self._account(account).keys
+
+    def regenerate_account_key(self, account: str, which: str) -> Keys:
+        a = self._account(account)
+        self._write("regenerate_account_key", a.account.name)
+        a.keys = Keys(_key(), a.keys.secondary) if which == "primary" else Keys(a.keys.primary, _key())
+        return a.keys
+
+    def account_permissions(self, subscription: str, resource_group: str, account: str) -> list[Permission]:
+        self._maybe_fail("account_permissions")
+        return list(self.role.permissions)
+
     def role_assignments(self, subscription: str, scope: str, object_id: str) -> list[RoleAssignment]:
         rid = f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{self.role.id}"
         return [RoleAssignment("assignment-1", f"/subscriptions/{subscription}", rid, object_id, "ServicePrincipal")]
 
     def role_definition(self, subscription: str, role_name: str) -> Optional[RoleDefinition]:
-        return next((r for r in (AI_DEVELOPER, OWNER, READER) if r.name.lower() == role_name.lower()), None)
+        return next((r for r in ROLES if r.name.lower() == role_name.lower()), None)
 
     def role_definition_by_id(self, subscription: str, role_definition_id: str) -> RoleDefinition:
         guid = role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
-        found = next((r for r in (AI_DEVELOPER, OWNER, READER) if r.id == guid), None)
+        found = next((r for r in ROLES if r.id == guid), None)
         if found is None:
             raise AzureError(f"The role definition '{guid}' does not exist.", "RoleDefinitionDoesNotExist", status=404)
         return found
@@ -223,7 +377,10 @@ class FakeAzure:
     def subscription_display_name(self, subscription: str) -> Optional[str]:
         return "Contoso GenAI" if subscription.lower() == SUBSCRIPTION else None
 
-    def chat(self, url: str, key: Secret, timeout: float = 30) -> ChatResult:
+    def chat(self, url: str, key: Secret, timeout: float = 30, model: Optional[str] = None) -> ChatResult:
+        for a in self.accounts.values():
+            if url.rstrip("/").lower().startswith(a.account.base_url.lower()):
+                return self._foundry_chat(a, key, model)
         for p in self.projects.values():
             for e in p.endpoints.values():
                 if e.endpoint.uri and url.rstrip("/").startswith(e.endpoint.uri.rstrip("/")):
@@ -233,3 +390,15 @@ class FakeAzure:
                         return ChatResult(False, 503, 1.0, "", "", "HTTP 503: the endpoint is not healthy")
                     return ChatResult(True, 200, 1.0, e.endpoint.model_id.rsplit("/", 1)[-1], "stop", "")
         return ChatResult(False, 0, 1.0, "", "", f"could not reach {url}")
+
+    @staticmethod
+    def _foundry_chat(a: _Account, key: Secret, model: Optional[str]) -> ChatResult:
+        """The account's /models route: one of its keys, and `model` a deployment of it (exact name) that Succeeded."""
+        if key.reveal() not in (a.keys.primary.reveal(), a.keys.secondary.reveal()):
+            return ChatResult(False, 401, 1.0, "", "", "HTTP 401 Unauthorized: invalid key")
+        if model is None:
+            return ChatResult(False, 400, 1.0, "", "", "HTTP 400 no_model_name: the request names no model")
+        found = a.deployments.get(model)
+        if found is None or found.provisioning_state != "Succeeded":
+            return ChatResult(False, 404, 1.0, "", "", f"HTTP 404 unknown_model: Unknown model: {model}")
+        return ChatResult(True, 200, 1.0, found.model_name, "stop", "")
