@@ -1,6 +1,7 @@
 """Call a provisioned deployment once, with the URL and key from the secrets file (never printed).
 
     python examples/call_deployment.py .secrets/deployments.env MISTRAL_MEDIUM
+    python examples/call_deployment.py .secrets/deployments.env CODESTRAL   # a Foundry deployment: <PREFIX>_MODEL names it
 """
 from __future__ import annotations
 
@@ -22,18 +23,16 @@ def read_dotenv(path: str) -> dict[str, str]:
 def main(path: str, prefix: str) -> None:
     env = read_dotenv(path)
     url, key = env[f"{prefix}_URL"], env[f"{prefix}_KEY"]
+    body = {"messages": [{"role": "user", "content": "Say hello to the platform team."}], "max_tokens": 32}
+    if f"{prefix}_MODEL" in env:  # a Foundry resource's endpoint serves every deployment on it: name this one
+        body["model"] = env[f"{prefix}_MODEL"]
     started = time.perf_counter()
-    response = requests.post(
-        f"{url}/chat/completions",
-        headers={"Authorization": f"Bearer {key}"},
-        json={"messages": [{"role": "user", "content": "Say hello to the platform team."}], "max_tokens": 32},
-        timeout=30,
-    )
+    response = requests.post(f"{url}/chat/completions", headers={"Authorization": f"Bearer {key}"}, json=body, timeout=30)
     response.raise_for_status()
-    body = response.json()
-    choice = body["choices"][0]
+    answer = response.json()
+    choice = answer["choices"][0]
     print(f"   POST {url}/chat/completions -> {response.status_code} in {(time.perf_counter() - started) * 1000:.0f} ms")
-    print(f"   model {body['model']}, finish_reason {choice['finish_reason']}, {body['usage']['total_tokens']} tokens")
+    print(f"   model {answer['model']}, finish_reason {choice['finish_reason']}, {answer['usage']['total_tokens']} tokens")
     print(f"   reply: {choice['message']['content'][:100]}")
 
 

@@ -6,13 +6,14 @@ and a re-PUT of an unfinished resource joins its running operation.
 Returns what happened per deployment; writing the secrets is the caller's next step."""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .errors import AzureError, Phase, ProvisionError, explain
 from .azureapi import AzureApi
-from .live import project_id
+from .live import account_id, project_id
 from .live import subscription_name
 from .plan import ADOPT, CREATE, REPLACE, RESUME, RESUME_SUBSCRIPTION, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secret import Secret
@@ -159,6 +160,59 @@ def _undo_subscription(gateway: AzureApi, project: str, name: str, deployment: s
     return f"the Marketplace subscription {name} it made was removed again, so no billing relationship is left behind"
 
 
+def _deploy_foundry(gateway: AzureApi, dp: DeploymentPlan, progress: Progress, lock: threading.Lock) -> tuple[DeploymentResult, Optional[SecretEntry]]:
+    """A deployment on a Foundry resource. Its writes hold the resource's lock: Azure refuses
+    concurrent writes on one resource, so they go one at a time there (other resources in parallel)."""
+    d = dp.deployment
+    assert dp.account is not None
+    result = DeploymentResult(d.name, ok=False)
+    started = step_started = time.monotonic()
+    account = account_id(d.subscription, d.resource_group, d.account)
+    deployment = dp.live_deployment
+    step_name = f"read deployment {d.name}"
+    created = False  # this run made it (a failure then removes it again: nothing half-made stays)
+    try:
+        for step in dp.steps:
+            progress(d.name, f"{step.short} ...")
+            step_name, step_started = step.short, time.monotonic()
+            with lock:
+                if step.action == REPLACE:
+                    gateway.delete_foundry_deployment(account, d.name)
+                created = step.action in (CREATE, REPLACE)
+                deployment = gateway.put_foundry_deployment(account, d.name, d.model_name, d.version, d.sku, d.capacity, d.content_filter, dp.endpoint_tags)
+            result.done.append(step.short)
+            progress(d.name, f"{step.short} done ({time.monotonic() - step_started:.1f} s)")
+        step_name = f"check deployment {d.name}"
+        if deployment is None:
+            deployment = gateway.get_foundry_deployment(account, d.name)
+        if deployment is None or deployment.provisioning_state.lower() != "succeeded":
+            raise ProvisionError(f"deployment {d.name} is {deployment.provisioning_state if deployment else 'missing'}, not Succeeded; run apply again")
+        result.ok, result.url = True, dp.account.inference_url
+        return result, SecretEntry(d.name, d.url_var, dp.account.inference_url, d.key_var, Secret(""), d.openai_url_var, dp.account.openai_url, d.model_var, d.name)
+    except AzureError as exc:
+        result.error = explain(exc, Phase.DEPLOY)
+    except ProvisionError as exc:
+        result.error = str(exc)
+    finally:
+        result.seconds = time.monotonic() - started
+    progress(d.name, f"{step_name} failed ({time.monotonic() - step_started:.1f} s): {result.error}")
+    if created:
+        result.error = f"{result.error}; {_undo_deployment(gateway, account, d.name, lock)}"
+    return result, None
+
+
+def _undo_deployment(gateway: AzureApi, account: str, name: str, lock: threading.Lock) -> str:
+    """A deployment this run made that did not succeed (a refused Marketplace purchase, say) is removed."""
+    try:
+        with lock:
+            if gateway.get_foundry_deployment(account, name) is None:
+                return f"no deployment {name} was left behind"
+            gateway.delete_foundry_deployment(account, name)
+    except AzureError as exc:
+        return f"the failed deployment {name} could not be removed ({explain(exc)}): `provision destroy --only {name}` removes it"
+    return f"the failed deployment {name} was removed again, so nothing is left behind"
+
+
 def apply_plan(plan: Plan, gateway: AzureApi, parallel: int, progress: Progress) -> ApplyResult:
     results: list[DeploymentResult] = []
     entries: list[SecretEntry] = []
@@ -174,9 +228,16 @@ def apply_plan(plan: Plan, gateway: AzureApi, parallel: int, progress: Progress)
             results.append(DeploymentResult(dp.deployment.name, ok=False, error=reason))
         else:
             runnable.append(dp)
+    locks = {dp.deployment.account_key: threading.Lock() for dp in runnable if dp.deployment.foundry}
+
+    def deploy(dp: DeploymentPlan) -> tuple[DeploymentResult, Optional[SecretEntry]]:
+        if dp.deployment.foundry:
+            return _deploy_foundry(gateway, dp, progress, locks[dp.deployment.account_key])
+        return _deploy(gateway, dp, progress)
+
     pool = worker_pool(max(1, parallel), "deploy")
     # interrupted: run_all does not wait for operations still polling; the next apply resumes them
-    for result, entry in run_all(pool, lambda dp: _deploy(gateway, dp, progress), runnable):
+    for result, entry in run_all(pool, deploy, runnable):
         results.append(result)
         if entry is not None:
             entries.append(entry)

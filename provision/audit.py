@@ -15,9 +15,9 @@ from .azureapi import AzureApi
 from .live import project_id
 from .catalog import Stage, lifecycle_of, packaged
 from .catalog import today as catalog_today
-from .live import ChatResult, Endpoint, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource, subscription_of
+from .live import AccountState, ChatResult, Endpoint, FoundryDeployment, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource, subscription_of
 from .names import TextEnum
-from .plan import endpoint_changes, owner_of
+from .plan import endpoint_changes, foundry_changes, owner_of
 from .refresh import read_live
 from .regions import display_region
 from .secrets import read_secrets
@@ -73,6 +73,15 @@ def collect(spec: Spec, gateway: AzureApi, parallel: int, everything: bool, prob
         return data
 
     def keys_of(d: Deployment) -> None:
+        if d.foundry:
+            a = live.accounts[d.account_key]
+            if a.account is None:
+                return
+            try:
+                data.keys[d.name] = gateway.account_keys(a.id)
+            except AzureError as exc:
+                data.read_errors.append(f"keys of {d.name} (Foundry resource {d.account}): {explain(exc)}")
+            return
         p = live.projects[d.project_key]
         e = p.endpoint(d.name)
         if e is None or e.provisioning_state.lower() != "succeeded":
@@ -206,11 +215,12 @@ def _subscription_findings(d: Deployment, p: ProjectState, e: Endpoint) -> list[
     return []
 
 
-def _lifecycle_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[AuditFinding]:
+def _lifecycle_findings(d: Deployment, e: Endpoint | FoundryDeployment, data: AuditData) -> list[AuditFinding]:
     """A live endpoint of a legacy, deprecated or retired model: when it stops, and what replaces it."""
     catalog = packaged()
-    m = data.live.models.get(e.model_id.lower())
-    name = e.model_id.rsplit("/", 1)[-1]
+    model_id = e.model_name if isinstance(e, FoundryDeployment) else e.model_id
+    m = data.live.models.get(model_id.lower())
+    name = model_id.rsplit("/", 1)[-1]
     lifecycle, source = lifecycle_of(name, m.found if m is not None else None, catalog)
     stage = lifecycle.stage(data.today)
     if stage == Stage.CURRENT:
@@ -238,6 +248,69 @@ def _secret_findings(d: Deployment, e: Endpoint, data: AuditData) -> list[AuditF
     keys = data.keys.get(d.name)
     if keys is not None and key not in (keys.primary.reveal(), keys.secondary.reveal()):
         out.append(AuditFinding(Kind.SECRETS, d.name, f"{d.key_var} is no longer a valid key of the endpoint", "run `provision apply` to write the current key"))
+    return out
+
+
+def _foundry_findings(d: Deployment, a: AccountState, data: AuditData) -> list[AuditFinding]:
+    """A deployment on a Foundry resource: as for an endpoint, what is missing, unhealthy, drifted,
+    retiring or stale in the secrets file (its entry: the resource's URL and key, the deployment name)."""
+    out: list[AuditFinding] = []
+    if a.account is None:
+        if Read.ACCOUNT in a.failures:
+            return []  # a `read` finding says why
+        return [AuditFinding(Kind.MISSING, d.name, f"Foundry resource {d.account} does not exist in resource group {d.resource_group}", "fix `account` in the spec, or create the resource")]
+    if a.account.location not in d.allowed_regions:
+        out.append(AuditFinding(Kind.POLICY, d.name, f"Foundry resource {d.account} is in {display_region(a.account.location)}, which allowed_regions no longer allows",
+                                "move the deployment to a Foundry resource in an allowed region (set `account`, then `provision apply --allow-replace`)"))
+    f = a.deployment(d.name)
+    if a.deployments is None:
+        pass
+    elif f is None:
+        out.append(AuditFinding(Kind.MISSING, d.name, f"deployment {d.name} does not exist on {d.account}", "run `provision apply`"))
+    else:
+        if f.provisioning_state.lower() != "succeeded":
+            out.append(AuditFinding(Kind.UNHEALTHY, d.name, f"deployment {d.name} is {f.provisioning_state}", "run `provision apply` to retry it"))
+        if f.model_name.lower() != d.model_name.lower():
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"model is {f.model_name}, the spec says {d.model_name}", "`provision apply --allow-replace`"))
+        if not f.owned_by(d.stack, d.name):
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"deployment {d.name} is not this spec's: {owner_of(f)}", "`provision apply --adopt` to manage it"))
+        changed = foundry_changes(d, f) if f.owned_by(d.stack, d.name) else ()
+        if changed:
+            out.append(AuditFinding(Kind.DRIFT, d.name, f"deployment {d.name} differs from the spec in {', '.join(c.field for c in changed)}", "run `provision apply`"))
+        out += _lifecycle_findings(d, f, data)
+        out += _foundry_secret_findings(d, a, data)
+    probe = data.probes.get(d.name)
+    if probe is not None and not probe.ok:
+        from .probe import ProbeResult
+
+        remedy = ProbeResult(d.name, data.secrets.get(d.url_var, ""), probe).remedy
+        out.append(AuditFinding(Kind.PROBE, d.name, f"chat call failed: {probe.error}", remedy))
+    return out
+
+
+def _foundry_secret_findings(d: Deployment, a: AccountState, data: AuditData) -> list[AuditFinding]:
+    assert a.account is not None
+    wanted = {d.url_var: a.account.inference_url, **({d.model_var: d.name} if d.model_var else {}),
+              **({d.openai_url_var: a.account.openai_url} if d.openai_url_var else {})}
+    key = data.secrets.get(d.key_var)
+    missing = [v for v in (*wanted, d.key_var) if data.secrets.get(v) is None]
+    if missing:
+        return [AuditFinding(Kind.SECRETS, d.name, f"the secrets file has no {' or '.join(missing)}", "run `provision apply` to write it")]
+    out = [AuditFinding(Kind.SECRETS, d.name, f"{v} is stale (should be {value})", "run `provision apply` to rewrite it") for v, value in wanted.items() if data.secrets.get(v) != value]
+    keys = data.keys.get(d.name)
+    if keys is not None and key not in (keys.primary.reveal(), keys.secondary.reveal()):
+        out.append(AuditFinding(Kind.SECRETS, d.name, f"{d.key_var} is no longer a valid key of Foundry resource {d.account}", "run `provision apply` to write the current key"))
+    return out
+
+
+def _foundry_orphans(spec: Spec, live: LiveState) -> list[AuditFinding]:
+    out = []
+    for key, a in sorted(live.accounts.items()):
+        named = {d.name.lower() for d in spec.deployments if d.foundry and d.account_key == key}
+        for f in a.deployments or ():
+            if f.name.lower() not in named and f.owned_by(spec.stack):
+                out.append(AuditFinding(Kind.ORPHAN, f.name, f"deployment {f.name} on {a.name} was made by this spec (stack '{spec.stack}') but the spec no longer names it",
+                                        "`provision destroy --orphans` deletes it (or add it back to the spec)"))
     return out
 
 
@@ -321,6 +394,13 @@ def audit_findings(spec: Spec, data: AuditData) -> list[AuditFinding]:
         return [AuditFinding(Kind.READ, f.subject, f.message, f.remedy) for f in identity_findings(live)]
     out: list[AuditFinding] = [AuditFinding(Kind.READ, "audit", e, "") for e in data.read_errors]
     for d in spec.deployments:
+        if d.foundry:
+            a = live.accounts[d.account_key]
+            for what in sorted(a.failures):
+                if what in (Read.ACCOUNT, Read.DEPLOYMENTS):
+                    out.append(AuditFinding(Kind.READ, d.name, f"could not read the {what} {d.account}", explain(a.failures[what])))
+            out += _foundry_findings(d, a, data)
+            continue
         p = live.projects[d.project_key]
         for what in sorted(p.failures):
             if what in (Read.PROJECT, Read.ENDPOINTS, Read.MARKETPLACE, Read.HUB):
@@ -329,6 +409,7 @@ def audit_findings(spec: Spec, data: AuditData) -> list[AuditFinding]:
         out += _deployment_findings(d, p, data)
     unique = {id(p): p for p in live.projects.values()}
     out += _orphan_findings(spec, list(unique.values()), data.everything)
+    out += _foundry_orphans(spec, live)
     if data.everything:
         out += _orphan_findings(spec, data.extra_projects, True)
         out += _saas_findings(data)

@@ -18,7 +18,8 @@ from typing import Optional, Protocol
 
 from .catalog import RegistryModel
 from .cloud import Cloud
-from .live import ChatResult, Endpoint, Identity, Keys, MarketplaceSubscription, Permission, RoleAssignment, RoleDefinition, SaasResource, Workspace
+from .live import (AccountModel, ChatResult, Endpoint, FoundryAccount, FoundryDeployment, Identity, Keys, MarketplaceSubscription, Permission,
+                   RoleAssignment, RoleDefinition, SaasResource, Workspace)
 from .secret import Secret
 
 
@@ -95,6 +96,44 @@ class AzureApi(Protocol):
         """Regenerate the "primary" or "secondary" key; both keys after it."""
         ...
 
+    # --- Foundry resources (Microsoft.CognitiveServices/accounts) and their model deployments ------
+    # `account` is the resource's ARM id (`live.account_id`). Azure refuses concurrent writes on
+    # one account (409 RequestConflict): callers write to one account one at a time.
+    def get_account(self, account: str) -> Optional[FoundryAccount]:
+        ...
+
+    def list_account_models(self, account: str) -> list[AccountModel]:
+        """The models the account can deploy (each version, with its SKUs there)."""
+        ...
+
+    def list_foundry_deployments(self, account: str) -> list[FoundryDeployment]:
+        ...
+
+    def get_foundry_deployment(self, account: str, name: str) -> Optional[FoundryDeployment]:
+        ...
+
+    def put_foundry_deployment(self, account: str, name: str, model_name: str, version: Optional[str], sku: str, capacity: Optional[int],
+                               content_filter: Optional[str], tags: dict[str, str]) -> FoundryDeployment:
+        """Create or update the deployment (format "Mistral AI"); the deployment once its operation ended
+        (a failure that Azure reports only at the end, such as a Marketplace purchase, raises)."""
+        ...
+
+    def delete_foundry_deployment(self, account: str, name: str) -> None:
+        """Delete it (a deployment already gone is done)."""
+        ...
+
+    def account_keys(self, account: str) -> Keys:
+        """The account's key1 (primary) and key2 (secondary): shared by every deployment on it."""
+        ...
+
+    def regenerate_account_key(self, account: str, which: str) -> Keys:
+        """Regenerate key1 ("primary") or key2 ("secondary"); both keys after it."""
+        ...
+
+    def account_permissions(self, subscription: str, resource_group: str, account: str) -> list[Permission]:
+        """The caller's effective permissions on the account."""
+        ...
+
     # --- access ----------------------------------------------------------------------------------
     def role_assignments(self, subscription: str, scope: str, object_id: str) -> list[RoleAssignment]:
         """Assignments to the principal or its groups at, above or below `scope`."""
@@ -135,6 +174,7 @@ class AzureApi(Protocol):
         ...
 
     # --- the deployment's inference endpoint ---------------------------------------------------------
-    def chat(self, url: str, key: Secret, timeout: float = 30) -> ChatResult:
-        """One short chat completion with the key; never raises for an HTTP answer."""
+    def chat(self, url: str, key: Secret, timeout: float = 30, model: Optional[str] = None) -> ChatResult:
+        """One short chat completion with the key (`model`: the deployment, for a Foundry resource's
+        endpoint, which serves every deployment of the account); never raises for an HTTP answer."""
         ...

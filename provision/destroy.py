@@ -9,16 +9,20 @@ a subscription first leaves its endpoints unhealthy). Already gone is done.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Optional
 
 from .apply import Progress
-from .checks import Check, Finding, allowed, identity_findings, unread_finding
+from .access import allowed
+from .checks import Check, Finding, identity_findings, unread_finding
+from .findings import _cannot_read
 from .errors import AzureError, Phase, explain
 from .azureapi import AzureApi
-from .live import project_id
-from .live import Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name, subscription_of
+from .foundrychecks import CS
+from .live import account_id, project_id
+from .live import AccountState, Endpoint, FoundryDeployment, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name, subscription_of
 from .names import TextEnum
 from .plan import owner_of
 from .spec import Deployment, Spec
@@ -41,7 +45,7 @@ DELETE, GONE, KEEP, REFUSE, UNREAD = Disposal
 @dataclass(frozen=True)
 class DestroyItem:
     deployment: Deployment
-    endpoint: Optional[Endpoint]
+    endpoint: Optional[Endpoint | FoundryDeployment]  # the serverless endpoint, or the Foundry deployment
     endpoint_action: Disposal  # delete | gone | refuse | unread
     subscription: Optional[MarketplaceSubscription]
     subscription_action: Disposal  # delete | keep | gone | unread
@@ -51,19 +55,21 @@ class DestroyItem:
 
     def lines(self) -> list[str]:
         d = self.deployment
+        what, home = ("deployment", d.account) if d.foundry else ("endpoint", d.project)
         out = []
         if self.orphan and self.endpoint is None:
             pass  # a subscription left behind on its own
         elif self.endpoint_action == DELETE:
-            out.append(f"  - delete endpoint {d.name} ({d.project})")
+            out.append(f"  - delete {what} {d.name} ({home})")
         elif not self.project_exists:
-            out.append(f"  = endpoint {d.name}: project {d.project} does not exist in {d.resource_group}; nothing to delete, its secrets entries are kept")
+            where = f"Foundry resource {d.account}" if d.foundry else f"project {d.project}"
+            out.append(f"  = {what} {d.name}: {where} does not exist in {d.resource_group}; nothing to delete, its secrets entries are kept")
         elif self.endpoint_action == UNREAD:
-            out.append(f"  ? endpoint {d.name} ({d.project}): could not be read; nothing is deleted")
+            out.append(f"  ? {what} {d.name} ({home}): could not be read; nothing is deleted")
         elif self.endpoint_action == GONE:
-            out.append(f"  = endpoint {d.name} ({d.project}): already gone")
+            out.append(f"  = {what} {d.name} ({home}): already gone")
         else:
-            out.append(f"  ! endpoint {d.name} ({d.project}): refused: {self.reason}")
+            out.append(f"  ! {what} {d.name} ({home}): refused: {self.reason}")
         if self.subscription is not None:
             name = self.subscription.name
             if self.subscription_action == DELETE:
@@ -77,7 +83,9 @@ class DestroyItem:
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.deployment.name,
-            "project": self.deployment.project,
+            "target": self.deployment.target,
+            "project": self.deployment.project or None,
+            "account": self.deployment.account or None,
             "endpoint": {"action": self.endpoint_action, "exists": None if self.endpoint_action == UNREAD else self.endpoint is not None},
             "subscription": {"name": self.subscription.name if self.subscription else None, "action": self.subscription_action},
             "reason": self.reason,
@@ -90,6 +98,9 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
     leaving = {(d.project_key, d.name.lower()) for d in chosen}
     items = []
     for d in chosen:
+        if d.foundry:
+            items.append(_foundry_item(d, live.accounts[d.account_key], include_unmanaged))
+            continue
         p = live.projects[d.project_key]
         endpoint = p.endpoint(d.name)
         if p.endpoints is None:
@@ -120,6 +131,21 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
     return items
 
 
+def _foundry_item(d: Deployment, a: AccountState, include_unmanaged: bool) -> DestroyItem:
+    """A Foundry deployment: deleted when it is this spec's. Azure bought a partner model's offer
+    itself on the first deployment; there is no subscription resource of ours to delete."""
+    live = a.deployment(d.name)
+    if a.deployments is None:
+        action, reason = UNREAD, ""
+    elif live is None:
+        action, reason = GONE, ""
+    elif not live.owned_by(d.stack, d.name) and not include_unmanaged:
+        action, reason = REFUSE, f"it is not this spec's ({owner_of(live)}); pass --include-unmanaged to delete it anyway"
+    else:
+        action, reason = DELETE, ""
+    return DestroyItem(d, live, action, None, GONE, reason, project_exists=a.account is not None or Read.ACCOUNT in a.failures)
+
+
 def _stand_in(d: Deployment, name: str, model_id: str) -> Deployment:
     """A deployment of the spec's project standing for a resource the spec no longer names."""
     return dataclasses.replace(d, name=name, model_id=model_id, tags={}, url_var="", key_var="", openai_url_var=None, line=None)
@@ -131,8 +157,11 @@ def plan_orphans(spec: Spec, live: LiveState) -> list[DestroyItem]:
     endpoint at all. Exact ownership marks only; a project whose endpoints were not read is skipped
     (destroy_checks reports it)."""
     items: list[DestroyItem] = []
-    done: set[tuple[str, str, str]] = set()
+    done: set[tuple[str, ...]] = set()
     for d in spec.deployments:
+        if d.foundry:
+            items += _foundry_orphans(spec, d, live.accounts[d.account_key], done)
+            continue
         p = live.projects[d.project_key]
         if d.project_key in done or p.endpoints is None or p.marketplace_subscriptions is None and not d.microsoft_sold:
             continue
@@ -151,6 +180,29 @@ def plan_orphans(spec: Spec, live: LiveState) -> list[DestroyItem]:
     return items
 
 
+def _foundry_orphans(spec: Spec, d: Deployment, a: AccountState, done: set[tuple[str, ...]]) -> list[DestroyItem]:
+    """The deployments this stack made on the resource that the spec no longer names (once per resource)."""
+    key = ("foundry", *d.account_key)
+    if key in done or a.deployments is None:
+        return []
+    done.add(key)
+    named = {x.name.lower() for x in spec.deployments if x.foundry and x.account_key == d.account_key}
+    return [DestroyItem(_stand_in(d, x.name, x.model_name), x, DELETE, None, GONE, orphan=True)
+            for x in a.deployments if x.name.lower() not in named and x.owned_by(spec.stack)]
+
+
+def _home_findings(d: Deployment, live: LiveState) -> list[Finding]:
+    if not d.foundry:
+        return _project_findings(d, live.projects[d.project_key])
+    a = live.accounts[d.account_key]
+    for what, words in ((Read.ACCOUNT, f"could not read Foundry resource {d.account}"), (Read.DEPLOYMENTS, f"could not list the deployments of Foundry resource {d.account}")):
+        if what in a.failures:
+            return [_cannot_read(Check.ACCOUNT, d.name, words, a.failures[what], "check `account` in the spec, and the caller's access")]
+    if a.account is None:
+        return [Finding(Check.ACCOUNT, d.name, True, f"Foundry resource {d.account} does not exist: nothing to delete")]
+    return []
+
+
 def _project_findings(d: Deployment, p: ProjectState) -> list[Finding]:
     findings = [unread_finding(d, p, what) for what in sorted(p.failures) if what in (Read.PROJECT, Read.ENDPOINTS, Read.MARKETPLACE)]
     if p.workspace is None and Read.PROJECT not in p.failures:
@@ -165,23 +217,25 @@ def destroy_checks(items: list[DestroyItem], live: LiveState, deployments: Optio
     if live.identity is None:
         return findings
     for d in deployments or ():
-        findings += _project_findings(d, live.projects[d.project_key])
+        findings += _home_findings(d, live)
     for item in items:
         d = item.deployment
-        p = live.projects[d.project_key]
+        p: ProjectState | AccountState = live.accounts[d.account_key] if d.foundry else live.projects[d.project_key]
         if deployments is None:
-            findings += _project_findings(d, p)
+            findings += _home_findings(d, live)
         if item.endpoint_action == REFUSE:
             assert item.endpoint is not None
-            findings.append(Finding(Check.OWNERSHIP, d.name, False, f"endpoint {d.name} in {d.project} is not this spec's: {owner_of(item.endpoint)}",
+            what, home = (f"deployment {d.name} on {d.account}", d.account) if d.foundry else (f"endpoint {d.name} in {d.project}", d.project)
+            findings.append(Finding(Check.OWNERSHIP, d.name, False, f"{what} is not this spec's: {owner_of(item.endpoint)}",
                                     "pass --include-unmanaged to delete it anyway, or remove the deployment from the spec"))
         needed = []
         if item.endpoint_action == DELETE:
-            needed.append("Microsoft.MachineLearningServices/workspaces/serverlessEndpoints/delete")
+            needed.append(f"{CS}/deployments/delete" if d.foundry else "Microsoft.MachineLearningServices/workspaces/serverlessEndpoints/delete")
         if item.subscription_action == DELETE:
             needed.append("Microsoft.MachineLearningServices/workspaces/marketplaceSubscriptions/delete")
         if p.permissions is None and (needed or UNREAD in (item.endpoint_action, item.subscription_action)):
-            findings.append(unread_finding(d, p, Read.PERMISSIONS))
+            findings.append(_cannot_read(Check.PERMISSIONS, d.name, f"could not read the caller's permissions on {d.account or d.project}", p.failures.get(Read.PERMISSIONS),
+                                         "grant the caller Microsoft.Authorization/*/read (every built-in role has it)"))
         elif needed and p.permissions is not None:
             missing = [a for a in needed if not allowed(p.permissions, a)]
             if missing:
@@ -203,10 +257,22 @@ class DestroyResult:
         return {"name": self.name, "ok": self.ok, "done": self.done, "error": self.error, "seconds": round(self.seconds, 2)}
 
 
-def _destroy_one(gateway: AzureApi, item: DestroyItem, progress: Progress) -> DestroyResult:
+def _destroy_one(gateway: AzureApi, item: DestroyItem, progress: Progress, lock: Optional[threading.Lock] = None) -> DestroyResult:
     d = item.deployment
     result = DestroyResult(d.name, ok=False)
     started = time.monotonic()
+    if d.foundry:
+        try:
+            progress(d.name, f"deleting deployment {d.name} ...")
+            with lock or threading.Lock():  # one write at a time on a Foundry resource
+                gateway.delete_foundry_deployment(account_id(d.subscription, d.resource_group, d.account), d.name)
+            result.done.append(f"deleted deployment {d.name}")
+            progress(d.name, f"deployment {d.name} deleted")
+            result.ok = True
+        except AzureError as exc:
+            result.error = explain(exc, Phase.DESTROY)
+        result.seconds = time.monotonic() - started
+        return result
     project = project_id(d.subscription, d.resource_group, d.project)
     try:
         if item.endpoint_action == DELETE:
@@ -240,8 +306,9 @@ def _users_now(gateway: AzureApi, project: str, item: DestroyItem) -> list[str]:
 def run_destroy(items: list[DestroyItem], gateway: AzureApi, parallel: int, progress: Progress) -> list[DestroyResult]:
     work = [i for i in items if i.endpoint_action == DELETE or i.subscription_action == DELETE]
     done = {i.deployment.name: DestroyResult(i.deployment.name, ok=True) for i in items if i not in work}
+    locks = {i.deployment.account_key: threading.Lock() for i in work if i.deployment.foundry}
     pool = worker_pool(max(1, parallel), "destroy")
-    for r in run_all(pool, lambda i: _destroy_one(gateway, i, progress), work):
+    for r in run_all(pool, lambda i: _destroy_one(gateway, i, progress, locks.get(i.deployment.account_key) if i.deployment.foundry else None), work):
         done[r.name] = r
     pool.shutdown()
     return [done[i.deployment.name] for i in items]

@@ -81,6 +81,12 @@ REMEDIES: dict[str, str] = {
     "MarketplaceSubscriptionNotFound": "the project has no Marketplace subscription to this model's offer: run `provision apply` again (it subscribes first)",
     "MarketplacePurchaseEligibilityFailed": "the Azure subscription cannot buy this Marketplace offer (billing country, payment method or EA policy): fix billing, or use another subscription",
     "AuthorizationFailed": "the caller lacks a role for this action: run `provision whoami` to see what is missing",
+    "MarketplaceSubscriptionCannotBeCompleted": "Azure could not buy the model's Marketplace offer for this subscription (billing country, payment method or "
+                                                "EA policy, as Azure says): fix it in billing, use another subscription, or deploy a model sold by Azure",
+    "RequestConflict": "another operation is running on the Foundry resource: run apply again when it has finished",
+    "InsufficientQuota": "the subscription's quota for this model and SKU in the region is used up: free some (delete a deployment), ask for more, or use another region",
+    "InvalidCapacity": "the capacity is outside what the model takes with this SKU: set `capacity` within the range Azure names, or leave it out",
+    "DeploymentModelNotSupported": "the Foundry resource cannot deploy this model, version or SKU: run `provision plan`, whose model check lists what it offers",
     "LinkedAuthorizationFailed": "subscribing needs Marketplace rights at the subscription (Owner, Contributor, or a custom role with Microsoft.MarketplaceOrdering/* and Microsoft.SaaS/resources/write)",
     "MissingSubscriptionRegistration": "a resource provider is not registered: `az provider register --namespace <namespace>` or grant <namespace>/register/action",
     "ServerlessEndpointModelImmutable": "the model of an endpoint cannot change: re-run with --allow-replace to delete and recreate it",

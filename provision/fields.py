@@ -15,6 +15,12 @@ from typing import Any
 SPEC_VERSION = 1
 DEFAULT_REGIONS = ("eastus2", "francecentral")
 DEFAULT_ROLE = "Azure AI Developer"
+SERVERLESS, FOUNDRY = TARGETS = ("serverless", "foundry")  # Azure's two ways to deploy Mistral: hub serverless endpoints, Foundry deployments
+# The role a target's deployments need when the spec names none (checked by effect: a role that
+# allows every action of it passes too).
+DEFAULT_ROLES = {SERVERLESS: DEFAULT_ROLE, FOUNDRY: "Cognitive Services Contributor"}
+FOUNDRY_SKUS = ("GlobalStandard", "DataZoneStandard", "Standard", "GlobalProvisionedManaged", "DataZoneProvisionedManaged", "ProvisionedManaged")
+MAX_CAPACITY = 1_000_000
 DEFAULT_STACK = "default"
 RESERVED_TAG_PREFIX = "provision:"
 
@@ -55,19 +61,30 @@ class Field:
     interpolate: bool = True  # ${VAR} allowed
     missing: str = ""  # the message when a required field is absent
     max_items: int = 0  # TEXT_LIST and TAGS: at most this many (0: no limit)
+    targets: tuple[str, ...] = TARGETS  # the deployment targets it applies to (given for another: an error)
+    required_for: tuple[str, ...] = ()  # required in deployments of these targets only (the parser's rule)
+    minimum: int = 0  # INTEGER without choices: the range
+    maximum: int = 0
+    whole_numbers: bool = False  # TEXT: a whole number written without quotes is read as its digits (version: 2)
 
 
 SECRET_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,254}"
 SECRET_NAMES = (
     Field("url", Kind.TEXT, "Variable for the endpoint's base URL (default <NAME>_URL).", SECRET_NAME, "a valid variable name (letters, digits, '_'; not starting with a digit)"),
     Field("key", Kind.TEXT, "Variable for the endpoint's key (default <NAME>_KEY).", SECRET_NAME, "a valid variable name (letters, digits, '_'; not starting with a digit)"),
-    Field("openai_url", Kind.TEXT, "Also write the OpenAI-compatible base URL ({url}/v1) under this name.", SECRET_NAME, "a valid variable name (letters, digits, '_'; not starting with a digit)"),
+    Field("openai_url", Kind.TEXT, "Also write the OpenAI-compatible base URL under this name ({url}/v1 for a serverless endpoint, the resource's /openai/v1 for Foundry).",
+          SECRET_NAME, "a valid variable name (letters, digits, '_'; not starting with a digit)"),
+    Field("model", Kind.TEXT, "Variable for the deployment name clients pass as `model` (default <NAME>_MODEL; Foundry only).", SECRET_NAME,
+          "a valid variable name (letters, digits, '_'; not starting with a digit)", targets=(FOUNDRY,)),
 )
 
 DEPLOYMENT = (
-    Field("name", Kind.TEXT, "Endpoint name; part of its URL, unique in the region.", r"[a-zA-Z][a-zA-Z0-9-]{0,51}",
+    Field("name", Kind.TEXT, "Deployment name: the serverless endpoint's (part of its URL, unique in the region), or the Foundry deployment's (what clients pass as model).",
+          r"[a-zA-Z][a-zA-Z0-9-]{0,51}",
           "a valid endpoint name: start with a letter; letters, digits and hyphens only; at most 52 characters", required=True,
           missing="missing (the endpoint name; it becomes part of the endpoint's URL)"),
+    Field("target", Kind.CHOICE, "serverless (a hub project's serverless endpoint; the default) or foundry (a model deployment on a Foundry resource).",
+          choices=TARGETS, invalid="'serverless' or 'foundry'", defaultable=True, default=SERVERLESS),
     Field("model", Kind.TEXT, "Catalog name (mistral-medium-2505) or azureml://registries/<registry>/models/<name>; no version.",
           rf"{_MODEL}|{MODEL_ID}", "a model name or an azureml://registries/<registry>/models/<name> id", required=True, defaultable=True,
           missing="missing (a catalog name such as mistral-medium-2505, or azureml://registries/azureml-mistral/models/mistral-medium-2505)"),
@@ -77,15 +94,26 @@ DEPLOYMENT = (
     Field("resource_group", Kind.TEXT, "The project's resource group.", r"[-\w.()]{0,89}[-\w()]",
           "a resource group name (1-90 letters, digits, '-', '_', '.', '(', ')'; not ending in '.')", required=True, defaultable=True,
           missing="missing: set it here or in defaults"),
-    Field("project", Kind.TEXT, "Hub-based AI Studio project.", r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}",
-          "a project name (3-33 letters, digits, '-' or '_', starting with a letter or digit)", required=True, defaultable=True,
+    Field("project", Kind.TEXT, "Hub-based AI Studio project (target serverless).", r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}",
+          "a project name (3-33 letters, digits, '-' or '_', starting with a letter or digit)", defaultable=True, targets=(SERVERLESS,), required_for=(SERVERLESS,),
           missing="missing: the hub-based AI Studio project; set it here or in defaults"),
+    Field("account", Kind.TEXT, "The Foundry resource (Microsoft.CognitiveServices account, kind AIServices) in resource_group (target foundry).",
+          r"[a-zA-Z0-9][a-zA-Z0-9_.-]{1,63}", "a Foundry resource name (2-64 letters, digits, '_', '.' or '-', starting with a letter or digit)",
+          defaultable=True, targets=(FOUNDRY,), required_for=(FOUNDRY,), missing="missing: the Foundry resource (target foundry); set it here or in defaults"),
     Field("allowed_regions", Kind.TEXT_LIST, "Regions the project's hub may be in.", r"[A-Za-z0-9][A-Za-z0-9 -]{1,39}",
           "an Azure region name, e.g. eastus2", defaultable=True, default=list(DEFAULT_REGIONS), max_items=MAX_REGIONS),
-    Field("required_role", Kind.TEXT, "The role the caller must hold on the resource group.", r"[^\s](?:[^\r\n\x85\u2028\u2029]{0,510}[^\s])?",
-          "a role name (one line, no surrounding spaces)", defaultable=True, default=DEFAULT_ROLE),
-    Field("content_safety", Kind.CHOICE, "Azure AI Content Safety on the endpoint; Azure's default when absent.",
-          choices=("enabled", "disabled", "Enabled", "Disabled", True, False), invalid="'enabled' or 'disabled'", defaultable=True),
+    Field("required_role", Kind.TEXT, "The role the caller must hold on the resource group (default: Azure AI Developer for serverless, Cognitive Services Contributor for foundry).",
+          r"[^\s](?:[^\r\n\x85\u2028\u2029]{0,510}[^\s])?", "a role name (one line, no surrounding spaces)", defaultable=True),
+    Field("content_safety", Kind.CHOICE, "Azure AI Content Safety on the endpoint; Azure's default when absent (target serverless).",
+          choices=("enabled", "disabled", "Enabled", "Disabled", True, False), invalid="'enabled' or 'disabled'", defaultable=True, targets=(SERVERLESS,)),
+    Field("sku", Kind.CHOICE, "The deployment's SKU (target foundry).", choices=FOUNDRY_SKUS, invalid="one of " + ", ".join(FOUNDRY_SKUS),
+          defaultable=True, default="GlobalStandard", targets=(FOUNDRY,)),
+    Field("capacity", Kind.INTEGER, "The deployment's capacity (target foundry; default: Azure's, 1 for Mistral models).", defaultable=True,
+          targets=(FOUNDRY,), minimum=1, maximum=MAX_CAPACITY, interpolate=False),
+    Field("version", Kind.TEXT, "The model version (target foundry; default: the resource's default version of the model).", r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+          "a model version such as 1 or 2", defaultable=True, targets=(FOUNDRY,), whole_numbers=True),
+    Field("content_filter", Kind.TEXT, "The content filter (RAI policy) name (target foundry; default: Azure's).", r"[A-Za-z0-9][A-Za-z0-9._-]{0,255}",
+          "a content filter (RAI policy) name", defaultable=True, targets=(FOUNDRY,)),
     Field("tags", Kind.TAGS, "Tags on the endpoint (names starting provision: are reserved).", r"[^<>%&\\?/]{1,512}",
           "a tag name (1-512 characters, none of < > % & \\ ? /)", defaultable=True, max_items=MAX_TAGS),
     Field("secrets", Kind.SECTION, "Variable names for the URL and key in the secrets file.", fields=SECRET_NAMES),
@@ -138,8 +166,10 @@ def _text_schema(f: Field) -> dict[str, Any]:
 def field_schema(f: Field) -> dict[str, Any]:
     if f.kind is Kind.TEXT:
         schema = _text_schema(f)
+        if f.whole_numbers:
+            schema = {"anyOf": [schema, {"type": "integer", "minimum": 0, "maximum": 10**63}]}
     elif f.kind is Kind.INTEGER:
-        schema = {"const": f.choices[0]} if f.choices else {"type": "integer"}
+        schema = {"const": f.choices[0]} if f.choices else {"type": "integer", "minimum": f.minimum, "maximum": f.maximum}
     elif f.kind is Kind.CHOICE:
         schema = {"enum": list(f.choices)}
         if f.interpolate:
@@ -186,5 +216,24 @@ def json_schema() -> dict[str, Any]:
             "then": {"properties": {"deployments": {"items": {"required": [f.name]}}}},
         }
         for f in DEPLOYMENT if f.required and f.defaultable
-    ]
+    ] + [rule for f in DEPLOYMENT for target in f.required_for for rule in _required_for(f, target)]
     return schema
+
+
+def _defaults_with(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": ["defaults"], "properties": {"defaults": schema}}
+
+
+def _required_for(f: Field, target: str) -> list[dict[str, Any]]:
+    """`f` is required in each deployment whose target is `target` (its own, else the defaults', else
+    serverless) when `defaults` does not give it."""
+    given = _defaults_with({"required": [f.name]})
+    own_target = {"required": ["target"], "properties": {"target": {"const": target}}}
+    defaults_target = _defaults_with({"required": ["target"], "properties": {"target": {"const": target}}})
+    no_defaults_target = {"not": _defaults_with({"required": ["target"]})}
+    inherited = {"anyOf": [defaults_target, no_defaults_target]} if target == SERVERLESS else defaults_target
+    return [
+        {"if": {"not": given}, "then": {"properties": {"deployments": {"items": {"if": own_target, "then": {"required": [f.name]}}}}}},
+        {"if": {"allOf": [{"not": given}, inherited]},
+         "then": {"properties": {"deployments": {"items": {"if": {"not": {"required": ["target"]}}, "then": {"required": [f.name]}}}}}},
+    ]

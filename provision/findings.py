@@ -14,6 +14,7 @@ class Check(TextEnum):
 
     IDENTITY = "identity"
     PROJECT = "project"
+    ACCOUNT = "account"  # the Foundry resource a deployment of target foundry lives on
     REGION = "region"
     MODEL = "model"
     OFFER = "offer"

@@ -27,9 +27,24 @@ def project_id(subscription: str, resource_group: str, project: str) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.MachineLearningServices/workspaces/{project}"
 
 
+def account_id(subscription: str, resource_group: str, account: str) -> str:
+    """A Foundry resource's ARM id (Microsoft.CognitiveServices/accounts, kind AIServices)."""
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.CognitiveServices/accounts/{account}"
+
+
+def owned(tags: Mapping[str, str], name: str, stack: str, deployment: Optional[str] = None) -> bool:
+    """Every mark exact: managed, this stack, and the deployment tag naming the resource (and
+    `deployment`, when given). A partial or forged mark is not ownership."""
+    if tags.get(MANAGED_TAG) != "true" or tags.get(STACK_TAG, DEFAULT_STACK) != stack:
+        return False
+    tag = tags.get(DEPLOYMENT_TAG)
+    return tag == name and (deployment is None or tag == deployment)
+
+
 MLS = "microsoft.machinelearningservices"  # resource provider namespaces, as keys (lower case)
 SAAS = "microsoft.saas"
-NAMESPACES = {MLS: "Microsoft.MachineLearningServices", SAAS: "Microsoft.SaaS"}  # key -> as Azure spells it
+COGNITIVE = "microsoft.cognitiveservices"
+NAMESPACES = {MLS: "Microsoft.MachineLearningServices", SAAS: "Microsoft.SaaS", COGNITIVE: "Microsoft.CognitiveServices"}  # key -> as Azure spells it
 
 
 @dataclass(frozen=True)
@@ -84,10 +99,7 @@ class Endpoint:
         return self.tags.get(STACK_TAG, DEFAULT_STACK) if self.managed else None
 
     def owned_by(self, stack: str, deployment: Optional[str] = None) -> bool:
-        """Every mark exact: managed, this stack, and the deployment tag naming this endpoint
-        (and `deployment`, when given). A partial or forged mark is not ownership."""
-        tag = self.tags.get(DEPLOYMENT_TAG)
-        return self.stack == stack and tag == self.name and (deployment is None or tag == deployment)
+        return owned(self.tags, self.name, stack, deployment)
 
     def uses(self, sub: "MarketplaceSubscription") -> bool:
         """Relies on the subscription: names it, or serves its model."""
@@ -150,6 +162,98 @@ def subscription_of(model_id: str, endpoint: Optional[Endpoint], subscriptions: 
         if named is not None:
             return named
     return next((s for s in subscriptions if s.model_id.lower() == model_id.lower()), None)
+
+
+FOUNDRY_FORMAT = "Mistral AI"  # the model format of Mistral's models on Foundry resources
+
+
+@dataclass(frozen=True)
+class FoundryAccount:
+    """A Foundry resource (Microsoft.CognitiveServices/accounts, kind AIServices)."""
+
+    id: str
+    name: str
+    kind: str
+    location: str
+    base_url: str  # https://{subdomain}.services.ai.azure.com, no trailing slash ("" when the account has no custom subdomain)
+
+    @property
+    def inference_url(self) -> str:
+        """The Azure AI model inference endpoint every deployment of the account answers on (model = deployment name)."""
+        return f"{self.base_url}/models"
+
+    @property
+    def openai_url(self) -> str:
+        """The OpenAI-compatible base URL (openai's `OpenAI(base_url=…)`)."""
+        return f"{self.base_url}/openai/v1"
+
+    @classmethod
+    def from_arm(cls, data: Mapping[str, Any]) -> "FoundryAccount":
+        props = data.get("properties") or {}
+        endpoints = props.get("endpoints") or {}
+        base = str(endpoints.get("Azure AI Model Inference API") or endpoints.get("AI Foundry API") or "")
+        if not base and props.get("customSubDomainName"):
+            base = f"https://{props['customSubDomainName']}.services.ai.azure.com"
+        return cls(data["id"], data["name"], str(data.get("kind") or ""), str(data.get("location") or "").replace(" ", "").lower(), base.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class AccountModel:
+    """One entry of a Foundry resource's model list: a model version and the SKUs it deploys with there."""
+
+    format: str
+    name: str
+    version: str
+    default: bool  # the version a deployment that names none gets
+    skus: tuple[str, ...]
+    max_capacity: Optional[int]
+    lifecycle: str  # GenerallyAvailable | Preview | Deprecating | Deprecated | Legacy | Stable | ""
+
+    @classmethod
+    def from_arm(cls, data: Mapping[str, Any]) -> "AccountModel":
+        nested = data.get("model")
+        m: Mapping[str, Any] = nested if isinstance(nested, dict) else data
+        skus = tuple(str(s.get("name") or "") for s in m.get("skus") or () if isinstance(s, dict))
+        caps = [((s.get("capacity") or {}).get("maximum")) for s in m.get("skus") or () if isinstance(s, dict)]
+        return cls(str(m.get("format") or ""), str(m.get("name") or ""), str(m.get("version") or ""), bool(m.get("isDefaultVersion")),
+                   skus, max((c for c in caps if isinstance(c, int)), default=None), str(m.get("lifecycleStatus") or ""))
+
+
+@dataclass(frozen=True)
+class FoundryDeployment:
+    """A model deployment on a Foundry resource (accounts/deployments)."""
+
+    id: str
+    name: str
+    model_format: str
+    model_name: str
+    model_version: str
+    sku: str
+    capacity: Optional[int]
+    content_filter: Optional[str]  # raiPolicyName
+    provisioning_state: str
+    tags: Mapping[str, str]
+
+    @property
+    def managed(self) -> bool:
+        return self.tags.get(MANAGED_TAG) == "true"
+
+    @property
+    def stack(self) -> Optional[str]:
+        return self.tags.get(STACK_TAG, DEFAULT_STACK) if self.managed else None
+
+    def owned_by(self, stack: str, deployment: Optional[str] = None) -> bool:
+        return owned(self.tags, self.name, stack, deployment)
+
+    @classmethod
+    def from_arm(cls, data: Mapping[str, Any]) -> "FoundryDeployment":
+        props = data.get("properties") or {}
+        model = props.get("model") or {}
+        sku = data.get("sku") or {}
+        capacity = sku.get("capacity")
+        return cls(data["id"], data["name"], str(model.get("format") or ""), str(model.get("name") or ""), str(model.get("version") or ""),
+                   str(sku.get("name") or ""), capacity if isinstance(capacity, int) else None, props.get("raiPolicyName"),
+                   str(props.get("provisioningState") or "Unknown"), dict(data.get("tags") or {}))
 
 
 @dataclass(frozen=True)
@@ -229,6 +333,9 @@ class Read(TextEnum):
     PROVIDER = "provider"
     ROLE = "role definition"
     MODEL = "model"
+    ACCOUNT = "Foundry resource"
+    DEPLOYMENTS = "deployments"
+    ACCOUNT_MODELS = "model list"
 
 
 @dataclass
@@ -259,6 +366,32 @@ class ProjectState:
     @property
     def id(self) -> str:
         return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"
+
+
+@dataclass
+class AccountState:
+    """Everything read about one Foundry resource (as ProjectState is for a project): None is "not read"."""
+
+    subscription: str
+    resource_group: str
+    name: str
+    account: Optional[FoundryAccount] = None
+    deployments: Optional[tuple[FoundryDeployment, ...]] = None
+    models: Optional[tuple[AccountModel, ...]] = None
+    assignments: Optional[tuple[RoleAssignment, ...]] = None
+    permissions: Optional[tuple[Permission, ...]] = None
+    failures: dict[Read, AzureError] = field(default_factory=dict)
+
+    def deployment(self, name: str) -> Optional[FoundryDeployment]:
+        return next((d for d in self.deployments or () if d.name.lower() == name.lower()), None)
+
+    @property
+    def listed(self) -> bool:
+        return self.account is not None and self.deployments is not None
+
+    @property
+    def id(self) -> str:
+        return account_id(self.subscription, self.resource_group, self.name)
 
 
 @dataclass
@@ -301,3 +434,4 @@ class LiveState:
     subscriptions: dict[str, SubscriptionState]  # subscription id (lower) -> state
     models: dict[str, ModelState] = field(default_factory=dict)  # model id (lower) -> what the registry said
     names: dict[str, NameScan] = field(default_factory=dict)  # region -> endpoints elsewhere in it (only where a create is planned)
+    accounts: dict[tuple[str, str, str], AccountState] = field(default_factory=dict)  # Deployment.account_key -> state (Foundry)

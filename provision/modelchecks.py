@@ -157,7 +157,7 @@ def offline_findings(spec: Spec, catalog: Catalog, today: dt.date) -> list[Findi
     weighed: dict[str, list[tuple[str, str]]] = {}  # model name -> (message, fix) warnings
     listed_unknown = 0
     for d in spec.deployments:
-        registry, name = split_model_id(d.model_id)
+        registry, name = (catalog.registry, d.model_id) if d.foundry else split_model_id(d.model_id)
         if registry.lower() != catalog.registry:
             continue
         if name not in weighed:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from .names import TextEnum
-from .live import DEFAULT_STACK, DEPLOYMENT_TAG, MANAGED_TAG, NAMESPACES, STACK_TAG, Endpoint, LiveState, MarketplaceSubscription, ProjectState, Read, subscription_name
+from .live import (DEFAULT_STACK, DEPLOYMENT_TAG, MANAGED_TAG, NAMESPACES, STACK_TAG, AccountState, Endpoint, FoundryAccount, FoundryDeployment, LiveState,
+                   MarketplaceSubscription, ProjectState, Read, subscription_name)
 from .spec import Deployment, Spec
 
 
@@ -99,6 +100,8 @@ class DeploymentPlan:
     endpoint_tags: dict[str, str] = field(default_factory=dict)
     live_endpoint: Optional[Endpoint] = None
     blocked: Optional[str] = None  # the plan could not be made: why (a check says how to fix it)
+    live_deployment: Optional[FoundryDeployment] = None  # foundry: the deployment as it is
+    account: Optional[FoundryAccount] = None  # foundry: the resource it is on
 
     @property
     def changes(self) -> bool:
@@ -214,7 +217,48 @@ def endpoint_changes(d: Deployment, live: Endpoint, tags: Optional[Mapping[str, 
     return tuple(out)
 
 
-def owner_of(e: Endpoint) -> str:
+def _foundry_steps(d: Deployment, a: AccountState, tags: dict[str, str]) -> tuple[list[Step], Optional[FoundryDeployment]]:
+    """A Foundry deployment: create, update in place (version, SKU, capacity, content filter, tags),
+    resume, replace (another model: delete and create), adopt, or nothing."""
+    live = a.deployment(d.name)
+    if live is None:
+        return [Step(CREATE, "deployment", d.name, f"{d.model_name} on {d.account}")], None
+    if not live.owned_by(d.stack, d.name):
+        return [Step(ADOPT, "deployment", d.name, f"exists but is not this spec's ({owner_of(live)}): add its tags", foundry_changes(d, live, tags), True)], live
+    if not _same(live.model_name, d.model_name):
+        return [Step(REPLACE, "deployment", d.name, f"model {live.model_name} -> {d.model_name}: delete and create",
+                     (Change("model", live.model_name, d.model_name),), True)], live
+    state = live.provisioning_state.lower()
+    if state in ("accepted", "creating", "updating"):
+        return [Step(RESUME, "deployment", d.name, f"wait for the unfinished operation ({live.provisioning_state})", existing=True)], live
+    if state in ("failed", "canceled"):
+        return [Step(RESUME, "deployment", d.name, f"retry ({live.provisioning_state})", existing=True)], live
+    changes = foundry_changes(d, live, tags)
+    if not changes:
+        return [], live
+    if all(c.field.startswith("tags.") for c in changes):
+        return [Step(RETAG, "deployment", d.name, "tags", changes, True)], live
+    words = [c.field for c in changes if not c.field.startswith("tags.")] + (["tags"] if any(c.field.startswith("tags.") for c in changes) else [])
+    return [Step(UPDATE, "deployment", d.name, ", ".join(words), changes, True)], live
+
+
+def foundry_changes(d: Deployment, live: FoundryDeployment, tags: Optional[Mapping[str, str]] = None) -> tuple[Change, ...]:
+    """What an update in place would change on a live Foundry deployment: what the spec sets (a
+    version, the SKU, a capacity, a content filter) where it differs, then the tags. Audit's drift too."""
+    wanted = desired_tags(d) if tags is None else tags
+    out = []
+    for name, mine, theirs in (("version", d.version, live.model_version), ("sku", d.sku, live.sku),
+                               ("capacity", None if d.capacity is None else str(d.capacity), None if live.capacity is None else str(live.capacity)),
+                               ("content_filter", d.content_filter, live.content_filter)):
+        if mine is not None and (theirs is None or mine.lower() != theirs.lower()):
+            out.append(Change(name, theirs, mine))
+    for name in sorted(set(wanted) | set(live.tags)):
+        if wanted.get(name) != live.tags.get(name):
+            out.append(Change(f"tags.{name}", live.tags.get(name), wanted.get(name)))
+    return tuple(out)
+
+
+def owner_of(e: Endpoint | FoundryDeployment) -> str:
     """Who an endpoint belongs to, in words."""
     if e.stack is None:
         return "not created by provision"
@@ -244,8 +288,11 @@ def plan_changes(spec: Spec, live: LiveState) -> Plan:
                 registrations.append(Registration(sub.id, NAMESPACES.get(ns, ns)))
     plans = []
     for d in spec.deployments:
-        p = live.projects[d.project_key]
         tags = desired_tags(d)
+        if d.foundry:
+            plans.append(_foundry_plan(d, live, tags))
+            continue
+        p = live.projects[d.project_key]
         if not p.listed:
             if live.identity is None:
                 why = "nothing could be read from Azure"
@@ -260,18 +307,52 @@ def plan_changes(spec: Spec, live: LiveState) -> Plan:
     return Plan(tuple(registrations), tuple(plans))
 
 
+def _foundry_plan(d: Deployment, live: LiveState, tags: dict[str, str]) -> DeploymentPlan:
+    a = live.accounts[d.account_key]
+    if not a.listed:
+        if live.identity is None:
+            why = "nothing could be read from Azure"
+        else:
+            why = "the Foundry resource " + ("does not exist" if a.account is None and Read.ACCOUNT not in a.failures else "could not be read")
+        return DeploymentPlan(d, (), None, None, tags, None, blocked=why)
+    assert a.account is not None
+    steps, current = _foundry_steps(d, a, tags)
+    return DeploymentPlan(d, tuple(steps), None, a.account.location, tags, None, live_deployment=current, account=a.account)
+
+
+def secret_values(dp: DeploymentPlan) -> Optional[dict[str, Optional[str]]]:
+    """The values (but the key: None) a deployment's secrets entry holds while it keeps its place:
+    URL, OpenAI URL and, for Foundry, the deployment name clients pass as `model`."""
+    d = dp.deployment
+    if d.foundry:
+        if dp.account is None or not dp.account.base_url:
+            return None
+        wanted: dict[str, Optional[str]] = {d.url_var: dp.account.inference_url, d.key_var: None}
+        if d.model_var:
+            wanted[d.model_var] = d.name
+        if d.openai_url_var:
+            wanted[d.openai_url_var] = dp.account.openai_url
+        return wanted
+    e = dp.live_endpoint
+    if e is None or not e.uri:
+        return None
+    wanted = {d.url_var: e.uri, d.key_var: None}
+    if d.openai_url_var:
+        wanted[d.openai_url_var] = e.uri.rstrip("/") + "/v1"
+    return wanted
+
+
 def stale_secrets(plan: Plan, held: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """deployment -> the variables of its secrets entry that apply will write again although the
     endpoint keeps its URL: missing, or a URL that is not the live endpoint's. (Whether the stored key
     is still one of the endpoint's needs a listKeys, which the plan does not make; audit does.)"""
     out = {}
     for dp in plan.deployments:
-        e, d = dp.live_endpoint, dp.deployment
-        if dp.blocked or e is None or not e.uri or any(s.effect == Effect.REPLACE for s in dp.steps):
+        d = dp.deployment
+        wanted = secret_values(dp)
+        existing = dp.live_deployment if d.foundry else dp.live_endpoint
+        if dp.blocked or wanted is None or existing is None or any(s.effect == Effect.REPLACE for s in dp.steps):
             continue
-        wanted = {d.url_var: e.uri, d.key_var: None}
-        if d.openai_url_var:
-            wanted[d.openai_url_var] = e.uri.rstrip("/") + "/v1"
         stale = tuple(v for v, value in wanted.items() if v not in held or (value is not None and held[v] != value))
         if stale:
             out[d.name] = stale

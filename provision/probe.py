@@ -45,7 +45,9 @@ def probe_one(d: Deployment, secrets: Mapping[str, str], gateway: AzureApi) -> C
     if not url or not key:
         missing = "/".join(v for v, value in ((d.url_var, url), (d.key_var, key)) if not value)
         return ChatResult(False, NOT_CALLED, 0.0, "", "", f"the secrets file has no {missing}")
-    return gateway.chat(url, Secret(key))
+    # a Foundry resource's endpoint serves all its deployments: the call names this one, as clients do
+    model = (secrets.get(d.model_var or "") or d.name) if d.foundry else None
+    return gateway.chat(url, Secret(key), model=model)
 
 
 def probe_deployments(deployments: list[Deployment], secrets: Mapping[str, str], gateway: AzureApi) -> list[ProbeResult]:

@@ -11,7 +11,7 @@ from typing import Callable, Optional, TypeVar
 from .errors import AzureError
 from .azureapi import AzureApi
 from .catalog import split_model_id
-from .live import MLS, SAAS, Endpoint, covers, role_guid, subscription_wide, LiveState, ModelState, NameScan, ProjectState, Read, RoleDefinition, SubscriptionState, Workspace
+from .live import COGNITIVE, MLS, SAAS, AccountState, Endpoint, covers, role_guid, subscription_wide, LiveState, ModelState, NameScan, ProjectState, Read, RoleDefinition, SubscriptionState, Workspace
 from .plan import subscribes
 from .spec import Spec
 from .workers import worker_pool
@@ -50,17 +50,22 @@ def read_live(spec: Spec, gateway: AzureApi, parallel: int = 32, catalog: bool =
     subscriptions: dict[str, SubscriptionState] = {}
     projects: dict[tuple[str, str, str], ProjectState] = {}
     models: dict[str, ModelState] = {}
+    accounts: dict[tuple[str, str, str], AccountState] = {}
     for d in spec.deployments:
         sub = subscriptions.setdefault(d.subscription, SubscriptionState(d.subscription))
+        sub.role_ids.setdefault(d.required_role.lower(), None)
+        if d.foundry:  # the Foundry resource's own model list is its catalog: no registry read
+            sub.providers.setdefault(COGNITIVE, None)
+            accounts.setdefault(d.account_key, AccountState(d.subscription, d.resource_group, d.account))
+            continue
         sub.providers.setdefault(MLS, None)
         if not d.microsoft_sold:
             sub.providers.setdefault(SAAS, None)
-        sub.role_ids.setdefault(d.required_role.lower(), None)
         models.setdefault(d.model_id.lower(), ModelState(d.model_id))
         projects.setdefault(d.project_key, ProjectState(d.subscription, d.resource_group, d.project))
     if identity is None:  # nothing else can be read without a credential
-        return LiveState(None, identity_error, projects, subscriptions, models if catalog else {})
-    marketplace_projects = {d.project_key for d in spec.deployments if not d.microsoft_sold}
+        return LiveState(None, identity_error, projects, subscriptions, models if catalog else {}, accounts=accounts)
+    marketplace_projects = {d.project_key for d in spec.deployments if not d.microsoft_sold and not d.foundry}
     object_id = identity.object_id
     hubs: dict[str, tuple[Optional[Workspace], dict[Read, AzureError]]] = {}
     hub_locks: dict[str, threading.Lock] = {}
@@ -83,7 +88,7 @@ def read_live(spec: Spec, gateway: AzureApi, parallel: int = 32, catalog: bool =
             p.hub, failures = read_hub(p.workspace.hub_id)
             p.failures.update(failures)
 
-    def read_assignments(group: list[ProjectState]) -> None:
+    def read_assignments(group: list[ProjectState | AccountState]) -> None:
         # One read per resource group: assignments at, above or below it (so on a project too).
         first = group[0]
         scope = f"/subscriptions/{first.subscription}/resourceGroups/{first.resource_group}"
@@ -102,7 +107,7 @@ def read_live(spec: Spec, gateway: AzureApi, parallel: int = 32, catalog: bool =
     def read_endpoints(p: ProjectState) -> None:
         found = _attempt(p.failures, Read.ENDPOINTS, lambda: gateway.list_endpoints(p.id))
         p.endpoints = tuple(found) if found is not None else None
-        if names and p.endpoints is not None and any(projects[d.project_key] is p and p.endpoint(d.name) is None for d in spec.deployments):
+        if names and p.endpoints is not None and any(not d.foundry and projects[d.project_key] is p and p.endpoint(d.name) is None for d in spec.deployments):
             # an endpoint is to be made here: list what the caller can see (once), while the other reads run
             visible.list_once(lambda: list_visible(gateway, visible, parallel))
 
@@ -127,9 +132,26 @@ def read_live(spec: Spec, gateway: AzureApi, parallel: int = 32, catalog: bool =
             if found.id:
                 sub.roles[found.id] = found
 
-    groups: dict[tuple[str, str], list[ProjectState]] = {}
-    for p in projects.values():
-        groups.setdefault((p.subscription.lower(), p.resource_group.lower()), []).append(p)
+    def read_account(a: AccountState) -> None:
+        a.account = _attempt(a.failures, Read.ACCOUNT, lambda: gateway.get_account(a.id))
+        if a.account is None:
+            if Read.ACCOUNT not in a.failures:  # gone: nothing in it
+                a.deployments, a.models = (), ()
+            return
+        found = _attempt(a.failures, Read.DEPLOYMENTS, lambda: gateway.list_foundry_deployments(a.id))
+        a.deployments = tuple(found) if found is not None else None
+        if catalog:
+            models = _attempt(a.failures, Read.ACCOUNT_MODELS, lambda: gateway.list_account_models(a.id))
+            a.models = tuple(models) if models is not None else None
+
+    def read_account_permissions(a: AccountState) -> None:
+        found = _attempt(a.failures, Read.PERMISSIONS, lambda: gateway.account_permissions(a.subscription, a.resource_group, a.name))
+        a.permissions = tuple(found) if found is not None else None
+
+    groups: dict[tuple[str, str], list[ProjectState | AccountState]] = {}
+    homes: list[ProjectState | AccountState] = [*projects.values(), *accounts.values()]
+    for home in homes:
+        groups.setdefault((home.subscription.lower(), home.resource_group.lower()), []).append(home)
     # Every read is independent of the others (a missing project lists as empty), so all run at once.
     tasks: list[Callable[[], None]] = []
     for sub in subscriptions.values():
@@ -141,12 +163,14 @@ def read_live(spec: Spec, gateway: AzureApi, parallel: int = 32, catalog: bool =
         tasks += [partial(read_workspace, p), partial(read_permissions, p), partial(read_endpoints, p)]
         if key in marketplace_projects:
             tasks.append(partial(read_marketplace, p))
+    for a in accounts.values():
+        tasks += [partial(read_account, a), partial(read_account_permissions, a)]
     if catalog:
         tasks += [partial(read_model, gateway, m) for m in models.values()]
     _run(tasks, parallel)
     for p in projects.values():
         _confirmed_missing(p)
-    live = LiveState(identity, identity_error, projects, subscriptions, models if catalog else {})
+    live = LiveState(identity, identity_error, projects, subscriptions, models if catalog else {}, accounts=accounts)
     followups: list[Callable[[], None]] = [partial(read_covering_roles, gateway, spec, live)]
     if endpoint_models:
         followups += [partial(read_model, gateway, live.models.setdefault(e.model_id.lower(), ModelState(e.model_id)))
@@ -185,15 +209,17 @@ def read_covering_roles(gateway: AzureApi, spec: Spec, live: LiveState, parallel
     signed there: a role on the resource group alone does not reach them)."""
     wanted: dict[str, set[str]] = {}  # subscription -> role definition ids to read
     for d in spec.deployments:
-        p, sub = live.projects[d.project_key], live.subscriptions[d.subscription]
-        if p.assignments is None:
+        sub = live.subscriptions[d.subscription]
+        home: ProjectState | AccountState = live.accounts[d.account_key] if d.foundry else live.projects[d.project_key]
+        if home.assignments is None:
             continue
         role_id = sub.role_ids.get(d.required_role.lower())
-        held = [a for a in p.assignments if covers(a.scope, p.id)]
+        held = [a for a in home.assignments if covers(a.scope, home.id)]
         if role_id and not any(role_guid(a.role_definition_id) == role_id for a in held):
             wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in held)
-        if p.marketplace_subscriptions is not None and subscribes(d, p):  # the plan will subscribe: read what signs the terms
-            wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in p.assignments if subscription_wide(a))
+        buys = not d.microsoft_sold if d.foundry else (isinstance(home, ProjectState) and home.marketplace_subscriptions is not None and subscribes(d, home))
+        if buys:  # a Marketplace offer is to be bought: read what signs the terms (at the subscription)
+            wanted.setdefault(d.subscription, set()).update(a.role_definition_id for a in home.assignments if subscription_wide(a))
     tasks: list[Callable[[], None]] = []
     for subscription, ids in wanted.items():
         sub = live.subscriptions[subscription]
@@ -211,6 +237,8 @@ def regions_to_scan(spec: Spec, live: LiveState) -> list[str]:
     """Regions where an endpoint of the spec is to be created: its project read, no endpoint of that name in it."""
     regions = set()
     for d in spec.deployments:
+        if d.foundry:  # a Foundry deployment's name is unique in its resource only
+            continue
         p = live.projects[d.project_key]
         if p.hub is not None and p.endpoints is not None and p.endpoint(d.name) is None:
             regions.add(p.hub.location)

@@ -17,7 +17,7 @@ import click
 
 from .findings import Check, Finding
 from .live import Identity, LiveState
-from .plan import Change, DeploymentPlan, Effect, Plan, Step, endpoint_changes
+from .plan import Change, DeploymentPlan, Effect, Plan, Step, endpoint_changes, foundry_changes
 from .progress import ProgressLine as ProgressLine  # noqa: F401  (where the commands found it before)
 from .regions import display_region
 
@@ -244,7 +244,8 @@ def plan_text(plan: Plan, style: Style = PLAIN, blocked: Optional[Mapping[str, S
     lines = [f"{style.effect(Effect.ADD)} register provider {r.namespace} on {names.subscription(r.subscription)}" for r in plan.registrations]
     for dp in plan.deployments:
         d = dp.deployment
-        where = f"{d.project}, {display_region(dp.location)}" if dp.location else d.project
+        home = f"Foundry resource {d.account}" if d.foundry else d.project
+        where = f"{home}, {display_region(dp.location)}" if dp.location else home
         kinds = list(dict.fromkeys(str(f.check) for f in blocked.get(d.name, ())))
         note = style.paint(f"  [blocked: {', '.join(kinds)}]", "red") if kinds else ""
         rewrite = stale.get(d.name, ())
@@ -281,7 +282,9 @@ def plan_dict(plan: Plan, findings: Iterable[Finding] = (), stale: Optional[Mapp
         "deployments": [
             {
                 "name": dp.deployment.name,
-                "project": dp.deployment.project,
+                "target": dp.deployment.target,
+                "project": dp.deployment.project or None,
+                "account": dp.deployment.account or None,
                 "region": dp.location,
                 "effect": str(deployment_effect(dp)) if dp.steps else None,
                 "blocked": blocked(dp),
@@ -329,7 +332,7 @@ def result_dict(result: ApplyResult, secrets_path: str) -> dict[str, Any]:
     return {
         "ok": result.ok,
         "deployments": [r.as_dict() for r in result.deployments],
-        "secrets": {"path": secrets_path, "variables": sorted(v for e in result.secrets for v in (e.url_var, e.key_var, e.openai_url_var) if v)},
+        "secrets": {"path": secrets_path, "variables": sorted(v for e in result.secrets for v in e.values())},
     }
 
 
@@ -338,12 +341,16 @@ def audit_changes(spec: Any, live: LiveState) -> dict[str, tuple[Change, ...]]:
     """deployment -> the values its live endpoint differs from the spec in (content safety, tags), old -> new."""
     out = {}
     for d in spec.deployments:
-        p = live.projects.get(d.project_key)
-        e = p.endpoint(d.name) if p is not None else None
-        if e is not None and e.owned_by(d.stack, d.name):
-            changes = endpoint_changes(d, e)
-            if changes:
-                out[d.name] = changes
+        if d.foundry:
+            a = live.accounts.get(d.account_key)
+            f = a.deployment(d.name) if a is not None else None
+            changes = foundry_changes(d, f) if f is not None and f.owned_by(d.stack, d.name) else ()
+        else:
+            p = live.projects.get(d.project_key)
+            e = p.endpoint(d.name) if p is not None else None
+            changes = endpoint_changes(d, e) if e is not None and e.owned_by(d.stack, d.name) else ()
+        if changes:
+            out[d.name] = changes
     return out
 
 

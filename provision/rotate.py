@@ -21,7 +21,7 @@ from typing import Callable, Mapping, Optional, TextIO
 
 from .errors import AzureError, ProvisionError
 from .azureapi import AzureApi
-from .live import project_id
+from .live import account_id, project_id
 from .errors import TRANSIENT_STATUSES
 from .live import ChatResult, Keys
 from .secret import Secret
@@ -47,7 +47,8 @@ def _pick(keys: Keys, which: str) -> Secret:
 def rotate_key(spec: Spec, d: Deployment, gateway: AzureApi, which: str, grace: float, progress: Callable[[str, str], None],
                environ: Optional[Mapping[str, str]] = None, stream: Optional[TextIO] = None, replace_foreign: bool = False) -> RotationResult:
     with hold_secrets(spec.secrets, spec_directory(spec), waiting=lambda m: progress(d.name, m)) as secrets:
-        mine = {v: origin(gateway.cloud.name, gateway.identity().tenant_id, d.subscription) for v in d.secret_vars}
+        sharing = [x for x in spec.deployments if x.foundry and x.account_key == d.account_key] if d.foundry else [d]  # a Foundry key is the resource's
+        mine = {v: origin(gateway.cloud.name, gateway.identity().tenant_id, x.subscription) for x in sharing for v in x.secret_vars}
         if not replace_foreign:
             refuse_foreign(spec.secrets, mine, secrets.origins(), "rotating would replace", "use the secrets file of that Azure (PROVISION_SECRETS_FILE=…)")
         return _rotate(spec, d, gateway, which, grace, progress, secrets, os.environ if environ is None else environ, stream or sys.stderr, mine)
@@ -57,23 +58,23 @@ TRANSIENT_PROBE = (0, *TRANSIENT_STATUSES)  # no answer, or one that says "later
 ATTEMPTS = 5
 
 
-def _probe(gateway: AzureApi, url: str, key: Secret) -> ChatResult:
+def _probe(gateway: AzureApi, url: str, key: Secret, model: Optional[str] = None) -> ChatResult:
     """A chat call that proves a key, retried while the answer is transient (the key is not the
     question then): only a definite refusal (401) or attempts run out make the rotation stop."""
     for attempt in range(ATTEMPTS):
-        result = gateway.chat(url, key)
+        result = gateway.chat(url, key, model=model)
         if result.ok or result.status not in TRANSIENT_PROBE or attempt == ATTEMPTS - 1:
             return result
         time.sleep(min(0.5 * 2**attempt, 8.0))
     raise AssertionError("unreachable")
 
 
-def _regenerate(gateway: AzureApi, project: str, name: str, which: str) -> Keys:
+def _regenerate(regenerate: Callable[[str], Keys], which: str) -> Keys:
     """regenerateKeys, retried on a transient failure: at this point the secrets file holds the other
     key, so regenerating again (even if a lost answer hid a first success) breaks no client."""
     for attempt in range(ATTEMPTS):
         try:
-            return gateway.regenerate_key(project, name, which)
+            return regenerate(which)
         except AzureError as exc:
             if not (exc.code == "ConnectionFailed" or exc.status in TRANSIENT_STATUSES) or attempt == ATTEMPTS - 1:
                 raise
@@ -81,13 +82,46 @@ def _regenerate(gateway: AzureApi, project: str, name: str, which: str) -> Keys:
     raise AssertionError("unreachable")
 
 
-def _rotate(spec: Spec, d: Deployment, gateway: AzureApi, which: str, grace: float, progress: Callable[[str, str], None],
-            secrets: HeldSecrets, environ: Mapping[str, str], stream: TextIO, origins: Mapping[str, str]) -> RotationResult:
-    held = secrets.read().get(d.key_var)  # a file provision cannot update stops the rotation before Azure
+@dataclass
+class _Keyring:
+    """Where a deployment's keys live: its endpoint's own, or its Foundry resource's (shared by every
+    deployment on it), the URL a probe calls, and the entries of the secrets file that hold them."""
+
+    url: str
+    model: Optional[str]  # a Foundry resource's endpoint serves every deployment: the probe names one
+    read: Callable[[], Keys]
+    regenerate: Callable[[str], Keys]
+    entries: Callable[[Secret], list[SecretEntry]]
+    sharing: list[str]  # the spec's deployments that hold the same key (Foundry)
+    others: list[str]  # other deployments on the resource, not the spec's (they share the key too)
+
+
+def _keyring(spec: Spec, d: Deployment, gateway: AzureApi) -> _Keyring:
+    if d.foundry:
+        account = account_id(d.subscription, d.resource_group, d.account)
+        found = gateway.get_account(account)
+        if found is None or not found.base_url:
+            raise ProvisionError(f"Foundry resource {d.account} does not exist in {d.resource_group}: nothing to rotate (fix `account`, or run `provision apply`)")
+        res = found
+        mine = [x for x in spec.deployments if x.foundry and x.account_key == d.account_key]
+        names = {x.name.lower() for x in mine}
+        others = sorted(f.name for f in gateway.list_foundry_deployments(account) if f.name.lower() not in names)
+        return _Keyring(res.inference_url, d.name, lambda: gateway.account_keys(account), lambda which: gateway.regenerate_account_key(account, which),
+                        lambda key: [SecretEntry(x.name, x.url_var, res.inference_url, x.key_var, key, x.openai_url_var, res.openai_url, x.model_var, x.name) for x in mine],
+                        sorted(x.name for x in mine), others)
     project = project_id(d.subscription, d.resource_group, d.project)
     endpoint = gateway.get_endpoint(project, d.name)
     if endpoint is None or not endpoint.uri:
         raise ProvisionError(f"endpoint {d.name} does not exist in {d.project}: nothing to rotate (run `provision apply`)")
+    uri = endpoint.uri
+    return _Keyring(uri, None, lambda: gateway.list_keys(project, d.name), lambda which: gateway.regenerate_key(project, d.name, which),
+                    lambda key: [SecretEntry(d.name, d.url_var, uri, d.key_var, key, d.openai_url_var)], [d.name], [])
+
+
+def _rotate(spec: Spec, d: Deployment, gateway: AzureApi, which: str, grace: float, progress: Callable[[str, str], None],
+            secrets: HeldSecrets, environ: Mapping[str, str], stream: TextIO, origins: Mapping[str, str]) -> RotationResult:
+    held = secrets.read().get(d.key_var)  # a file provision cannot update stops the rotation before Azure
+    ring = _keyring(spec, d, gateway)
     other = "secondary" if which == "primary" else "primary"
     result = RotationResult(d.name, which)
 
@@ -95,27 +129,30 @@ def _rotate(spec: Spec, d: Deployment, gateway: AzureApi, which: str, grace: flo
         result.steps.append(message)
         progress(d.name, message)
 
+    if d.foundry:
+        shared = ", ".join(ring.sharing) + (f"; other deployments on the resource use it too: {', '.join(ring.others)}" if ring.others else "")
+        step(f"the keys are Foundry resource {d.account}'s, shared by {shared}: every entry that holds them is updated")
+
     def store(key: Secret, label: str) -> None:
-        assert endpoint is not None and endpoint.uri
         mask_keys([key], environ, stream)  # before anything else is done with it
-        probe = _probe(gateway, endpoint.uri, key)
+        probe = _probe(gateway, ring.url, key, ring.model)
         if not probe.ok:
             raise ProvisionError(f"the {label} key of {d.name} failed its probe ({probe.error}); the secrets file was left on the key it had")
-        secrets.write([SecretEntry(d.name, d.url_var, endpoint.uri, d.key_var, key, d.openai_url_var)], origins=origins)
+        secrets.write(ring.entries(key), origins=origins)
         result.file_key = label
         step(f"secrets file now holds the {label} key (probed: {probe.latency_ms:.0f} ms)")
 
-    keys = gateway.list_keys(project, d.name)
+    keys = ring.read()
     if held == _pick(keys, which).reveal() or held is None:
         store(_pick(keys, other), other)
         if grace > 0:
             step(f"waiting {grace:g} s for clients to pick up the {other} key")
             time.sleep(grace)
     step(f"regenerating the {which} key")
-    fresh = _regenerate(gateway, project, d.name, which)
+    fresh = _regenerate(ring.regenerate, which)
     new_key = _pick(fresh, which)
     if not new_key or new_key == _pick(keys, which):
-        fresh = gateway.list_keys(project, d.name)  # an answer without keys: read them
+        fresh = ring.read()  # an answer without keys: read them
         new_key = _pick(fresh, which)
     store(new_key, which)
     return result

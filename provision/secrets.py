@@ -47,11 +47,23 @@ class SecretEntry:
     url: str
     key_var: str
     key: Secret
-    openai_url_var: Optional[str] = None  # the OpenAI-compatible base URL, {url}/v1, for OpenAI SDK clients
+    openai_url_var: Optional[str] = None  # the OpenAI-compatible base URL, for OpenAI SDK clients
+    openai_base: Optional[str] = None  # that URL when it is not {url}/v1 (a Foundry resource's /openai/v1)
+    model_var: Optional[str] = None  # Foundry: the variable for the deployment name clients pass as `model`
+    model: str = ""
 
     @property
     def openai_url(self) -> str:
-        return self.url.rstrip("/") + "/v1"
+        return self.openai_base or self.url.rstrip("/") + "/v1"
+
+    def values(self) -> dict[str, str]:
+        """Every variable of the entry and its value (the key revealed: only for the writer)."""
+        values = {self.url_var: self.url, self.key_var: self.key.reveal()}
+        if self.openai_url_var:
+            values[self.openai_url_var] = self.openai_url
+        if self.model_var:
+            values[self.model_var] = self.model
+        return values
 
 
 def spec_directory(spec: Spec) -> str:
@@ -449,10 +461,7 @@ class HeldSecrets:
     def _write(self, entries: list[SecretEntry], remove: tuple[str, ...] = ()) -> None:
         values: dict[str, Optional[str]] = {name: None for name in remove}
         for e in sorted(entries, key=lambda e: e.deployment):
-            values[e.url_var] = e.url
-            values[e.key_var] = e.key.reveal()
-            if e.openai_url_var:
-                values[e.openai_url_var] = e.openai_url
+            values.update(e.values())
         current = _read_text(self.place, self.dir_fd)
         merged = merge_secrets(current or "", self.sink.format, values, self.sink.path)
         if merged == current and stat.S_IMODE(os.stat(self.place.name, dir_fd=self.dir_fd, follow_symlinks=False).st_mode) == 0o600:
@@ -612,6 +621,8 @@ def publish_to_github(entries: list[SecretEntry], environ: Mapping[str, str], st
                     f.write(_output(e.url_var, e.url))
                     if e.openai_url_var:
                         f.write(_output(e.openai_url_var, e.openai_url))
+                    if e.model_var:
+                        f.write(_output(e.model_var, e.model))
         except OSError as exc:
             raise ProvisionError(f"GITHUB_OUTPUT ({output}): cannot append the step outputs ({exc.strerror}); everything else was done and "
                                  "the secrets file holds the URLs. Run in a GitHub Actions step (which sets GITHUB_OUTPUT), or unset it") from None

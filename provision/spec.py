@@ -15,7 +15,8 @@ from typing import Any, Mapping, Optional
 
 from .errors import Problem, SpecError
 from .fields import INTERPOLATION as INTERPOLATION_PATTERN
-from .fields import DEFAULT_STACK, DEPLOYMENT, ONE_LINE, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SPEC_VERSION, TOP, VERSIONED_MODEL, Field, Kind, by_name, json_schema, names
+from .fields import (DEFAULT_ROLES, DEFAULT_STACK, DEPLOYMENT, FOUNDRY, ONE_LINE, RESERVED_TAG_PREFIX, SECRET_NAMES, SECRETS_FILE, SERVERLESS, SPEC_VERSION, TOP,
+                     VERSIONED_MODEL, Field, Kind, by_name, json_schema, names)
 from .regions import REGIONS, normalize_region
 from .specfile import MAX_SPEC_BYTES, Document, load_document, read_text, too_large
 
@@ -30,7 +31,7 @@ FIELDS = by_name(DEPLOYMENT)
 @dataclass(frozen=True)
 class Deployment:
     name: str
-    model_id: str  # azureml://registries/<registry>/models/<name>, no version
+    model_id: str  # serverless: azureml://registries/<registry>/models/<name>, no version; foundry: the model's name (Codestral-2501)
     subscription: str
     resource_group: str
     project: str
@@ -43,10 +44,26 @@ class Deployment:
     line: Optional[int] = None
     openai_url_var: Optional[str] = None  # also write the OpenAI-compatible base URL ({url}/v1) here
     stack: str = DEFAULT_STACK  # the spec's `stack`: what provision marks the resources it makes with
+    target: str = SERVERLESS  # serverless | foundry
+    account: str = ""  # foundry: the Foundry resource (in resource_group)
+    sku: str = "GlobalStandard"  # foundry
+    capacity: Optional[int] = None  # foundry; None: Azure's default
+    version: Optional[str] = None  # foundry; None: the resource's default version of the model
+    content_filter: Optional[str] = None  # foundry: the RAI policy; None: Azure's
+    model_var: Optional[str] = None  # foundry: the variable for the deployment name clients pass as `model`
+
+    @property
+    def foundry(self) -> bool:
+        return self.target == FOUNDRY
 
     @property
     def secret_vars(self) -> tuple[str, ...]:
-        return (self.url_var, self.key_var) + ((self.openai_url_var,) if self.openai_url_var else ())
+        extra = tuple(v for v in (self.openai_url_var, self.model_var) if v)
+        return (self.url_var, self.key_var) + extra
+
+    @property
+    def account_key(self) -> tuple[str, str, str]:
+        return (self.subscription.lower(), self.resource_group.lower(), self.account.lower())
 
     @property
     def model_name(self) -> str:
@@ -219,11 +236,24 @@ class _Parser:
             if f.required:
                 self.problem(path, f.missing)
             return ""
+        if f.whole_numbers and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # version: 2 is the version "2"
         if not isinstance(value, str) or value == "":
             self.problem(path, self.not_text(value, path))
             return ""
         if f.pattern and not full_match(f.pattern, value):
             self.problem(path, f"{self.shown(value, path)} is not {f.invalid}")  # still returned: the cross-checks look at it
+        return value
+
+    def integer(self, f: Field, value: Any, path: str) -> Optional[int]:
+        if value is ABSENT:
+            return None
+        if value is None or value == "":
+            self.problem(path, EMPTY)
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not f.minimum <= value <= f.maximum:
+            self.problem(path, f"{show(self.as_written(value, path)) if not isinstance(value, str) else self.shown(value, path)} is not a whole number from {f.minimum} to {f.maximum:,}")
+            return None
         return value
 
     def choice(self, f: Field, value: Any, path: str) -> Any:
@@ -306,6 +336,8 @@ class _Parser:
             return self._tags(value, path)
         if FIELDS[key].kind is Kind.CHOICE:
             return self.choice(FIELDS[key], value, path)
+        if FIELDS[key].kind is Kind.INTEGER:
+            return self.integer(FIELDS[key], value, path)
         return self.text(FIELDS[key], value, path)
 
     def _deployment(self, item: Any, i: int, defaults: Mapping[str, Any]) -> tuple[Optional[Deployment], Optional[_Named]]:
@@ -324,21 +356,43 @@ class _Parser:
                 return defaults[key]
             return self._field(key, ABSENT, f"{path}.{key}")
 
+        target = value("target") or SERVERLESS
+
+        def applying(key: str) -> Any:
+            """The field's value when it applies to the deployment's target. Given in the deployment
+            for another target, it is an error; from `defaults`, it is meant for the others."""
+            f = FIELDS[key]
+            if target in f.targets:
+                found = value(key)
+                if target in f.required_for and key not in item and key not in defaults:
+                    self.problem(f"{path}.{key}", f.missing)
+                return found
+            if key in item:
+                self.problem(f"{path}.{key}", _not_for(key, target))
+            return None
+
         name = value("name")
         model_id = value("model")
-        subscription, rg, project = value("subscription").lower(), value("resource_group"), value("project")
+        if target == FOUNDRY and model_id:
+            model_id = model_id.rsplit("/", 1)[-1]  # Foundry names the model as its catalog does (Codestral-2501)
+        subscription, rg = value("subscription").lower(), value("resource_group")
+        project, account = applying("project") or "", applying("account") or ""
         regions = value("allowed_regions")
-        role = value("required_role") or str(FIELDS["required_role"].default)
-        safety = value("content_safety")
+        role = value("required_role") or DEFAULT_ROLES[target]
+        safety = applying("content_safety")
+        sku, capacity, version, content_filter = applying("sku"), applying("capacity"), applying("version"), applying("content_filter")
         tags = value("tags")
-        url_var, key_var, openai_var = self._secret_names(self._section(item, "secrets", "must be a mapping {url: VAR, key: VAR}", path), f"{path}.secrets", name)
-        variables = tuple((f, v) for f, v in (("url", url_var), ("key", key_var), ("openai_url", openai_var or "")) if v)
-        seen = _Named(i, name, (subscription, rg.lower(), project.lower()), project, model_id, variables) if name else None
-        if not (name and model_id and subscription and rg and project):
+        url_var, key_var, openai_var, model_var = self._secret_names(self._section(item, "secrets", "must be a mapping {url: VAR, key: VAR}", path), f"{path}.secrets", name, target)
+        variables = tuple((f, v) for f, v in (("url", url_var), ("key", key_var), ("openai_url", openai_var or ""), ("model", model_var or "")) if v)
+        home = project if target == SERVERLESS else ""  # one model per project: a serverless rule
+        seen = _Named(i, name, (subscription, rg.lower(), home.lower()), project, model_id, variables) if name else None
+        if not (name and model_id and subscription and rg and (project if target == SERVERLESS else account)):
             return None, seen
         content_safety = None if safety is None else safety in (True, "enabled", "Enabled")
         line = self.doc.line(path)
-        return Deployment(name, model_id, subscription, rg, project, regions, role, content_safety, tags, url_var, key_var, line, openai_var), seen
+        return Deployment(name, model_id, subscription, rg, project, regions, role, content_safety, tags, url_var, key_var, line, openai_var,
+                          target=target, account=account, sku=sku or str(FIELDS["sku"].default), capacity=capacity, version=version or None,
+                          content_filter=content_filter or None, model_var=model_var), seen
 
     def _model(self, value: Any, path: str) -> str:
         f = FIELDS["model"]
@@ -398,11 +452,19 @@ class _Parser:
             self.problem(path, f"tag names starting with '{RESERVED_TAG_PREFIX}' are reserved for the tool's ownership tags")
         return tags
 
-    def _secret_names(self, raw: dict[str, Any], path: str, name: str) -> tuple[str, str, Optional[str]]:
+    def _secret_names(self, raw: dict[str, Any], path: str, name: str, target: str) -> tuple[str, str, Optional[str], Optional[str]]:
         url_var, key_var = default_secret_names(name) if name else ("", "")
         self.unknown_keys(raw, path, names(SECRET_NAMES))
-        found = {f.name: self.text(f, raw.get(f.name, ABSENT), f"{path}.{f.name}") for f in SECRET_NAMES}
-        return found["url"] or url_var, found["key"] or key_var, found["openai_url"] or None
+        found: dict[str, str] = {}
+        for f in SECRET_NAMES:
+            if target not in f.targets:
+                if f.name in raw:
+                    self.problem(f"{path}.{f.name}", _not_for(f"secrets.{f.name}", target))
+                continue
+            found[f.name] = self.text(f, raw.get(f.name, ABSENT), f"{path}.{f.name}")
+        default_model = url_var[: -len("_URL")] + "_MODEL" if name else ""  # url_var here is still the default <NAME>_URL
+        model_var = (found.get("model") or default_model) if target == FOUNDRY else ""
+        return found["url"] or url_var, found["key"] or key_var, found["openai_url"] or None, model_var or None
 
     def _cross_checks(self, deployments: list[_Named]) -> None:
         names_seen: dict[str, int] = {}
@@ -422,6 +484,14 @@ class _Parser:
                 owner = variables.setdefault(var, (d.index, field_name))
                 if owner != (d.index, field_name):
                     self.problem(f"{path}.secrets.{field_name}", f"variable {var} is already used by deployments[{owner[0]}].secrets.{owner[1]}; give it another name")
+
+
+def _not_for(key: str, target: str) -> str:
+    """Why a field given for a deployment of `target` does not belong there, and the fix."""
+    other = FOUNDRY if target == SERVERLESS else SERVERLESS
+    where = {"project": "a Foundry deployment lives on the resource named by `account`", "account": "a serverless endpoint lives in the `project`",
+             "content_safety": "a Foundry deployment's filtering is its `content_filter`"}.get(key, "")
+    return f"applies to target: {other} only" + (f" ({where})" if where else "") + f"; remove it, or set target: {other}"
 
 
 __all__ = ["Deployment", "Spec", "SecretsSink", "load_spec", "parse_spec", "json_schema"]

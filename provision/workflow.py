@@ -12,7 +12,7 @@ from .checks import Check, Finding, failed, role_names_finding, run_checks
 from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, plan_orphans, run_destroy
 from .errors import AzureError, Problem, SpecError, explain
 from .azureapi import AzureApi
-from .live import project_id
+from .live import account_id, project_id
 from .live import Identity, LiveState, RoleAssignment
 from .plan import Plan, plan_changes
 from .refresh import read_live
@@ -149,9 +149,12 @@ def current_keys(spec: Spec, gateway: AzureApi, entries: list[SecretEntry], held
         d = spec.deployment(e.deployment)
         assert d is not None
         try:
-            keys = gateway.list_keys(project_id(d.subscription, d.resource_group, d.project), d.name)
+            if d.foundry:  # the resource's keys, shared by its deployments
+                keys = gateway.account_keys(account_id(d.subscription, d.resource_group, d.account))
+            else:
+                keys = gateway.list_keys(project_id(d.subscription, d.resource_group, d.project), d.name)
         except AzureError as exc:
-            return None, f"could not read the endpoint's keys ({explain(exc)}); the secrets file keeps what it had: run apply again"
+            return None, f"could not read the {'Foundry resource' if d.foundry else 'endpoint'}'s keys ({explain(exc)}); the secrets file keeps what it had: run apply again"
         valid = {k.reveal() for k in (keys.primary, keys.secondary) if k}
         if held.get(e.key_var) in valid:
             return replace(e, key=Secret(held[e.key_var])), ""

@@ -21,8 +21,10 @@ def test_the_record_shows_the_commands_the_demo_runs_in_order():
 
 def test_the_record_shows_a_ready_deployment_no_second_writes_and_the_mistakes_caught():
     record = (ROOT / "docs/demo.md").read_text()
-    assert "1 of 1 deployment ready" in record
-    assert "No findings: 1 deployment matches the spec (mistral-medium-chat)." in record
+    assert "2 of 2 deployments ready" in record
+    assert "No findings: 2 deployments match the spec (mistral-medium-chat, codestral)." in record
+    assert "the keys are Foundry resource contoso-foundry's, shared by codestral" in record
+    assert "ok   codestral: deleted deployment codestral" in record
     assert "did you mean 'mistral-small-2503'?" in record and "retired on 2025-04-15" in record
     assert "not offered as a serverless API in France Central" in record
-    assert "2 writes (above), 0 refused outbound attempts" in record
+    assert "7 writes (above), 0 refused outbound attempts" in record

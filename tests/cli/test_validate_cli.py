@@ -22,7 +22,7 @@ def run(*args, env_extra=None, cwd=ROOT):
 def test_validate_the_example():
     result = run("validate", env_extra={"AZURE_SUBSCRIPTION_ID": SUB})
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "deployments.yaml: valid (1 deployment: mistral-medium-chat)\n"
+    assert result.stdout == "deployments.yaml: valid (2 deployments: mistral-medium-chat, codestral)\n"
     assert result.stderr == ""
 
 
@@ -33,7 +33,7 @@ def test_invalid_spec_exits_2_with_one_line_per_problem_and_no_traceback(tmp_pat
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        f"error: {spec}:3: deployments[0].regoin: unknown field (allowed: name, model, subscription, resource_group, project, allowed_regions, required_role, content_safety, tags, secrets)",
+        f"error: {spec}:3: deployments[0].regoin: unknown field (allowed: name, target, model, subscription, resource_group, project, account, allowed_regions, required_role, content_safety, sku, capacity, version, content_filter, tags, secrets)",
         f"error: {spec}:3: deployments[0].name: 'a_b' is not a valid endpoint name: start with a letter; letters, digits and hyphens only; at most 52 characters",
     ]
     assert "Traceback" not in result.stderr

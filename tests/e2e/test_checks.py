@@ -54,6 +54,7 @@ def test_role_through_group_is_named(cli, emu):
     assert data["assignments"] == [
         {"role": "Marketplace Model Subscriber", "scope": f"/subscriptions/{SUB_GENAI}", "through": None},
         {"role": "Reader", "scope": f"/subscriptions/{SUB_GENAI}", "through": None},
+        {"role": "Cognitive Services Contributor", "scope": f"/subscriptions/{SUB_GENAI}/resourceGroups/rg-genai", "through": None},
         {"role": "Azure AI Developer", "scope": f"/subscriptions/{SUB_GENAI}/resourceGroups/rg-genai", "through": None},
     ]
 

@@ -34,9 +34,10 @@ def _run_pipeline_step(script: str, directory: Path, extra: dict[str, str]) -> s
 def test_github_actions_emulator_job_runs_the_whole_lifecycle(tmp_path):
     run = _run_pipeline_step(_emulator_script("github-actions.yml"), tmp_path, {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out")})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "1 of 1 deployment ready" in run.stdout
-    assert "No findings" in run.stdout and "ok   mistral-medium-chat:" in run.stdout
+    assert "2 of 2 deployments ready" in run.stdout
+    assert "No findings" in run.stdout and "ok   mistral-medium-chat:" in run.stdout and "ok   codestral:" in run.stdout
     assert "deleted endpoint mistral-medium-chat; deleted marketplace subscription mistral-medium-2505-provision" in run.stdout
+    assert "deleted deployment codestral" in run.stdout
     assert (tmp_path / "out").read_text().startswith("MISTRAL_MEDIUM_URL=https://mistral-medium-chat.eastus2.models.ai.azure.com")
     assert "a-real-secret" not in run.stdout + run.stderr
 

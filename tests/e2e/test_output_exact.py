@@ -88,7 +88,7 @@ def test_drift_plans_an_update_in_place_with_its_values_and_audit_reports_it_wit
         "action": "update", "effect": "change", "kind": "endpoint", "name": "mistral-medium-chat", "detail": "content safety disabled, tags",
         "changes": [{"field": "content_safety", "old": "Enabled", "new": "Disabled"}, {"field": "tags.cost", "old": None, "new": "ai"},
                     {"field": "tags.team", "old": "chat", "new": "search"}]}]
-    assert doc["deployments"][1] == {"name": "mistral-small-chat", "project": "contoso-chat", "region": "eastus2", "effect": None,
+    assert doc["deployments"][1] == {"name": "mistral-small-chat", "target": "serverless", "project": "contoso-chat", "account": None, "region": "eastus2", "effect": None,
                                      "blocked": None, "stale_secrets": [], "steps": []}
 
     emu.control.set_lifecycle("mistral-small-2503", legacy="2026-11-01", deprecated="2099-01-01", retired="2099-04-01")

@@ -20,7 +20,7 @@ def problems(text: str, env=ENV) -> list[str]:
 
 def test_example_spec_is_valid_and_normalised():
     spec = parse_spec(open("deployments.yaml").read(), "deployments.yaml", ENV)
-    (d,) = spec.deployments
+    (d, f) = spec.deployments
     assert d.name == "mistral-medium-chat"
     assert d.model_id == "azureml://registries/azureml-mistral/models/mistral-medium-2505"
     assert d.subscription == SUB and d.resource_group == "rg-genai" and d.project == "contoso-chat"
@@ -29,7 +29,10 @@ def test_example_spec_is_valid_and_normalised():
     assert d.content_safety is True and dict(d.tags) == {"team": "chat"}
     assert (d.url_var, d.key_var) == ("MISTRAL_MEDIUM_URL", "MISTRAL_MEDIUM_KEY")
     assert spec.secrets.path == ".secrets/deployments.env" and spec.secrets.format == "dotenv"
-    assert not d.microsoft_sold
+    assert not d.microsoft_sold and d.target == "serverless"
+    assert (f.name, f.target, f.account, f.model_id, f.sku, f.version, f.project) == ("codestral", "foundry", "contoso-foundry", "Codestral-2501", "GlobalStandard", None, "")
+    assert f.required_role == "Cognitive Services Contributor" and f.allowed_regions == ("eastus2", "francecentral")
+    assert (f.url_var, f.key_var, f.model_var) == ("CODESTRAL_URL", "CODESTRAL_KEY", "CODESTRAL_MODEL")
 
 
 def test_defaults_interpolation_and_derived_names():

@@ -32,7 +32,8 @@ SUB = "6b0f5e5a-3c39-4d2f-8a4e-1f0c9d2b7a11"
 VALIDATOR = jsonschema.Draft202012Validator(fields.json_schema())
 BOUNDED = settings(deadline=timedelta(seconds=1), max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 # Problems only the parser can find: across deployments, Azure's region list, the environment.
-PARSER_ONLY = re.compile(r"already the name of|already deploys|is already used by|unknown Azure region|environment variable .* is not set|that is not a reference")
+PARSER_ONLY = re.compile(r"already the name of|already deploys|is already used by|unknown Azure region|environment variable .* is not set|that is not a reference"
+                         r"|applies to target: \w+ only")  # a field given for the other target: the schema allows every field everywhere
 
 
 @contextlib.contextmanager
@@ -146,11 +147,13 @@ def test_yaml_like_text_ends_in_a_spec_or_named_problems(text):
 
 
 KEYS = st.sampled_from(["name", "model", "subscription", "resource_group", "project", "allowed_regions", "required_role",
-                        "content_safety", "tags", "secrets", "url", "key", "openai_url", "path", "format", "nmae", "<<"])
+                        "content_safety", "tags", "secrets", "url", "key", "openai_url", "path", "format", "nmae", "<<",
+                        "target", "account", "sku", "capacity", "version", "content_filter"])
 TEXT = st.one_of(
     st.sampled_from(["chat", "mistral-medium-2505", SUB, "rg-genai", "contoso-chat", "eastus2", "East US 2", "enabled", "Enabled",
                      "dotenv", "json", "CHAT_URL", "..", ".", "chat\n", "a_b", "1KEY", "${AZURE_SUBSCRIPTION_ID}", "${X:-y}", "provision:managed",
-                     "azureml://registries/azureml-mistral/models/Codestral-2501", "azureml://registries/x/models/y/versions/1", ""]),
+                     "azureml://registries/azureml-mistral/models/Codestral-2501", "azureml://registries/x/models/y/versions/1", "",
+                     "foundry", "serverless", "contoso-foundry", "GlobalStandard", "Microsoft.DefaultV2", "2"]),
     st.text(max_size=20),
 )
 SCALARS = st.one_of(TEXT, st.integers(-10, 10**12), st.booleans(), st.none(), st.floats(allow_nan=False, allow_infinity=False))
