@@ -176,13 +176,17 @@ def _deployment_findings(d: Deployment, p: ProjectState, data: AuditData) -> lis
         out += _subscription_findings(d, p, e)
         out += _lifecycle_findings(d, e, data)
         out += _secret_findings(d, e, data)
-    probe = data.probes.get(d.name)
-    if probe is not None and not probe.ok:
-        from .probe import ProbeResult
+    return out + _probe_findings(d, data)
 
-        remedy = ProbeResult(d.name, data.secrets.get(d.url_var, ""), probe).remedy
-        out.append(AuditFinding(Kind.PROBE, d.name, f"chat call failed: {probe.error}", remedy))
-    return out
+
+def _probe_findings(d: Deployment, data: AuditData) -> list[AuditFinding]:
+    probe = data.probes.get(d.name)
+    if probe is None or probe.ok:
+        return []
+    from .probe import ProbeResult
+
+    remedy = ProbeResult(d.name, data.secrets.get(d.url_var, ""), probe).remedy
+    return [AuditFinding(Kind.PROBE, d.name, f"chat call failed: {probe.error}", remedy)]
 
 
 SUSPENDED_REMEDY = ("a suspended subscription is a billing matter provision cannot fix: resolve it in the Azure portal "
@@ -279,13 +283,7 @@ def _foundry_findings(d: Deployment, a: AccountState, data: AuditData) -> list[A
             out.append(AuditFinding(Kind.DRIFT, d.name, f"deployment {d.name} differs from the spec in {', '.join(c.field for c in changed)}", "run `provision apply`"))
         out += _lifecycle_findings(d, f, data)
         out += _foundry_secret_findings(d, a, data)
-    probe = data.probes.get(d.name)
-    if probe is not None and not probe.ok:
-        from .probe import ProbeResult
-
-        remedy = ProbeResult(d.name, data.secrets.get(d.url_var, ""), probe).remedy
-        out.append(AuditFinding(Kind.PROBE, d.name, f"chat call failed: {probe.error}", remedy))
-    return out
+    return out + _probe_findings(d, data)
 
 
 def _foundry_secret_findings(d: Deployment, a: AccountState, data: AuditData) -> list[AuditFinding]:

@@ -103,14 +103,7 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
             continue
         p = live.projects[d.project_key]
         endpoint = p.endpoint(d.name)
-        if p.endpoints is None:
-            action, reason = UNREAD, ""
-        elif endpoint is None:
-            action, reason = GONE, ""
-        elif not endpoint.owned_by(d.stack, d.name) and not include_unmanaged:
-            action, reason = REFUSE, f"it is not this spec's ({owner_of(endpoint)}); pass --include-unmanaged to delete it anyway"
-        else:
-            action, reason = DELETE, ""
+        action, reason = _disposal(d, p.endpoints is not None, endpoint, include_unmanaged)
         sub = None if d.microsoft_sold else subscription_of(d.model_id, endpoint, p.marketplace_subscriptions or ())
         sub_action = UNREAD if p.marketplace_subscriptions is None and not d.microsoft_sold else GONE
         if sub is not None and action == UNREAD:
@@ -131,18 +124,22 @@ def plan_destroy(spec: Spec, live: LiveState, only: tuple[str, ...] = (), keep_s
     return items
 
 
+def _disposal(d: Deployment, listed: bool, live: Optional[Endpoint | FoundryDeployment], include_unmanaged: bool) -> tuple[Disposal, str]:
+    """What destroy does with the deployment's endpoint (or Foundry deployment), and why."""
+    if not listed:
+        return UNREAD, ""
+    if live is None:
+        return GONE, ""
+    if not live.owned_by(d.stack, d.name) and not include_unmanaged:
+        return REFUSE, f"it is not this spec's ({owner_of(live)}); pass --include-unmanaged to delete it anyway"
+    return DELETE, ""
+
+
 def _foundry_item(d: Deployment, a: AccountState, include_unmanaged: bool) -> DestroyItem:
     """A Foundry deployment: deleted when it is this spec's. Azure bought a partner model's offer
     itself on the first deployment; there is no subscription resource of ours to delete."""
     live = a.deployment(d.name)
-    if a.deployments is None:
-        action, reason = UNREAD, ""
-    elif live is None:
-        action, reason = GONE, ""
-    elif not live.owned_by(d.stack, d.name) and not include_unmanaged:
-        action, reason = REFUSE, f"it is not this spec's ({owner_of(live)}); pass --include-unmanaged to delete it anyway"
-    else:
-        action, reason = DELETE, ""
+    action, reason = _disposal(d, a.deployments is not None, live, include_unmanaged)
     return DestroyItem(d, live, action, None, GONE, reason, project_exists=a.account is not None or Read.ACCOUNT in a.failures)
 
 

@@ -2,7 +2,7 @@
 plan look at. No SDK types leak past the gateway; `from_arm` reads ARM's JSON (pure)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from .catalog import RegistryModel
@@ -339,20 +339,32 @@ class Read(TextEnum):
 
 
 @dataclass
-class ProjectState:
-    """Everything read about one project. A list that could not be read is None (never empty:
-    "could not read" must not look like "does not exist"), and `failures` holds Azure's error."""
+class Home:
+    """Where deployments live (a hub project, or a Foundry resource), and what was read of the
+    caller's access there. A list that could not be read is None (never empty: "could not read"
+    must not look like "does not exist"), and `failures` holds Azure's error."""
 
     subscription: str
     resource_group: str
     name: str
+    _: KW_ONLY  # the subclasses' own fields come next, by position
+    assignments: Optional[tuple[RoleAssignment, ...]] = None
+    permissions: Optional[tuple[Permission, ...]] = None
+    failures: dict[Read, AzureError] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class ProjectState(Home):
+    """Everything read about one project."""
+
     workspace: Optional[Workspace] = None
     hub: Optional[Workspace] = None
     endpoints: Optional[tuple[Endpoint, ...]] = None
     marketplace_subscriptions: Optional[tuple[MarketplaceSubscription, ...]] = None
-    assignments: Optional[tuple[RoleAssignment, ...]] = None
-    permissions: Optional[tuple[Permission, ...]] = None
-    failures: dict[Read, AzureError] = field(default_factory=dict)
 
     def endpoint(self, name: str) -> Optional[Endpoint]:
         """The listed endpoint of that name (names compare case-insensitively, as ARM's do)."""
@@ -369,18 +381,12 @@ class ProjectState:
 
 
 @dataclass
-class AccountState:
-    """Everything read about one Foundry resource (as ProjectState is for a project): None is "not read"."""
+class AccountState(Home):
+    """Everything read about one Foundry resource (as ProjectState is for a project)."""
 
-    subscription: str
-    resource_group: str
-    name: str
     account: Optional[FoundryAccount] = None
     deployments: Optional[tuple[FoundryDeployment, ...]] = None
     models: Optional[tuple[AccountModel, ...]] = None
-    assignments: Optional[tuple[RoleAssignment, ...]] = None
-    permissions: Optional[tuple[Permission, ...]] = None
-    failures: dict[Read, AzureError] = field(default_factory=dict)
 
     def deployment(self, name: str) -> Optional[FoundryDeployment]:
         return next((d for d in self.deployments or () if d.name.lower() == name.lower()), None)

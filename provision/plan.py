@@ -186,11 +186,9 @@ def _endpoint_steps(d: Deployment, p: ProjectState, tags: dict[str, str]) -> tup
         old = live.model_id.rsplit('/', 1)[-1]
         steps = [Step(REPLACE, "endpoint", d.name, f"model {old} -> {d.model_name}: delete and create", (Change("model", old, d.model_name),), True)]
         return steps + _retired_subscription(d, p, live), live
-    state = live.provisioning_state.lower()
-    if state in ("creating", "updating"):
-        return [Step(RESUME, "endpoint", d.name, f"wait for the unfinished operation ({live.provisioning_state})", existing=True)], live
-    if state in ("failed", "canceled"):
-        return [Step(RESUME, "endpoint", d.name, f"retry ({live.provisioning_state})", existing=True)], live
+    unfinished = _unfinished("endpoint", d.name, live.provisioning_state)
+    if unfinished:
+        return unfinished, live
     changes = endpoint_changes(d, live, tags)
     if not changes:
         return [], live
@@ -198,6 +196,15 @@ def _endpoint_steps(d: Deployment, p: ProjectState, tags: dict[str, str]) -> tup
         return [Step(RETAG, "endpoint", d.name, "tags", changes, True)], live
     words = [f"content safety {'enabled' if d.content_safety else 'disabled'}"] + (["tags"] if any(c.field.startswith("tags.") for c in changes) else [])
     return [Step(UPDATE, "endpoint", d.name, ", ".join(words), changes, True)], live
+
+
+def _unfinished(kind: str, name: str, state: str) -> list[Step]:
+    """Resume an operation that has not ended, or retry one that failed."""
+    if state.lower() in ("accepted", "creating", "updating"):
+        return [Step(RESUME, kind, name, f"wait for the unfinished operation ({state})", existing=True)]
+    if state.lower() in ("failed", "canceled"):
+        return [Step(RESUME, kind, name, f"retry ({state})", existing=True)]
+    return []
 
 
 def _safety(value: Optional[bool]) -> Optional[str]:
@@ -228,11 +235,9 @@ def _foundry_steps(d: Deployment, a: AccountState, tags: dict[str, str]) -> tupl
     if not _same(live.model_name, d.model_name):
         return [Step(REPLACE, "deployment", d.name, f"model {live.model_name} -> {d.model_name}: delete and create",
                      (Change("model", live.model_name, d.model_name),), True)], live
-    state = live.provisioning_state.lower()
-    if state in ("accepted", "creating", "updating"):
-        return [Step(RESUME, "deployment", d.name, f"wait for the unfinished operation ({live.provisioning_state})", existing=True)], live
-    if state in ("failed", "canceled"):
-        return [Step(RESUME, "deployment", d.name, f"retry ({live.provisioning_state})", existing=True)], live
+    unfinished = _unfinished("deployment", d.name, live.provisioning_state)
+    if unfinished:
+        return unfinished, live
     changes = foundry_changes(d, live, tags)
     if not changes:
         return [], live

@@ -45,7 +45,7 @@ def live() -> LiveState:
                  endpoint("edge", "Ministral-3B", mine("edge")))
     subs = tuple(subscription(m) for m in ("mistral-small-2503", "Codestral-2405", "Codestral-2501", "Ministral-3B"))
     project = ProjectState(SUB, "rg-genai", "contoso-chat", Workspace(f"{WS}/contoso-chat", "contoso-chat", "Project", "eastus2", f"{WS}/contoso-hub"),
-                           Workspace(f"{WS}/contoso-hub", "contoso-hub", "Hub", "eastus2", None), endpoints, subs, (), ())
+                           Workspace(f"{WS}/contoso-hub", "contoso-hub", "Hub", "eastus2", None), endpoints, subs, assignments=(), permissions=())
     return LiveState(ME, None, {(SUB, "rg-genai", "contoso-chat"): project}, {SUB: SubscriptionState(SUB)})
 
 
