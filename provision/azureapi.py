@@ -131,7 +131,8 @@ class AzureApi(Protocol):
         ...
 
     def account_permissions(self, subscription: str, resource_group: str, account: str) -> list[Permission]:
-        """The caller's effective permissions on the account."""
+        """The caller's effective permissions on the account (here `account` is the resource's name, as
+        `permissions` takes a project's)."""
         ...
 
     # --- access ----------------------------------------------------------------------------------

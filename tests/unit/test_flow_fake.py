@@ -132,3 +132,68 @@ def test_keys_that_cannot_be_read_keep_what_the_file_had(tmp_path, failure):
     assert apply(spec, azure) == ([], False)
     assert "MEDIUM_CHAT_KEY" not in secrets(spec)
     assert apply(spec, azure) == ([], True) and "MEDIUM_CHAT_KEY" in secrets(spec)
+
+
+# --- target: foundry --------------------------------------------------------------------------
+from provision.live import account_id  # noqa: E402
+
+ACCOUNT = account_id(SUBSCRIPTION, RESOURCE_GROUP, "contoso-foundry")
+CODESTRAL = "{name: codestral, target: foundry, account: contoso-foundry, model: Codestral-2501}"
+SMALL_ON_FOUNDRY = "{name: small, target: foundry, account: contoso-foundry, model: mistral-small-2503}"
+
+
+def test_foundry_apply_deploys_writes_the_entry_and_a_second_apply_writes_nothing(tmp_path):
+    azure, spec = FakeAzure(), spec_of(tmp_path, CODESTRAL)
+    assert apply(spec, azure) == ([], True)
+    assert azure.writes == [("put_foundry_deployment", "codestral")]
+    values = secrets(spec)
+    assert values["CODESTRAL_URL"] == "https://contoso-foundry.services.ai.azure.com/models"
+    assert values["CODESTRAL_MODEL"] == "codestral"
+    assert values["CODESTRAL_KEY"] == azure.account_keys(ACCOUNT).primary.reveal()
+    deployed = azure.get_foundry_deployment(ACCOUNT, "codestral")
+    assert deployed is not None and (deployed.model_name, deployed.model_version, deployed.sku) == ("Codestral-2501", "2", "GlobalStandard")
+    azure.writes.clear()
+    assert apply(spec, azure) == ([], True) and azure.writes == []
+
+
+def test_foundry_version_change_is_an_update_in_place_and_a_model_change_a_replacement(tmp_path):
+    azure = FakeAzure()
+    assert apply(spec_of(tmp_path, CODESTRAL), azure) == ([], True)
+    azure.writes.clear()
+    assert apply(spec_of(tmp_path, CODESTRAL.replace("}", ", version: '1'}")), azure) == ([], True)
+    assert azure.writes == [("put_foundry_deployment", "codestral")] and azure.get_foundry_deployment(ACCOUNT, "codestral").model_version == "1"
+    azure.writes.clear()
+    other = spec_of(tmp_path, CODESTRAL.replace("Codestral-2501", "mistral-small-2503"))
+    assert apply(other, azure) == ([("conflict", "re-run with --allow-replace")], False) and azure.writes == []
+    assert apply(other, azure, allow_replace=True) == ([], True)
+    assert azure.writes == [("delete_foundry_deployment", "codestral"), ("put_foundry_deployment", "codestral")]
+
+
+def test_a_refused_purchase_leaves_no_foundry_deployment_behind(tmp_path):
+    azure, spec = FakeAzure(), spec_of(tmp_path, CODESTRAL)
+    azure.refuse_purchases(ACCOUNT)
+    assert apply(spec, azure) == ([], False)
+    assert azure.list_foundry_deployments(ACCOUNT) == [] and "CODESTRAL_KEY" not in secrets(spec)
+
+
+def test_a_foundry_key_rotation_updates_every_entry_that_shares_the_key(tmp_path):
+    azure, spec = FakeAzure(), spec_of(tmp_path, CODESTRAL, SMALL_ON_FOUNDRY)
+    assert apply(spec, azure) == ([], True)
+    before = secrets(spec)
+    assert before["CODESTRAL_KEY"] == before["SMALL_KEY"]
+    rotate_key(spec, spec.deployments[0], azure, "primary", 0.0, lambda subject, message: None, environ={})
+    after = secrets(spec)
+    assert after["CODESTRAL_KEY"] == after["SMALL_KEY"] != before["CODESTRAL_KEY"]
+    keys = azure.account_keys(ACCOUNT)
+    assert after["SMALL_KEY"] in (keys.primary.reveal(), keys.secondary.reveal()) and before["SMALL_KEY"] not in (keys.primary.reveal(), keys.secondary.reveal())
+
+
+def test_destroy_removes_only_this_specs_foundry_deployments(tmp_path):
+    azure, spec = FakeAzure(), spec_of(tmp_path, CODESTRAL)
+    assert apply(spec, azure) == ([], True)
+    azure.put_foundry_deployment(ACCOUNT, "someone-elses", "mistral-small-2503", None, "GlobalStandard", None, None, {})
+    pre = destroy_preflight(spec, azure, 4, (), keep_subscription=False, include_unmanaged=False)
+    assert pre.ok
+    assert all(r.ok for r in destroy_and_forget(pre, azure, 4, lambda subject, message: None))
+    assert [d.name for d in azure.list_foundry_deployments(ACCOUNT)] == ["someone-elses"]
+    assert not any(k.startswith("CODESTRAL_") for k in secrets(spec))
