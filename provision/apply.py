@@ -15,7 +15,8 @@ from .errors import AzureError, Phase, ProvisionError, explain
 from .azureapi import AzureApi
 from .live import account_id, project_id
 from .live import subscription_name
-from .plan import ADOPT, CREATE, REPLACE, RESUME, RESUME_SUBSCRIPTION, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
+from .live import Endpoint, FoundryDeployment
+from .plan import ADOPT, CREATE, MOVE, REPLACE, RESUME, RESUME_SUBSCRIPTION, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secret import Secret
 from .secrets import SecretEntry
 from .workers import run_all, worker_pool
@@ -37,10 +38,21 @@ class DeploymentResult:
         return {"name": self.name, "ok": self.ok, "done": self.done, "url": self.url, "error": self.error, "seconds": round(self.seconds, 2)}
 
 
+@dataclass(frozen=True)
+class Move:
+    """A deployment made on its new target and proven: once the secrets entry points at it (and
+    clients had `grace` to pick it up), the old one goes, with its Marketplace subscription when the plan says so."""
+
+    plan: DeploymentPlan
+    old: Endpoint | FoundryDeployment
+    subscription: Optional[str]
+
+
 @dataclass
 class ApplyResult:
     deployments: list[DeploymentResult]
     secrets: list[SecretEntry]
+    moves: list[Move] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +90,8 @@ def _deploy(gateway: AzureApi, dp: DeploymentPlan, progress: Progress) -> tuple[
     step_name, t0 = f"read endpoint {d.name}", time.monotonic()
     try:
         for step in dp.steps:
+            if step.action == MOVE:
+                continue  # after the secrets file points at this one (finish_moves)
             phase = Phase.SUBSCRIBE if step.action == SUBSCRIBE else Phase.DEPLOY
             progress(d.name, f"{step.short} ...")
             step_name, t0 = step.short, time.monotonic()
@@ -173,6 +187,8 @@ def _deploy_foundry(gateway: AzureApi, dp: DeploymentPlan, progress: Progress, l
     created = False  # this run made it (a failure then removes it again: nothing half-made stays)
     try:
         for step in dp.steps:
+            if step.action in (MOVE, UNSUBSCRIBE):
+                continue  # the old one's: after the secrets file points at this one (finish_moves)
             progress(d.name, f"{step.short} ...")
             step_name, step_started = step.short, time.monotonic()
             with lock:
@@ -244,4 +260,40 @@ def apply_plan(plan: Plan, gateway: AzureApi, parallel: int, progress: Progress)
     pool.shutdown()
     order = {dp.deployment.name: i for i, dp in enumerate(plan.deployments)}
     results.sort(key=lambda r: order.get(r.name, 0))
-    return ApplyResult(results, entries)
+    ready = {r.name for r in results if r.ok}
+    moves = [Move(dp, dp.moved, dp.moved_subscription) for dp in plan.deployments if dp.moved is not None and dp.deployment.name in ready]
+    return ApplyResult(results, entries, moves)
+
+
+def prove(gateway: AzureApi, entry: SecretEntry, model: Optional[str]) -> Optional[str]:
+    """One chat call to the new deployment with the key the entry will hold: None, or why it failed."""
+    result = gateway.chat(entry.url, entry.key, model=model)
+    return None if result.ok else f"the new deployment failed its chat call ({result.error}); the secrets file and the old deployment stay as they were"
+
+
+def finish_moves(gateway: AzureApi, moves: list[Move], grace: float, progress: Progress) -> dict[str, str]:
+    """Delete each moved deployment's old one (and its Marketplace subscription), after `grace`
+    seconds for clients to re-read the secrets file. {deployment: why} for those that failed."""
+    if not moves:
+        return {}
+    if grace > 0:
+        progress("secrets", f"waiting {grace:g} s for clients to pick up the new entries before the old deployments go")
+        time.sleep(grace)
+    failed = {}
+    for m in moves:
+        d = m.plan.deployment
+        home = d.moved_from or ""
+        try:
+            if isinstance(m.old, FoundryDeployment):
+                progress(d.name, f"deleting the old deployment {d.name} on {home} ...")
+                gateway.delete_foundry_deployment(account_id(d.subscription, d.resource_group, home), m.old.name)
+            else:
+                project = project_id(d.subscription, d.resource_group, home)
+                progress(d.name, f"deleting the old endpoint {d.name} in {home} ...")
+                gateway.delete_endpoint(project, m.old.name)
+                if m.subscription is not None:
+                    gateway.delete_marketplace_subscription(project, m.subscription)
+            progress(d.name, f"moved: the old one on {home} is deleted")
+        except AzureError as exc:
+            failed[d.name] = f"moved, but the old one on {home} could not be deleted ({explain(exc)}): run `provision apply --allow-replace` again"
+    return failed

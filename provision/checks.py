@@ -14,7 +14,7 @@ from .access import MARKETPLACE_ACTIONS, SUBSCRIPTION_ACTIONS, allowed as allowe
 from .foundrychecks import foundry_findings
 from .live import NAMESPACES, AccountState, LiveState, Permission, ProjectState, Read
 from .findings import Check as Check, Finding as Finding, _cannot_read
-from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, Action, Plan, owner_of
+from .plan import ADOPT, CREATE, MOVE, REPLACE, RESUME, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, Action, Plan, owner_of
 from .catalog import Catalog, packaged
 from .catalog import today as catalog_today
 from .modelchecks import model_finding, name_finding, offer_finding
@@ -137,6 +137,10 @@ def conflict_findings(d: Deployment, p: ProjectState, plan_actions: set[Action],
             ))
     if REPLACE in plan_actions and not allow_replace:
         findings.append(Finding(Check.CONFLICT, d.name, False, f"endpoint {d.name} serves another model; changing the model deletes and recreates it (new URL and keys)", "re-run with --allow-replace"))
+    if MOVE in plan_actions and not allow_replace:
+        findings.append(Finding(Check.CONFLICT, d.name, False, f"{d.name} moves to target {d.target}: the new deployment is made and proven, the secrets entry "
+                             f"switched (new URL and key), and after --grace the old one on {d.moved_from} is deleted",
+                             "re-run with --allow-replace"))
     if ADOPT in plan_actions and not adopt:
         live = p.endpoint(d.name)
         whose = owner_of(live) if live is not None else "not this spec's"

@@ -244,11 +244,13 @@ def plan(opts: Options, detailed_exitcode: bool, parallel: int, allow_replace: b
 
 @cli.command()
 @click.option("-y", "--yes", is_flag=True, help="Apply without asking (required when not on a terminal).")
+@click.option("--grace", type=click.FloatRange(0, 3600), default=5.0, show_default=True,
+              help="Seconds clients get to pick up a moved deployment's new secrets entry before its old one is deleted.")
 @preflight_options
 @VERBOSE
 @common
 @click.pass_obj
-def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
+def apply(opts: Options, yes: bool, grace: float, parallel: int, allow_replace: bool, adopt: bool, only: tuple[str, ...]) -> None:
     """Check, then subscribe, deploy and write the URL and key of every deployment to the secrets file."""
     from .progress import ProgressLine
     from .render import result_dict, result_text
@@ -263,7 +265,7 @@ def apply(opts: Options, yes: bool, parallel: int, allow_replace: bool, adopt: b
     if pre.plan.changes:
         _confirm(yes, "Apply these changes?")
     with ProgressLine() as progress:
-        result = apply_and_store(pre, gateway, parallel, progress)
+        result = apply_and_store(pre, gateway, parallel, progress, grace=grace)
         for r in result.deployments:
             if not r.ok:
                 progress.fail(r.name, r.error or "failed")

@@ -12,7 +12,7 @@ from .access import MARKETPLACE_ACTIONS, SUBSCRIPTION_ACTIONS, allowed, role_fin
 from .catalog import Catalog
 from .findings import Check, Finding, _cannot_read
 from .live import FOUNDRY_FORMAT, AccountModel, AccountState, LiveState, Read
-from .plan import ADOPT, CREATE, REPLACE, RESUME, RETAG, UPDATE, Action, owner_of
+from .plan import ADOPT, CREATE, MOVE, REPLACE, RESUME, RETAG, UPDATE, Action, owner_of
 from .regions import display_region
 from .spec import Deployment
 
@@ -164,6 +164,10 @@ def conflict_findings(d: Deployment, a: AccountState, actions: set[Action], allo
     live = a.deployment(d.name)
     if REPLACE in actions and not allow_replace and live is not None:
         found.append(Finding(Check.CONFLICT, d.name, False, f"deployment {d.name} on {d.account} serves {live.model_name}; changing the model deletes and recreates it",
+                             "re-run with --allow-replace"))
+    if MOVE in actions and not allow_replace:
+        found.append(Finding(Check.CONFLICT, d.name, False, f"{d.name} moves to target {d.target}: the new deployment is made and proven, the secrets entry "
+                             f"switched (new URL and key), and after --grace the old one on {d.moved_from} is deleted",
                              "re-run with --allow-replace"))
     if ADOPT in actions and not adopt:
         whose = owner_of(live) if live is not None else "not this spec's"

@@ -31,9 +31,10 @@ class Action(TextEnum):
     REPLACE = "replace"
     ADOPT = "adopt"
     UNSUBSCRIBE = "unsubscribe"
+    MOVE = "move"  # the deployment's target changed: switch clients to the new one, then delete the old
 
 
-SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT, UNSUBSCRIBE = Action  # the names the other stages import
+SUBSCRIBE, CREATE, UPDATE, RETAG, RESUME, REPLACE, ADOPT, UNSUBSCRIBE, MOVE = Action  # the names the other stages import
 
 
 class Effect(TextEnum):
@@ -45,7 +46,7 @@ class Effect(TextEnum):
     DESTROY = "destroy"
 
 
-EFFECTS = {SUBSCRIBE: Effect.ADD, CREATE: Effect.ADD, REPLACE: Effect.REPLACE, UNSUBSCRIBE: Effect.DESTROY}  # any other action changes in place
+EFFECTS = {SUBSCRIBE: Effect.ADD, CREATE: Effect.ADD, REPLACE: Effect.REPLACE, UNSUBSCRIBE: Effect.DESTROY, MOVE: Effect.DESTROY}  # any other action changes in place
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class DeploymentPlan:
     blocked: Optional[str] = None  # the plan could not be made: why (a check says how to fix it)
     live_deployment: Optional[FoundryDeployment] = None  # foundry: the deployment as it is
     account: Optional[FoundryAccount] = None  # foundry: the resource it is on
+    moved: Optional[Endpoint | FoundryDeployment] = None  # the deployment as it still runs on its old target (a MOVE deletes it)
+    moved_subscription: Optional[str] = None  # the old endpoint's Marketplace subscription the move deletes too (this spec's, nothing else uses it)
 
     @property
     def changes(self) -> bool:
@@ -308,8 +311,49 @@ def plan_changes(spec: Spec, live: LiveState) -> Plan:
         assert p.workspace is not None  # listed
         sub_steps, sub_name = _subscription_steps(d, p)
         ep_steps, live_ep = _endpoint_steps(d, p, tags)
-        plans.append(DeploymentPlan(d, tuple(sub_steps + ep_steps), sub_name, p.workspace.location, tags, live_ep))
+        moving = _moving(d, live)
+        plans.append(DeploymentPlan(d, tuple(sub_steps + ep_steps + moving), sub_name, p.workspace.location, tags, live_ep,
+                                    moved=moved_resource(d, live) if moving else None))
     return Plan(tuple(registrations), tuple(plans))
+
+
+def _moving(d: Deployment, live: LiveState) -> list[Step]:
+    """The steps that move a deployment whose `target` changed: the old one, where it still runs
+    (in the other target's home `defaults` names) with this spec's marks, is deleted once the new
+    one is proven and the secrets entry points at it (its Marketplace subscription too, when this
+    spec made it and nothing else uses it)."""
+    old = moved_resource(d, live)
+    if old is None:
+        return []
+    where = f"project {d.moved_from}" if d.foundry else f"Foundry resource {d.moved_from}"
+    steps = [Step(MOVE, "endpoint" if d.foundry else "deployment", d.name,
+                  f"from {where}: prove the new one, switch the secrets entry, wait --grace, then delete the old", existing=True)]
+    sub = _moved_subscription(d, live, old)
+    if sub is not None:
+        steps.append(Step(UNSUBSCRIBE, "marketplace subscription", sub, f"the old endpoint's ({where}); nothing else uses it", existing=True))
+    return steps
+
+
+def moved_resource(d: Deployment, live: LiveState) -> Optional[Endpoint | FoundryDeployment]:
+    key = d.moved_from_key
+    if key is None:
+        return None
+    if d.foundry:
+        p = live.projects.get(key)
+        old: Optional[Endpoint | FoundryDeployment] = p.endpoint(d.name) if p is not None else None
+    else:
+        a = live.accounts.get(key)
+        old = a.deployment(d.name) if a is not None else None
+    return old if old is not None and old.owned_by(d.stack, d.name) else None
+
+
+def _moved_subscription(d: Deployment, live: LiveState, old: Endpoint | FoundryDeployment) -> Optional[str]:
+    if not isinstance(old, Endpoint) or d.moved_from_key is None:
+        return None
+    p = live.projects[d.moved_from_key]
+    sub = next((s for s in p.marketplace_subscriptions or () if old.uses(s)), None)
+    users = [e for e in p.endpoints or () if e.name.lower() != old.name.lower() and sub is not None and e.uses(sub)]
+    return sub.name if sub is not None and not users and sub.owned_by(d.stack) else None
 
 
 def _foundry_plan(d: Deployment, live: LiveState, tags: dict[str, str]) -> DeploymentPlan:
@@ -322,7 +366,10 @@ def _foundry_plan(d: Deployment, live: LiveState, tags: dict[str, str]) -> Deplo
         return DeploymentPlan(d, (), None, None, tags, None, blocked=why)
     assert a.account is not None
     steps, current = _foundry_steps(d, a, tags)
-    return DeploymentPlan(d, tuple(steps), None, a.account.location, tags, None, live_deployment=current, account=a.account)
+    moving = _moving(d, live)
+    return DeploymentPlan(d, tuple(steps + moving), None, a.account.location, tags, None, live_deployment=current, account=a.account,
+                          moved=moved_resource(d, live) if moving else None,
+                          moved_subscription=next((s.name for s in moving if s.action == UNSUBSCRIBE), None))
 
 
 def secret_values(dp: DeploymentPlan) -> Optional[dict[str, Optional[str]]]:

@@ -54,6 +54,12 @@ def read_live(spec: Spec, gateway: AzureApi, parallel: int = 32, catalog: bool =
     for d in spec.deployments:
         sub = subscriptions.setdefault(d.subscription, SubscriptionState(d.subscription))
         sub.role_ids.setdefault(d.required_role.lower(), None)
+        moved = d.moved_from_key
+        if moved is not None and d.moved_from:  # where it ran before its target changed: read too, to move it from there
+            if d.foundry:
+                projects.setdefault(moved, ProjectState(d.subscription, d.resource_group, d.moved_from))
+            else:
+                accounts.setdefault(moved, AccountState(d.subscription, d.resource_group, d.moved_from))
         if d.foundry:  # the Foundry resource's own model list is its catalog: no registry read
             sub.providers.setdefault(COGNITIVE, None)
             accounts.setdefault(d.account_key, AccountState(d.subscription, d.resource_group, d.account))
@@ -66,6 +72,8 @@ def read_live(spec: Spec, gateway: AzureApi, parallel: int = 32, catalog: bool =
     if identity is None:  # nothing else can be read without a credential
         return LiveState(None, identity_error, projects, subscriptions, models if catalog else {}, accounts=accounts)
     marketplace_projects = {d.project_key for d in spec.deployments if not d.microsoft_sold and not d.foundry}
+    # a deployment moving to Foundry leaves its old project's subscription to the model: read it, to delete it too
+    marketplace_projects |= {key for d in spec.deployments if d.foundry and not d.microsoft_sold and (key := d.moved_from_key) is not None}
     object_id = identity.object_id
     hubs: dict[str, tuple[Optional[Workspace], dict[Read, AzureError]]] = {}
     hub_locks: dict[str, threading.Lock] = {}

@@ -51,6 +51,10 @@ class Deployment:
     version: Optional[str] = None  # foundry; None: the resource's default version of the model
     content_filter: Optional[str] = None  # foundry: the RAI policy; None: Azure's
     model_var: Optional[str] = None  # foundry: the variable for the deployment name clients pass as `model`
+    # The other target's home as `defaults` gives it (its project for a foundry deployment, its
+    # account for a serverless one): where a deployment whose `target` changed still runs, so that
+    # apply can move it there without downtime.
+    moved_from: Optional[str] = None
 
     @property
     def foundry(self) -> bool:
@@ -64,6 +68,11 @@ class Deployment:
     @property
     def account_key(self) -> tuple[str, str, str]:
         return (self.subscription.lower(), self.resource_group.lower(), self.account.lower())
+
+    @property
+    def moved_from_key(self) -> Optional[tuple[str, str, str]]:
+        """The key of the other target's home (a project's for a foundry deployment, an account's for a serverless one)."""
+        return (self.subscription.lower(), self.resource_group.lower(), self.moved_from.lower()) if self.moved_from else None
 
     @property
     def model_name(self) -> str:
@@ -390,9 +399,10 @@ class _Parser:
             return None, seen
         content_safety = None if safety is None else safety in (True, "enabled", "Enabled")
         line = self.doc.line(path)
+        other_home = defaults.get("project" if target == FOUNDRY else "account") or None
         return Deployment(name, model_id, subscription, rg, project, regions, role, content_safety, tags, url_var, key_var, line, openai_var,
                           target=target, account=account, sku=sku or str(FIELDS["sku"].default), capacity=capacity, version=version or None,
-                          content_filter=content_filter or None, model_var=model_var), seen
+                          content_filter=content_filter or None, model_var=model_var, moved_from=other_home), seen
 
     def _model(self, value: Any, path: str) -> str:
         f = FIELDS["model"]

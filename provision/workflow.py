@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Optional
 
-from .apply import ApplyResult, Progress, apply_plan
+from .apply import ApplyResult, Progress, apply_plan, finish_moves, prove
 from .checks import Check, Finding, failed, role_names_finding, run_checks
 from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, plan_destroy, plan_orphans, run_destroy
 from .errors import AzureError, Problem, SpecError, explain
@@ -120,22 +120,51 @@ def _held(a: RoleAssignment, names: Mapping[str, str], identity: Optional[Identi
     return HeldRole(names.get(a.role_definition_id, a.role_definition_id.rsplit("/", 1)[-1]), a.scope, None if mine else a.principal_id)
 
 
-def apply_and_store(pre: Preflight, gateway: AzureApi, parallel: int, progress: Progress, environ: Optional[Mapping[str, str]] = None) -> ApplyResult:
-    """Apply a checked plan, then write every ready deployment's URL and key (one atomic write)."""
+def apply_and_store(pre: Preflight, gateway: AzureApi, parallel: int, progress: Progress, environ: Optional[Mapping[str, str]] = None,
+                    grace: float = 5.0) -> ApplyResult:
+    """Apply a checked plan, then write every ready deployment's URL and key (one atomic write).
+    A deployment whose target changed is proven with a chat call before its entry switches to it;
+    its old one is deleted `grace` seconds after the write."""
     assert pre.ok, "apply_and_store needs a preflight whose checks passed"
     result = apply_plan(pre.plan, gateway, parallel, progress)
     if result.secrets:
         with hold_secrets(pre.spec.secrets, spec_directory(pre.spec), waiting=lambda m: progress(pre.spec.secrets.path, m)) as secrets:
             # The keys are read here, once, while no other run (a `keys rotate`) can change the file.
             result.secrets, unread = current_keys(pre.spec, gateway, result.secrets, secrets.read(), parallel)
+            unread.update(_prove_moves(gateway, result))
+            result.secrets = [e for e in result.secrets if e.deployment not in unread]
+            result.moves = [m for m in result.moves if m.plan.deployment.name not in unread]
             for r in result.deployments:
                 if r.name in unread:
                     r.ok, r.error = False, unread[r.name]
             if result.secrets:
                 written = [d for d in pre.spec.deployments if d.name in {e.deployment for e in result.secrets}]
-                secrets.write(result.secrets, origins=origins_of(written, gateway, pre.live))
+                # a deployment moved off Foundry no longer has a deployment name for clients to pass
+                gone = tuple(f"{m.plan.deployment.url_var.removesuffix('_URL')}_MODEL" for m in result.moves
+                             if not m.plan.deployment.foundry and m.plan.deployment.url_var.endswith("_URL"))
+                secrets.write(result.secrets, remove=gone, origins=origins_of(written, gateway, pre.live))
         publish_to_github(result.secrets, os.environ if environ is None else environ, sys.stderr)
+    failed = finish_moves(gateway, result.moves, grace, progress)
+    moved_from = {m.plan.deployment.name: m.plan.deployment.moved_from for m in result.moves}
+    for r in result.deployments:
+        if r.name in failed:
+            r.ok, r.error = False, failed[r.name]
+        elif r.name in moved_from:
+            r.done.append(f"moved from {moved_from[r.name]}: the old one is deleted")
     return result
+
+
+def _prove_moves(gateway: AzureApi, result: ApplyResult) -> dict[str, str]:
+    """{deployment: why} for each moved deployment whose new one does not answer with the key its
+    entry would hold (its entry then stays as it was: clients keep the old one)."""
+    failed = {}
+    for m in result.moves:
+        d = m.plan.deployment
+        entry = next((e for e in result.secrets if e.deployment == d.name), None)
+        why = prove(gateway, entry, d.name if d.foundry else None) if entry is not None else None
+        if why:
+            failed[d.name] = why
+    return failed
 
 
 def current_keys(spec: Spec, gateway: AzureApi, entries: list[SecretEntry], held: Mapping[str, str],
