@@ -378,6 +378,9 @@ class FakeAzure:
         return "Contoso GenAI" if subscription.lower() == SUBSCRIPTION else None
 
     def chat(self, url: str, key: Secret, timeout: float = 30, model: Optional[str] = None) -> ChatResult:
+        if self.failures.get("chat"):  # a test makes the next call fail as an unhealthy deployment answers
+            self.failures["chat"].pop(0)
+            return ChatResult(False, 503, 1.0, "", "", "HTTP 503: the deployment is not ready")
         for a in self.accounts.values():
             if url.rstrip("/").lower().startswith(a.account.base_url.lower()):
                 return self._foundry_chat(a, key, model)

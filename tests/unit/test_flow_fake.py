@@ -38,7 +38,7 @@ def apply(spec: Spec, azure: FakeAzure, **options: bool) -> tuple[list[tuple[str
     pre = preflight(spec, azure, 4, **options)
     if not pre.ok:
         return [(str(f.check), f.remedy) for f in failed(pre.findings)], False
-    return [], apply_and_store(pre, azure, 4, lambda subject, message: None, environ={}).ok
+    return [], apply_and_store(pre, azure, 4, lambda subject, message: None, environ={}, grace=0).ok
 
 
 def secrets(spec: Spec) -> dict[str, str]:
@@ -197,3 +197,19 @@ def test_destroy_removes_only_this_specs_foundry_deployments(tmp_path):
     assert all(r.ok for r in destroy_and_forget(pre, azure, 4, lambda subject, message: None))
     assert [d.name for d in azure.list_foundry_deployments(ACCOUNT)] == ["someone-elses"]
     assert not any(k.startswith("CODESTRAL_") for k in secrets(spec))
+
+
+def test_a_move_whose_new_deployment_fails_its_call_keeps_the_entry_and_the_old_one(tmp_path):
+    azure = FakeAzure()
+    homes = "{name: medium-chat, model: mistral-medium-2505}"
+    spec = spec_of(tmp_path, homes)
+    assert apply(spec, azure) == ([], True)
+    before = secrets(spec)
+    text = (tmp_path / "deployments.yaml").read_text().replace("project: contoso-chat}", "project: contoso-chat, account: contoso-foundry}")
+    moved = parse_spec(text.replace(homes, "{name: medium-chat, model: mistral-medium-2505, target: foundry}"), str(tmp_path / "deployments.yaml"), environ={})
+    azure.fail("chat", AzureError("unused"))
+    assert apply(moved, azure, allow_replace=True) == ([], False)
+    assert secrets(spec) == before  # clients keep the endpoint that works
+    assert [e.name for e in azure.list_endpoints(PROJECT)] == ["medium-chat"]
+    assert apply(moved, azure, allow_replace=True) == ([], True)  # the next apply finishes the move
+    assert azure.list_endpoints(PROJECT) == [] and secrets(spec)["MEDIUM_CHAT_MODEL"] == "medium-chat"
