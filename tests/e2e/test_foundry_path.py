@@ -149,3 +149,25 @@ def test_following_the_role_fix_lets_an_ai_developer_deploy_on_foundry(cli, emu)
     run = cli("plan")
     assert run.code == 0, run.stdout + run.stderr
     assert cli("apply", "--yes").code == 0
+
+
+def test_following_the_account_and_region_fixes(cli, emu):
+    """A Foundry resource that does not exist: its fix creates it (here: the world gains it, as the
+    printed `az cognitiveservices account create` would); one in a region the policy does not
+    allow: its fix is another resource (or the region allowed)."""
+    from .helpers import world_with
+
+    cli.spec(spec_text({**CODESTRAL, "account": "team-foundry"}))
+    [account] = [c for c in json.loads(cli("plan", "--output", "json").stdout)["checks"] if c["check"] == "account"]
+    assert not account["ok"] and account["remedy"].startswith("create it (az cognitiveservices account create -n team-foundry -g rg-genai --kind AIServices")
+
+    def with_the_account(world):
+        world["subscriptions"][0]["resource_groups"][0]["foundry_accounts"].append({"name": "team-foundry", "location": "westus3"})
+
+    emu.control.load_world(world_with(with_the_account))
+    refused = json.loads(cli("plan", "--output", "json").stdout)
+    [region] = [c for c in refused["checks"] if not c["ok"]]
+    assert region["check"] == "region" and region["remedy"].startswith("use a Foundry resource in an allowed region, or add the region to `allowed_regions`")
+    cli.spec(spec_text({**CODESTRAL, "account": "team-foundry", "allowed_regions": ["eastus2", "westus3"]}))
+    run = cli("plan")
+    assert run.code == 0, run.stdout + run.stderr
