@@ -12,7 +12,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from .apply import Progress
 from .access import allowed
@@ -260,11 +260,9 @@ def _destroy_one(gateway: AzureApi, item: DestroyItem, progress: Progress, lock:
     started = time.monotonic()
     if d.foundry:
         try:
-            progress(d.name, f"deleting deployment {d.name} ...")
             with lock or threading.Lock():  # one write at a time on a Foundry resource
-                gateway.delete_foundry_deployment(account_id(d.subscription, d.resource_group, d.account), d.name)
-            result.done.append(f"deleted deployment {d.name}")
-            progress(d.name, f"deployment {d.name} deleted")
+                _delete(progress, result, d.name, f"deployment {d.name}",
+                        lambda: gateway.delete_foundry_deployment(account_id(d.subscription, d.resource_group, d.account), d.name))
             result.ok = True
         except AzureError as exc:
             result.error = explain(exc, Phase.DESTROY)
@@ -273,23 +271,25 @@ def _destroy_one(gateway: AzureApi, item: DestroyItem, progress: Progress, lock:
     project = project_id(d.subscription, d.resource_group, d.project)
     try:
         if item.endpoint_action == DELETE:
-            progress(d.name, f"deleting endpoint {d.name} ...")
-            gateway.delete_endpoint(project, d.name)
-            result.done.append(f"deleted endpoint {d.name}")
-            progress(d.name, f"endpoint {d.name} deleted")
+            _delete(progress, result, d.name, f"endpoint {d.name}", lambda: gateway.delete_endpoint(project, d.name))
         users = _users_now(gateway, project, item) if item.subscription_action == DELETE else []
         if users and item.subscription is not None:  # someone deployed on it since the plan was made: keep it
             result.done.append(f"kept marketplace subscription {item.subscription.name} (endpoint {', '.join(users)} uses it now)")
         elif item.subscription_action == DELETE and item.subscription is not None:
-            progress(d.name, f"deleting marketplace subscription {item.subscription.name} ...")
-            gateway.delete_marketplace_subscription(project, item.subscription.name)
-            result.done.append(f"deleted marketplace subscription {item.subscription.name}")
-            progress(d.name, f"marketplace subscription {item.subscription.name} deleted")
+            name = item.subscription.name
+            _delete(progress, result, d.name, f"marketplace subscription {name}", lambda: gateway.delete_marketplace_subscription(project, name))
         result.ok = True
     except AzureError as exc:
         result.error = explain(exc, Phase.DESTROY)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _delete(progress: Progress, result: DestroyResult, subject: str, what: str, delete: Callable[[], None]) -> None:
+    progress(subject, f"deleting {what} ...")
+    delete()
+    result.done.append(f"deleted {what}")
+    progress(subject, f"{what} deleted")
 
 
 def _users_now(gateway: AzureApi, project: str, item: DestroyItem) -> list[str]:

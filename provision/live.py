@@ -75,18 +75,11 @@ class Workspace:
         )
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    id: str
+class Marked:
+    """What provision's marks (tags) say about a resource that carries them."""
+
     name: str
-    model_id: str
-    location: str
     tags: Mapping[str, str]
-    provisioning_state: str
-    endpoint_state: str
-    content_safety: Optional[bool]
-    uri: Optional[str]
-    marketplace_subscription_id: Optional[str]
 
     @property
     def managed(self) -> bool:
@@ -100,6 +93,20 @@ class Endpoint:
 
     def owned_by(self, stack: str, deployment: Optional[str] = None) -> bool:
         return owned(self.tags, self.name, stack, deployment)
+
+
+@dataclass(frozen=True)
+class Endpoint(Marked):
+    id: str
+    name: str
+    model_id: str
+    location: str
+    tags: Mapping[str, str]
+    provisioning_state: str
+    endpoint_state: str
+    content_safety: Optional[bool]
+    uri: Optional[str]
+    marketplace_subscription_id: Optional[str]
 
     def uses(self, sub: "MarketplaceSubscription") -> bool:
         """Relies on the subscription: names it, or serves its model."""
@@ -220,7 +227,7 @@ class AccountModel:
 
 
 @dataclass(frozen=True)
-class FoundryDeployment:
+class FoundryDeployment(Marked):
     """A model deployment on a Foundry resource (accounts/deployments)."""
 
     id: str
@@ -233,17 +240,6 @@ class FoundryDeployment:
     content_filter: Optional[str]  # raiPolicyName
     provisioning_state: str
     tags: Mapping[str, str]
-
-    @property
-    def managed(self) -> bool:
-        return self.tags.get(MANAGED_TAG) == "true"
-
-    @property
-    def stack(self) -> Optional[str]:
-        return self.tags.get(STACK_TAG, DEFAULT_STACK) if self.managed else None
-
-    def owned_by(self, stack: str, deployment: Optional[str] = None) -> bool:
-        return owned(self.tags, self.name, stack, deployment)
 
     @classmethod
     def from_arm(cls, data: Mapping[str, Any]) -> "FoundryDeployment":

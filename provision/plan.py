@@ -193,12 +193,18 @@ def _endpoint_steps(d: Deployment, p: ProjectState, tags: dict[str, str]) -> tup
     if unfinished:
         return unfinished, live
     changes = endpoint_changes(d, live, tags)
+    words = [f"content safety {'enabled' if d.content_safety else 'disabled'}"]
+    return _in_place("endpoint", d.name, changes, words), live
+
+
+def _in_place(kind: str, name: str, changes: tuple[Change, ...], words: list[str]) -> list[Step]:
+    """Nothing, a retag (tags only), or an update of `words` (and the tags) in place."""
     if not changes:
-        return [], live
+        return []
     if all(c.field.startswith("tags.") for c in changes):
-        return [Step(RETAG, "endpoint", d.name, "tags", changes, True)], live
-    words = [f"content safety {'enabled' if d.content_safety else 'disabled'}"] + (["tags"] if any(c.field.startswith("tags.") for c in changes) else [])
-    return [Step(UPDATE, "endpoint", d.name, ", ".join(words), changes, True)], live
+        return [Step(RETAG, kind, name, "tags", changes, True)]
+    words = words + (["tags"] if any(c.field.startswith("tags.") for c in changes) else [])
+    return [Step(UPDATE, kind, name, ", ".join(words), changes, True)]
 
 
 def _unfinished(kind: str, name: str, state: str) -> list[Step]:
@@ -242,12 +248,7 @@ def _foundry_steps(d: Deployment, a: AccountState, tags: dict[str, str]) -> tupl
     if unfinished:
         return unfinished, live
     changes = foundry_changes(d, live, tags)
-    if not changes:
-        return [], live
-    if all(c.field.startswith("tags.") for c in changes):
-        return [Step(RETAG, "deployment", d.name, "tags", changes, True)], live
-    words = [c.field for c in changes if not c.field.startswith("tags.")] + (["tags"] if any(c.field.startswith("tags.") for c in changes) else [])
-    return [Step(UPDATE, "deployment", d.name, ", ".join(words), changes, True)], live
+    return _in_place("deployment", d.name, changes, [c.field for c in changes if not c.field.startswith("tags.")]), live
 
 
 def foundry_changes(d: Deployment, live: FoundryDeployment, tags: Optional[Mapping[str, str]] = None) -> tuple[Change, ...]:
@@ -302,11 +303,7 @@ def plan_changes(spec: Spec, live: LiveState) -> Plan:
             continue
         p = live.projects[d.project_key]
         if not p.listed:
-            if live.identity is None:
-                why = "nothing could be read from Azure"
-            else:
-                why = "the project " + ("does not exist" if p.workspace is None and Read.PROJECT not in p.failures else "could not be read")
-            plans.append(DeploymentPlan(d, (), None, None, tags, None, blocked=why))
+            plans.append(DeploymentPlan(d, (), None, None, tags, None, blocked=_blocked(live, "the project", p.workspace is None and Read.PROJECT not in p.failures)))
             continue
         assert p.workspace is not None  # listed
         sub_steps, sub_name = _subscription_steps(d, p)
@@ -356,14 +353,17 @@ def _moved_subscription(d: Deployment, live: LiveState, old: Endpoint | FoundryD
     return sub.name if sub is not None and not users and sub.owned_by(d.stack) else None
 
 
+def _blocked(live: LiveState, home: str, missing: bool) -> str:
+    """Why a deployment cannot be planned: nothing read, or its home missing or unread."""
+    if live.identity is None:
+        return "nothing could be read from Azure"
+    return f"{home} " + ("does not exist" if missing else "could not be read")
+
+
 def _foundry_plan(d: Deployment, live: LiveState, tags: dict[str, str]) -> DeploymentPlan:
     a = live.accounts[d.account_key]
     if not a.listed:
-        if live.identity is None:
-            why = "nothing could be read from Azure"
-        else:
-            why = "the Foundry resource " + ("does not exist" if a.account is None and Read.ACCOUNT not in a.failures else "could not be read")
-        return DeploymentPlan(d, (), None, None, tags, None, blocked=why)
+        return DeploymentPlan(d, (), None, None, tags, None, blocked=_blocked(live, "the Foundry resource", a.account is None and Read.ACCOUNT not in a.failures))
     assert a.account is not None
     steps, current = _foundry_steps(d, a, tags)
     moving = _moving(d, live)
