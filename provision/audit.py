@@ -17,7 +17,7 @@ from .catalog import Stage, lifecycle_of, packaged
 from .catalog import today as catalog_today
 from .live import AccountState, ChatResult, Endpoint, FoundryDeployment, Keys, LiveState, MarketplaceSubscription, ProjectState, Read, SaasResource, subscription_of
 from .names import TextEnum
-from .plan import endpoint_changes, foundry_changes, owner_of
+from .plan import endpoint_changes, foundry_changes, moved_resource, owner_of
 from .refresh import read_live
 from .regions import display_region
 from .secrets import read_secrets
@@ -301,10 +301,18 @@ def _foundry_secret_findings(d: Deployment, a: AccountState, data: AuditData) ->
     return out
 
 
+def _unfinished_move(d: Deployment, live: LiveState) -> list[AuditFinding]:
+    """A deployment whose target changed still runs on its old one (this spec's marks on it)."""
+    if moved_resource(d, live) is None:
+        return []
+    return [AuditFinding(Kind.DRIFT, d.name, f"{d.name} still runs on its old target ({d.moved_from}): its move to {d.target} is not done",
+                         "`provision apply --allow-replace` (it makes and proves the new one, switches the secrets entry, then deletes the old)")]
+
+
 def _foundry_orphans(spec: Spec, live: LiveState) -> list[AuditFinding]:
     out = []
     for key, a in sorted(live.accounts.items()):
-        named = {d.name.lower() for d in spec.deployments if d.foundry and d.account_key == key}
+        named = {d.name.lower() for d in spec.deployments if (d.foundry and d.account_key == key) or (not d.foundry and d.moved_from_key == key)}
         for f in a.deployments or ():
             if f.name.lower() not in named and f.owned_by(spec.stack):
                 out.append(AuditFinding(Kind.ORPHAN, f.name, f"deployment {f.name} on {a.name} was made by this spec (stack '{spec.stack}') but the spec no longer names it",
@@ -314,6 +322,7 @@ def _foundry_orphans(spec: Spec, live: LiveState) -> list[AuditFinding]:
 
 def _orphan_findings(spec: Spec, projects: list[ProjectState], everything: bool) -> list[AuditFinding]:
     named = {(d.project_key, d.name.lower()) for d in spec.deployments}
+    named |= {(key, d.name.lower()) for d in spec.deployments if d.foundry and (key := d.moved_from_key) is not None}  # a move's old endpoint
     wanted_models = {(d.project_key, d.model_id.lower()) for d in spec.deployments}  # their subscriptions are not orphans
     out = []
     for p in projects:
@@ -397,14 +406,14 @@ def audit_findings(spec: Spec, data: AuditData) -> list[AuditFinding]:
             for what in sorted(a.failures):
                 if what in (Read.ACCOUNT, Read.DEPLOYMENTS):
                     out.append(AuditFinding(Kind.READ, d.name, f"could not read the {what} {d.account}", explain(a.failures[what])))
-            out += _foundry_findings(d, a, data)
+            out += _foundry_findings(d, a, data) + _unfinished_move(d, live)
             continue
         p = live.projects[d.project_key]
         for what in sorted(p.failures):
             if what in (Read.PROJECT, Read.ENDPOINTS, Read.MARKETPLACE, Read.HUB):
                 unread = unread_finding(d, p, what)
                 out.append(AuditFinding(Kind.READ, d.name, unread.message, unread.remedy))
-        out += _deployment_findings(d, p, data)
+        out += _deployment_findings(d, p, data) + _unfinished_move(d, live)
     unique = {id(p): p for p in live.projects.values()}
     out += _orphan_findings(spec, list(unique.values()), data.everything)
     out += _foundry_orphans(spec, live)

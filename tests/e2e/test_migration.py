@@ -4,6 +4,7 @@ makes and proves the new one, switches the secrets entry, waits --grace, then de
 no failed call throughout."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -64,3 +65,15 @@ def test_moving_to_foundry_and_back_under_a_calling_client_fails_no_call(cli, em
     urls = [url for url, _ in calls]
     assert urls[0] == urls[-1] == "https://medium.eastus2.models.ai.azure.com" and foundry in urls
     assert cli.resources("foundryDeployments") == [] and "MEDIUM_MODEL" not in cli.secrets_file()
+
+
+def test_an_unfinished_move_is_audited_and_its_fix_finishes_it(cli, emu):
+    cli.spec(spec_text(MEDIUM, defaults=HOMES))
+    assert cli("apply", "--yes").code == 0
+    cli.spec(spec_text({**MEDIUM, "target": "foundry"}, defaults=HOMES))
+    found = json.loads(cli("audit", "--output", "json").stdout)["findings"]
+    moves = [f for f in found if "its move to foundry is not done" in f["message"]]
+    assert len(moves) == 1 and moves[0]["remedy"].startswith("`provision apply --allow-replace`")
+    assert not any(f["kind"] == "orphan" for f in found)  # the old endpoint is the move's, not an orphan
+    assert cli("apply", "--yes", "--allow-replace", "--grace", "0").code == 0
+    assert cli("audit").stdout.startswith("No findings")
