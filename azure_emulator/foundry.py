@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import rules
-from .common import require_resource_group
+from . import common, rules
+from .common import object_of, require_resource_group
 from .models import FoundryDeployment, new_key
 from .store import State
 from .wire import arm_error, resource_not_found
@@ -93,26 +93,15 @@ def _text(value: Any, path: str, required: bool = True) -> str:
     return value
 
 
-def _object(value: Any, path: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise arm_error("InvalidRequestContent", why=f": '{path}' must be an object")
-    return value
-
-
 def tags_of(value: Any) -> Optional[dict[str, str]]:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise arm_error("InvalidRequestContent", why=": 'tags' must be an object of strings")
-    return {str(k): v for k, v in value.items()}
+    """The tags a PUT or PATCH sets; None when it leaves them as they are."""
+    return None if value is None else common.tags_of(value)
 
 
 def sku_of(raw: Any) -> tuple[str, Optional[int]]:
     """(name, capacity) of a body's top-level `sku`. Without one the resource provider falls back to
     Standard (a `sku` inside `properties` is not read at all)."""
-    sku = _object(raw, "sku") or {"name": "Standard"}
+    sku = object_of(raw, "sku") or {"name": "Standard"}
     name = _text(sku.get("name"), "sku.name")
     capacity = sku.get("capacity")
     if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)):
@@ -124,8 +113,8 @@ def checked_put(state: State, account: FoundryAccount, name: str, body: dict[str
     """What a deployment PUT asks for, or the resource provider's 400."""
     if not DEPLOYMENT_NAME.match(name):
         raise arm_error("InvalidResourceName", name=name[:100], rule=NAME_RULE)
-    props = _object(body.get("properties"), "properties")
-    raw_model = _object(props.get("model"), "properties.model")
+    props = object_of(body.get("properties"), "properties")
+    raw_model = object_of(props.get("model"), "properties.model")
     if not raw_model:
         raise arm_error("InvalidResourceProperties", message="The deployment's 'properties.model' (format, name, version) is required.")
     fmt, model_name = _text(raw_model.get("format"), "properties.model.format"), _text(raw_model.get("name"), "properties.model.name")
