@@ -13,7 +13,7 @@ from .destroy import DELETE, GONE, DestroyItem, DestroyResult, destroy_checks, p
 from .errors import AzureError, Problem, SpecError, explain
 from .azureapi import AzureApi
 from .live import account_id, project_id
-from .live import Identity, LiveState, RoleAssignment
+from .live import Identity, Keys, LiveState, RoleAssignment
 from .plan import Plan, plan_changes
 from .refresh import read_live
 from .render import identity_dict
@@ -169,21 +169,34 @@ def _prove_moves(gateway: AzureApi, result: ApplyResult) -> dict[str, str]:
 
 def current_keys(spec: Spec, gateway: AzureApi, entries: list[SecretEntry], held: Mapping[str, str],
                  parallel: int) -> tuple[list[SecretEntry], dict[str, str]]:
-    """Each entry with the key to write now, read once per endpoint while the file is held: the
-    key the file holds while it is still one of the endpoint's (apply never moves clients off a
-    working key), else the primary. An endpoint whose keys cannot be read gets no entry (what the
-    file holds stays) and its deployment fails with the reason: (entries, {deployment: error})."""
+    """Each entry with the key to write now, read once per endpoint (once per Foundry resource, whose
+    deployments share its keys) while the file is held: the key the file holds while it is still
+    one of the endpoint's (apply never moves clients off a working key), else the primary. An
+    endpoint whose keys cannot be read gets no entry (what the file holds stays) and its deployment
+    fails with the reason: (entries, {deployment: error})."""
+
+    def source(d: Deployment) -> tuple[str, str]:
+        if d.foundry:
+            return account_id(d.subscription, d.resource_group, d.account), ""
+        return project_id(d.subscription, d.resource_group, d.project), d.name
+
+    def read(where: tuple[str, str]) -> Keys | AzureError:
+        try:
+            return gateway.list_keys(*where) if where[1] else gateway.account_keys(where[0])
+        except AzureError as exc:
+            return exc
+
+    deployments = {e.deployment: spec.deployment(e.deployment) for e in entries}
+    sources = list(dict.fromkeys(source(d) for d in deployments.values() if d is not None))
+    with worker_pool(parallel, "keys") as pool:
+        read_keys = dict(zip(sources, pool.map(read, sources)))
 
     def now(e: SecretEntry) -> tuple[Optional[SecretEntry], str]:
-        d = spec.deployment(e.deployment)
+        d = deployments[e.deployment]
         assert d is not None
-        try:
-            if d.foundry:  # the resource's keys, shared by its deployments
-                keys = gateway.account_keys(account_id(d.subscription, d.resource_group, d.account))
-            else:
-                keys = gateway.list_keys(project_id(d.subscription, d.resource_group, d.project), d.name)
-        except AzureError as exc:
-            return None, f"could not read the {'Foundry resource' if d.foundry else 'endpoint'}'s keys ({explain(exc)}); the secrets file keeps what it had: run apply again"
+        keys = read_keys[source(d)]
+        if isinstance(keys, AzureError):
+            return None, f"could not read the {'Foundry resource' if d.foundry else 'endpoint'}'s keys ({explain(keys)}); the secrets file keeps what it had: run apply again"
         valid = {k.reveal() for k in (keys.primary, keys.secondary) if k}
         if held.get(e.key_var) in valid:
             return replace(e, key=Secret(held[e.key_var])), ""
@@ -191,8 +204,7 @@ def current_keys(spec: Spec, gateway: AzureApi, entries: list[SecretEntry], held
             return None, f"endpoint {d.name} returned no key; run apply again"
         return replace(e, key=keys.primary), ""
 
-    with worker_pool(parallel, "keys") as pool:
-        found = list(pool.map(now, entries))
+    found = [now(e) for e in entries]
     return [e for e, _ in found if e is not None], {e.deployment: why for e, (kept, why) in zip(entries, found) if kept is None}
 
 

@@ -213,3 +213,17 @@ def test_a_move_whose_new_deployment_fails_its_call_keeps_the_entry_and_the_old_
     assert [e.name for e in azure.list_endpoints(PROJECT)] == ["medium-chat"]
     assert apply(moved, azure, allow_replace=True) == ([], True)  # the next apply finishes the move
     assert azure.list_endpoints(PROJECT) == [] and secrets(spec)["MEDIUM_CHAT_MODEL"] == "medium-chat"
+
+
+def test_apply_reads_a_foundry_resources_shared_keys_once(tmp_path):
+    azure, spec = FakeAzure(), spec_of(tmp_path, CODESTRAL, SMALL_ON_FOUNDRY)
+    reads = []
+    account_keys = azure.account_keys
+
+    def counted(account: str):
+        reads.append(account)
+        return account_keys(account)
+
+    azure.account_keys = counted  # type: ignore[method-assign]
+    assert apply(spec, azure) == ([], True)
+    assert reads == [ACCOUNT]
