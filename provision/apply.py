@@ -15,7 +15,7 @@ from .errors import AzureError, Phase, ProvisionError, explain
 from .azureapi import AzureApi
 from .live import account_id, project_id
 from .live import subscription_name
-from .live import Endpoint, FoundryDeployment
+from .live import FoundryDeployment
 from .plan import ADOPT, CREATE, MOVE, REPLACE, RESUME, RESUME_SUBSCRIPTION, RETAG, SUBSCRIBE, UNSUBSCRIBE, UPDATE, DeploymentPlan, Plan, Registration
 from .secret import Secret
 from .secrets import SecretEntry
@@ -38,21 +38,13 @@ class DeploymentResult:
         return {"name": self.name, "ok": self.ok, "done": self.done, "url": self.url, "error": self.error, "seconds": round(self.seconds, 2)}
 
 
-@dataclass(frozen=True)
-class Move:
-    """A deployment made on its new target and proven: once the secrets entry points at it (and
-    clients had `grace` to pick it up), the old one goes, with its Marketplace subscription when the plan says so."""
-
-    plan: DeploymentPlan
-    old: Endpoint | FoundryDeployment
-    subscription: Optional[str]
-
-
 @dataclass
 class ApplyResult:
     deployments: list[DeploymentResult]
     secrets: list[SecretEntry]
-    moves: list[Move] = field(default_factory=list)
+    # the ready deployments whose target changed: once the secrets file points at them (and clients
+    # had `grace` to pick it up), their old ones go (finish_moves)
+    moves: list[DeploymentPlan] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -261,7 +253,7 @@ def apply_plan(plan: Plan, gateway: AzureApi, parallel: int, progress: Progress)
     order = {dp.deployment.name: i for i, dp in enumerate(plan.deployments)}
     results.sort(key=lambda r: order.get(r.name, 0))
     ready = {r.name for r in results if r.ok}
-    moves = [Move(dp, dp.moved, dp.moved_subscription) for dp in plan.deployments if dp.moved is not None and dp.deployment.name in ready]
+    moves = [dp for dp in plan.deployments if dp.moved is not None and dp.deployment.name in ready]
     return ApplyResult(results, entries, moves)
 
 
@@ -271,7 +263,7 @@ def prove(gateway: AzureApi, entry: SecretEntry, model: Optional[str]) -> Option
     return None if result.ok else f"the new deployment failed its chat call ({result.error}); the secrets file and the old deployment stay as they were"
 
 
-def finish_moves(gateway: AzureApi, moves: list[Move], grace: float, progress: Progress) -> dict[str, str]:
+def finish_moves(gateway: AzureApi, moves: list[DeploymentPlan], grace: float, progress: Progress) -> dict[str, str]:
     """Delete each moved deployment's old one (and its Marketplace subscription), after `grace`
     seconds for clients to re-read the secrets file. {deployment: why} for those that failed."""
     if not moves:
@@ -281,18 +273,19 @@ def finish_moves(gateway: AzureApi, moves: list[Move], grace: float, progress: P
         time.sleep(grace)
     failed = {}
     for m in moves:
-        d = m.plan.deployment
+        d, old = m.deployment, m.moved
+        assert old is not None  # a move's plan holds the old one
         home = d.moved_from or ""
         try:
-            if isinstance(m.old, FoundryDeployment):
+            if isinstance(old, FoundryDeployment):
                 progress(d.name, f"deleting the old deployment {d.name} on {home} ...")
-                gateway.delete_foundry_deployment(account_id(d.subscription, d.resource_group, home), m.old.name)
+                gateway.delete_foundry_deployment(account_id(d.subscription, d.resource_group, home), old.name)
             else:
                 project = project_id(d.subscription, d.resource_group, home)
                 progress(d.name, f"deleting the old endpoint {d.name} in {home} ...")
-                gateway.delete_endpoint(project, m.old.name)
-                if m.subscription is not None:
-                    gateway.delete_marketplace_subscription(project, m.subscription)
+                gateway.delete_endpoint(project, old.name)
+                if m.moved_subscription is not None:
+                    gateway.delete_marketplace_subscription(project, m.moved_subscription)
             progress(d.name, f"moved: the old one on {home} is deleted")
         except AzureError as exc:
             failed[d.name] = f"moved, but the old one on {home} could not be deleted ({explain(exc)}): run `provision apply --allow-replace` again"

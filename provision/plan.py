@@ -104,11 +104,17 @@ class DeploymentPlan:
     live_deployment: Optional[FoundryDeployment] = None  # foundry: the deployment as it is
     account: Optional[FoundryAccount] = None  # foundry: the resource it is on
     moved: Optional[Endpoint | FoundryDeployment] = None  # the deployment as it still runs on its old target (a MOVE deletes it)
-    moved_subscription: Optional[str] = None  # the old endpoint's Marketplace subscription the move deletes too (this spec's, nothing else uses it)
 
     @property
     def changes(self) -> bool:
         return bool(self.steps)
+
+    @property
+    def moved_subscription(self) -> Optional[str]:
+        """The old endpoint's Marketplace subscription a move to Foundry deletes too (its unsubscribe step)."""
+        if self.moved is None or not self.deployment.foundry:
+            return None
+        return next((s.name for s in self.steps if s.action == UNSUBSCRIBE), None)
 
 
 @dataclass(frozen=True)
@@ -308,27 +314,26 @@ def plan_changes(spec: Spec, live: LiveState) -> Plan:
         assert p.workspace is not None  # listed
         sub_steps, sub_name = _subscription_steps(d, p)
         ep_steps, live_ep = _endpoint_steps(d, p, tags)
-        moving = _moving(d, live)
-        plans.append(DeploymentPlan(d, tuple(sub_steps + ep_steps + moving), sub_name, p.workspace.location, tags, live_ep,
-                                    moved=moved_resource(d, live) if moving else None))
+        moving, old = _moving(d, live)
+        plans.append(DeploymentPlan(d, tuple(sub_steps + ep_steps + moving), sub_name, p.workspace.location, tags, live_ep, moved=old))
     return Plan(tuple(registrations), tuple(plans))
 
 
-def _moving(d: Deployment, live: LiveState) -> list[Step]:
+def _moving(d: Deployment, live: LiveState) -> tuple[list[Step], Optional[Endpoint | FoundryDeployment]]:
     """The steps that move a deployment whose `target` changed: the old one, where it still runs
     (in the other target's home `defaults` names) with this spec's marks, is deleted once the new
     one is proven and the secrets entry points at it (its Marketplace subscription too, when this
     spec made it and nothing else uses it)."""
     old = moved_resource(d, live)
     if old is None:
-        return []
+        return [], None
     where = f"project {d.moved_from}" if d.foundry else f"Foundry resource {d.moved_from}"
     steps = [Step(MOVE, "endpoint" if d.foundry else "deployment", d.name,
                   f"from {where}: prove the new one, switch the secrets entry, wait --grace, then delete the old", existing=True)]
     sub = _moved_subscription(d, live, old)
     if sub is not None:
         steps.append(Step(UNSUBSCRIBE, "marketplace subscription", sub, f"the old endpoint's ({where}); nothing else uses it", existing=True))
-    return steps
+    return steps, old
 
 
 def moved_resource(d: Deployment, live: LiveState) -> Optional[Endpoint | FoundryDeployment]:
@@ -366,10 +371,8 @@ def _foundry_plan(d: Deployment, live: LiveState, tags: dict[str, str]) -> Deplo
         return DeploymentPlan(d, (), None, None, tags, None, blocked=_blocked(live, "the Foundry resource", a.account is None and Read.ACCOUNT not in a.failures))
     assert a.account is not None
     steps, current = _foundry_steps(d, a, tags)
-    moving = _moving(d, live)
-    return DeploymentPlan(d, tuple(steps + moving), None, a.account.location, tags, None, live_deployment=current, account=a.account,
-                          moved=moved_resource(d, live) if moving else None,
-                          moved_subscription=next((s.name for s in moving if s.action == UNSUBSCRIBE), None))
+    moving, old = _moving(d, live)
+    return DeploymentPlan(d, tuple(steps + moving), None, a.account.location, tags, None, live_deployment=current, account=a.account, moved=old)
 
 
 def secret_values(dp: DeploymentPlan) -> Optional[dict[str, Optional[str]]]:

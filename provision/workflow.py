@@ -133,19 +133,19 @@ def apply_and_store(pre: Preflight, gateway: AzureApi, parallel: int, progress: 
             result.secrets, unread = current_keys(pre.spec, gateway, result.secrets, secrets.read(), parallel)
             unread.update(_prove_moves(gateway, result))
             result.secrets = [e for e in result.secrets if e.deployment not in unread]
-            result.moves = [m for m in result.moves if m.plan.deployment.name not in unread]
+            result.moves = [m for m in result.moves if m.deployment.name not in unread]
             for r in result.deployments:
                 if r.name in unread:
                     r.ok, r.error = False, unread[r.name]
             if result.secrets:
                 written = [d for d in pre.spec.deployments if d.name in {e.deployment for e in result.secrets}]
                 # a deployment moved off Foundry no longer has a deployment name for clients to pass
-                gone = tuple(f"{m.plan.deployment.url_var.removesuffix('_URL')}_MODEL" for m in result.moves
-                             if not m.plan.deployment.foundry and m.plan.deployment.url_var.endswith("_URL"))
+                gone = tuple(f"{m.deployment.url_var.removesuffix('_URL')}_MODEL" for m in result.moves
+                             if not m.deployment.foundry and m.deployment.url_var.endswith("_URL"))
                 secrets.write(result.secrets, remove=gone, origins=origins_of(written, gateway, pre.live))
         publish_to_github(result.secrets, os.environ if environ is None else environ, sys.stderr)
     failed = finish_moves(gateway, result.moves, grace, progress)
-    moved_from = {m.plan.deployment.name: m.plan.deployment.moved_from for m in result.moves}
+    moved_from = {m.deployment.name: m.deployment.moved_from for m in result.moves}
     for r in result.deployments:
         if r.name in failed:
             r.ok, r.error = False, failed[r.name]
@@ -159,7 +159,7 @@ def _prove_moves(gateway: AzureApi, result: ApplyResult) -> dict[str, str]:
     entry would hold (its entry then stays as it was: clients keep the old one)."""
     failed = {}
     for m in result.moves:
-        d = m.plan.deployment
+        d = m.deployment
         entry = next((e for e in result.secrets if e.deployment == d.name), None)
         why = prove(gateway, entry, d.name if d.foundry else None) if entry is not None else None
         if why:
