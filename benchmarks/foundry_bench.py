@@ -12,10 +12,7 @@ from the arrival of the first deployment PUT (request log) to the end of the las
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ import yaml
 
 from azure_emulator import Emulator
 from azure_emulator.api import scrubbed_environ
+from benchmarks.apply_bench import run_apply
 from tests.e2e.helpers import world_with
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,13 +70,7 @@ def measure(emu: Emulator, directory: Path, env: dict[str, str]) -> dict[str, An
     emu.control.reset()
     emu.control.load_world(world())
     arm_like(emu)
-    emu.control.clear_requests()
-    started = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "provision", "apply", "--yes"], cwd=directory, env=env, capture_output=True, text=True)
-    cli_s = time.perf_counter() - started
-    if p.returncode != 0:
-        raise SystemExit(f"apply failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-    log = [r for r in emu.control.requests() if r["kind"] == "arm" and r["host"] == "management.azure.com"]
+    cli_s, log = run_apply(emu, directory, env)
     puts = [r for r in log if r["method"] == "PUT" and "/providers/microsoft.cognitiveservices/accounts/" in r["path"].lower()
             and "/deployments/" in r["path"].lower()]
     ops = [o for o in emu.control.state()["operations"] if o["resource_type"] == "foundryDeployments"]
