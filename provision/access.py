@@ -40,6 +40,19 @@ def allowed(permissions: Iterable[Permission], action: str) -> bool:
     )
 
 
+def missing_actions(needed: Iterable[tuple[str, str]], here: Iterable[Permission], wide: Optional[Iterable[Permission]]) -> list[tuple[str, str]]:
+    """The (action, why) pairs the caller may not do: Marketplace terms are signed at the
+    subscription, so those actions are judged by its permissions over the whole subscription
+    (`wide`, when read); a role on the resource group does not reach them. The rest, `here`."""
+    wide_blocks = tuple(wide) if wide is not None else None
+    here_blocks = tuple(here)
+
+    def may(action: str) -> bool:
+        return allowed(wide_blocks, action) if wide_blocks is not None and action in SUBSCRIPTION_ACTIONS else allowed(here_blocks, action)
+
+    return [(action, why) for action, why in needed if not may(action)]
+
+
 def _principal_type(identity: Identity) -> str:
     return {"user": "User", "service principal": "ServicePrincipal", "managed identity": "ServicePrincipal"}.get(identity.kind, "ServicePrincipal")
 

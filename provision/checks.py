@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Iterable, Optional
 
 from .errors import REMEDIES, UNKNOWN_REMEDY, AzureError, explain
-from .access import MARKETPLACE_ACTIONS, SUBSCRIPTION_ACTIONS, allowed as allowed, role_covers as role_covers, role_finding, subscription_permissions
+from .access import MARKETPLACE_ACTIONS, allowed as allowed, missing_actions, role_covers as role_covers, role_finding, subscription_permissions
 from .foundrychecks import foundry_findings
 from .live import NAMESPACES, AccountState, LiveState, Permission, ProjectState, Read
 from .findings import Check as Check, Finding as Finding, _cannot_read
@@ -79,11 +79,7 @@ def permission_finding(d: Deployment, p: ProjectState, actions: set[Action], liv
         return _cannot_read(Check.PERMISSIONS, d.name, "could not read the caller's roles over the subscription (where Marketplace terms are signed)", failure,
                             "grant the caller Microsoft.Authorization/roleDefinitions/read (every built-in role has it)")
 
-    def may(action: str) -> bool:
-        # the Marketplace terms are signed at the subscription: a role on the resource group does not reach them
-        return allowed(wide, action) if wide is not None and action in SUBSCRIPTION_ACTIONS else allowed(p.permissions or (), action)
-
-    missing = [(a, why) for a, why in _needed_actions(actions) if not may(a)]
+    missing = missing_actions(_needed_actions(actions), p.permissions, wide)
     if not missing:
         return Finding(Check.PERMISSIONS, d.name, True, "the caller may " + ", ".join(dict.fromkeys(why for _, why in _needed_actions(actions))))
     market = [a for a, _ in missing if a in MARKETPLACE_ACTIONS]

@@ -8,7 +8,7 @@ import datetime as dt
 import difflib
 from typing import Optional
 
-from .access import MARKETPLACE_ACTIONS, SUBSCRIPTION_ACTIONS, allowed, role_finding, subscription_permissions
+from .access import MARKETPLACE_ACTIONS, missing_actions, role_finding, subscription_permissions
 from .catalog import Catalog
 from .findings import Check, Finding, _cannot_read
 from .live import FOUNDRY_FORMAT, AccountModel, AccountState, LiveState, Read
@@ -143,10 +143,7 @@ def permission_finding(d: Deployment, a: AccountState, actions: set[Action], liv
         return _cannot_read(Check.PERMISSIONS, d.name, "could not read the caller's roles over the subscription (where Marketplace terms are signed)", failure,
                             "grant the caller Microsoft.Authorization/roleDefinitions/read (every built-in role has it)")
 
-    def may(action: str) -> bool:
-        return allowed(wide, action) if wide is not None and action in SUBSCRIPTION_ACTIONS else allowed(a.permissions or (), action)
-
-    missing = [(action, why) for action, why in needed if not may(action)]
+    missing = missing_actions(needed, a.permissions, wide)
     if not missing:
         return Finding(Check.PERMISSIONS, d.name, True, "the caller may " + ", ".join(dict.fromkeys(why for _, why in needed)))
     market = [action for action, _ in missing if action in MARKETPLACE_ACTIONS]
