@@ -171,3 +171,27 @@ def test_following_the_account_and_region_fixes(cli, emu):
     cli.spec(spec_text({**CODESTRAL, "account": "team-foundry", "allowed_regions": ["eastus2", "westus3"]}))
     run = cli("plan")
     assert run.code == 0, run.stdout + run.stderr
+
+
+def test_no_foundry_key_is_printed_in_any_mode(cli, emu, tmp_path):
+    """Every command in text, JSON and --debug modes, and under GitHub Actions (where the only line
+    holding a key is the mask command the runner consumes), with a Foundry deployment's shared key
+    rotated along the way: no key the resource ever had appears in any output."""
+    cli.spec(spec_text(CODESTRAL))
+    runs, keys = [], set()
+
+    def run(*args):
+        runs.append(cli(*args))
+        keys.update(k for both in emu.control.state()["accountKeys"].values() for k in both.values())
+
+    for mode in ([], ["--output", "json"], ["--debug"], ["--output", "json", "--debug"]):
+        for command in (["plan"], ["apply", "--yes"], ["probe"], ["audit", "--probe"], ["keys", "rotate", "codestral", "--yes", "--grace", "0"]):
+            run(*mode, *command)
+    cli.extra_env.update({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "github-output")})
+    for command in (["apply", "--yes"], ["keys", "rotate", "codestral", "--yes", "--grace", "0"], ["probe", "--debug"], ["destroy", "--yes", "--debug"]):
+        run(*command)
+    assert len(keys) >= 6 and all(r.code == 0 for r in runs), [str(r) for r in runs if r.code]
+    leaked = sorted({" ".join(r.args) for r in runs for key in keys for line in (r.stdout + r.stderr).splitlines()
+                     if key in line and not line.startswith("::add-mask::")})
+    assert leaked == [], f"keys leaked in: {leaked}"
+    assert not any(key in (tmp_path / "github-output").read_text() for key in keys)
